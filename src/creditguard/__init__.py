@@ -1,0 +1,98 @@
+"""creditguard: the credit check before a workflow step.
+
+>>> from creditguard import Guard
+>>> guard = Guard.from_config("creditguard.toml")          # doctest: +SKIP
+>>> guard.check("91320100MA1W2K7D41", step="procurement.bid", region="320100")  # doctest: +SKIP
+
+Heavy parts are imported on first use, so ``import creditguard`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from creditguard.errors import (
+    ConfigError,
+    CreditGuardError,
+    DeadlineExceeded,
+    InputError,
+    InvalidCodeError,
+    InvalidRecordError,
+    MeasureListError,
+    PluginError,
+    RecordsUnavailable,
+    SourceError,
+    SourceRefused,
+    SourceUnavailable,
+    StorageError,
+)
+from creditguard.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from creditguard.codes import SubjectCode, parse_code
+    from creditguard.guard import AsyncGuard, Guard
+    from creditguard.models import (
+        AppliedMeasure,
+        CreditRecord,
+        Decision,
+        EffectiveRecord,
+        Measure,
+        MeasureList,
+    )
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppliedMeasure",
+    "AsyncGuard",
+    "ConfigError",
+    "CreditGuardError",
+    "CreditRecord",
+    "DeadlineExceeded",
+    "Decision",
+    "EffectiveRecord",
+    "Guard",
+    "InputError",
+    "InvalidCodeError",
+    "InvalidRecordError",
+    "Measure",
+    "MeasureList",
+    "MeasureListError",
+    "PluginError",
+    "RecordsUnavailable",
+    "SourceError",
+    "SourceRefused",
+    "SourceUnavailable",
+    "StorageError",
+    "SubjectCode",
+    "__version__",
+    "hookimpl",
+    "parse_code",
+]
+
+_LAZY = {
+    "Guard": "creditguard.guard",
+    "AsyncGuard": "creditguard.guard",
+    "SubjectCode": "creditguard.codes",
+    "parse_code": "creditguard.codes",
+    "AppliedMeasure": "creditguard.models",
+    "CreditRecord": "creditguard.models",
+    "Decision": "creditguard.models",
+    "EffectiveRecord": "creditguard.models",
+    "Measure": "creditguard.models",
+    "MeasureList": "creditguard.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'creditguard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,86 @@
+"""The in-process record cache, with stale-if-error.
+
+One entry per (source, code, include_related). An entry is *fresh* for
+``ttl`` seconds and may still be used as *stale* data, when the source
+fails, up to ``max_stale`` seconds after it was fetched. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cachetools import LRUCache
+
+from creditguard.models import SubjectRecords
+
+__all__ = ["CacheEntry", "RecordCache"]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """Records of one subject from one source, and when they were fetched."""
+
+    records: SubjectRecords
+    fetched_at: datetime
+    fetched_mono: float
+
+
+Key = tuple[str, str, bool]
+
+
+class RecordCache:
+    """LRU of subject records with a freshness window."""
+
+    def __init__(self, *, ttl: float = 300.0, maxsize: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._data: LRUCache[Key, CacheEntry] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+        self._sources: set[str] = set()
+
+    def fresh(self, source: str, code: str, include_related: bool) -> CacheEntry | None:
+        """The entry if it is younger than ``ttl``."""
+        with self._lock:
+            entry = self._data.get((source, code, include_related))
+        if entry is None or self._clock() - entry.fetched_mono > self.ttl:
+            return None
+        return entry
+
+    def stale(self, source: str, code: str, include_related: bool, max_stale: float) -> CacheEntry | None:
+        """The entry if it is younger than ``max_stale`` (for use when the source fails)."""
+        with self._lock:
+            entry = self._data.get((source, code, include_related))
+        if entry is None or self._clock() - entry.fetched_mono > max_stale:
+            return None
+        return entry
+
+    def put(self, source: str, code: str, include_related: bool, records: SubjectRecords, fetched_at: datetime) -> CacheEntry:
+        """Store records fetched now."""
+        entry = CacheEntry(records, fetched_at, self._clock())
+        # Kept even with ttl=0: the entry still serves stale-if-error.
+        with self._lock:
+            self._data[(source, code, include_related)] = entry
+            self._sources.add(source)
+        return entry
+
+    def invalidate(self, code: str) -> int:
+        """Forget every entry of ``code`` (all sources); returns how many were dropped."""
+        dropped = 0
+        with self._lock:
+            for source in self._sources:
+                for related in (False, True):
+                    if self._data.pop((source, code, related), None) is not None:
+                        dropped += 1
+        return dropped
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)

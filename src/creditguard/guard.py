@@ -1,0 +1,296 @@
+"""The guard: what an approval system calls before a workflow step.
+
+:class:`Guard` (sync) and :class:`AsyncGuard` (async) share one
+:class:`~creditguard.engine.Engine`; they only perform the lookups it asks
+for, so both give the same decisions. Build one per application (it holds
+connection pools, caches and the journal) and share it between threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from creditguard.cache import RecordCache
+from creditguard.codes import SubjectCode
+from creditguard.config import Config, load_config
+from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched
+from creditguard.errors import ConfigError, CreditGuardError, SourceError, SourceUnavailable
+from creditguard.journal import DecisionJournal
+from creditguard.measures.catalog import MeasureCatalog
+from creditguard.measures.loader import load_measure_list
+from creditguard.models import Decision, MeasureList
+from creditguard.plugins import Hooks, build_plugin_manager
+from creditguard.sources import HttpSource, LocalSource
+
+__all__ = ["AsyncGuard", "Guard"]
+
+log = logging.getLogger("creditguard")
+
+
+class _GuardBase:
+    """Construction shared by both guards: plugins, sources, lists, cache, journal."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        sources: Sequence[Any] | None = None,
+        measure_lists: Iterable[MeasureList] = (),
+        plugins: Iterable[object] = (),
+        load_entrypoints: bool = True,
+        journal: bool | str | os.PathLike[str] | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.config = config or Config()
+        cfg = self.config
+        self.plugin_manager = build_plugin_manager(plugins, load_entrypoints=load_entrypoints)
+        self.hooks = Hooks(self.plugin_manager)
+        self.catalog = self._build_catalog(measure_lists)
+        self._sources: dict[str, Any] = {}
+        for src in sources if sources is not None else self._sources_from_config():
+            if src.name in self._sources:
+                raise ConfigError(f"two sources are named {src.name!r}")
+            self._sources[src.name] = src
+        self.cache = RecordCache(ttl=cfg.guard.cache_ttl_s, maxsize=cfg.guard.cache_size)
+        f = cfg.failure
+        self.engine = Engine(
+            catalog=self.catalog,
+            sources=list(self._sources),
+            cache=self.cache,
+            hooks=self.hooks,
+            failure=FailurePolicy(f.default, dict(f.steps), f.stale_fallback, f.max_stale_s),
+            commitment_steps=cfg.guard.commitment_steps,
+        )
+        self.deadline = cfg.guard.deadline_ms / 1000
+        self._transport = transport
+        self.journal: DecisionJournal | None = None
+        enabled = cfg.journal.enabled if journal is None else bool(journal)
+        if enabled:
+            if isinstance(journal, (str, os.PathLike)):
+                path = cfg.path(os.fspath(journal))
+            elif cfg.journal.path:
+                path = cfg.path(cfg.journal.path)
+            else:
+                path = cfg.data_dir / "journal.db"
+            self.journal = DecisionJournal(path, flush_interval=cfg.journal.flush_interval_s)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+        """Build from a ``creditguard.toml`` (argument, else ``$CREDITGUARD_CONFIG``)."""
+        return cls(load_config(path), **kwargs)
+
+    # -- construction helpers --------------------------------------------------------
+
+    def _build_catalog(self, extra: Iterable[MeasureList]) -> MeasureCatalog:
+        cfg = self.config
+        catalog = MeasureCatalog(aliases=cfg.measures.aliases)
+        if cfg.measures.packs:
+            for lst in self.hooks.register_measures():
+                catalog.add(lst)
+        for path in cfg.measure_files():
+            catalog.add(load_measure_list(path))
+        for lst in extra:
+            catalog.add(lst)
+        return catalog
+
+    def _sources_from_config(self) -> list[Any]:
+        factories = self.hooks.register_sources()
+        built = []
+        for sc in self.config.sources:
+            factory = factories.get(sc.type)
+            if factory is None:
+                known = ", ".join(sorted(factories)) or "none"
+                raise ConfigError(
+                    f"source {sc.name!r}: unknown type {sc.type!r} (installed types: {known}); "
+                    "is its adapter distribution installed?"
+                )
+            options = sc.options
+            params = inspect.signature(factory).parameters
+            takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            for key, value in (("data_dir", str(self.config.data_dir)), ("base_dir", self.config.base_dir)):
+                if takes_all or key in params:
+                    options.setdefault(key, value)
+            try:
+                built.append(factory(name=sc.name, **options))
+            except CreditGuardError:
+                raise
+            except TypeError as exc:
+                raise ConfigError(f"source {sc.name!r} (type {sc.type}): {exc}") from exc
+        return built
+
+    # -- shared bits ---------------------------------------------------------------------
+
+    @property
+    def sources(self) -> Mapping[str, Any]:
+        """The configured record sources by name."""
+        return dict(self._sources)
+
+    def invalidate(self, code: str) -> int:
+        """Forget cached records of ``code`` (after a push event, say)."""
+        return self.cache.invalidate(code)
+
+    def _after(self, decision: Decision, context: Mapping[str, Any] | None) -> None:
+        if self.journal is not None:
+            self.journal.append(decision)
+        if self.hooks.has_observers:
+            self.hooks.decision_made(decision, context or {})
+
+    def _local(self, source: LocalSource, op: Fetch) -> Fetched:
+        try:
+            records = source.lookup(op.codes, include_related=op.include_related)
+        except SourceError as exc:
+            return Fetched(None, exc, datetime.now(CST))
+        except Exception as exc:  # a broken local store must not crash the check
+            err = SourceUnavailable(f"lookup failed: {exc}", source=op.source)
+            return Fetched(None, err, datetime.now(CST))
+        return Fetched(records, None, datetime.now(CST))
+
+    def close(self) -> None:
+        """Flush the journal and close connections."""
+        if self.journal is not None:
+            self.journal.close()
+
+
+class Guard(_GuardBase):
+    """Synchronous guard: ``guard.check(code, step=..., region=...) -> Decision``."""
+
+    _driver: Any = None
+
+    def check(
+        self,
+        subject: str | SubjectCode,
+        *,
+        step: str,
+        region: str,
+        as_of: date | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Decide whether ``subject`` may pass ``step`` in ``region`` (on ``as_of``, default today).
+
+        Raises :class:`~creditguard.errors.InvalidCodeError` for a malformed
+        code and :class:`~creditguard.errors.RecordsUnavailable` only when the
+        step's failure policy is ``raise``.
+        """
+        flow = self.engine.check_flow(subject, step=step, region=region, as_of=as_of, context=context)
+        try:
+            ops = next(flow)
+        except StopIteration as stop:
+            decision: Decision = stop.value
+        else:
+            deadline = time.monotonic() + self.deadline
+            while True:
+                answers = [self._perform(op, deadline) for op in ops]
+                try:
+                    ops = flow.send(answers)
+                except StopIteration as stop:
+                    decision = stop.value
+                    break
+        self._after(decision, context)
+        return decision
+
+    def _perform(self, op: Fetch, deadline: float) -> Fetched:
+        source = self._sources[op.source]
+        if isinstance(source, LocalSource):
+            return self._local(source, op)
+        if isinstance(source, HttpSource):
+            driver = self._get_driver()
+            try:
+                records = driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
+            except SourceError as exc:
+                return Fetched(None, exc, datetime.now(CST))
+            return Fetched(records, None, datetime.now(CST))
+        raise ConfigError(f"source {op.source!r} is neither a LocalSource nor an HttpSource")
+
+    def _get_driver(self) -> Any:
+        if self._driver is None:
+            from creditguard.remote.driver import SyncDriver
+            from creditguard.remote.policy import RemoteSettings
+
+            self._driver = SyncDriver(RemoteSettings(deadline_s=self.deadline), transport=self._transport)
+        return self._driver
+
+    def close(self) -> None:
+        """Flush the journal and close connections."""
+        super().close()
+        if self._driver is not None:
+            self._driver.close()
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncGuard(_GuardBase):
+    """Asynchronous guard: ``await guard.check(code, step=..., region=...)``."""
+
+    _driver: Any = None
+
+    async def check(
+        self,
+        subject: str | SubjectCode,
+        *,
+        step: str,
+        region: str,
+        as_of: date | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Async twin of :meth:`Guard.check`; same arguments, same decisions."""
+        flow = self.engine.check_flow(subject, step=step, region=region, as_of=as_of, context=context)
+        try:
+            ops = next(flow)
+        except StopIteration as stop:
+            decision: Decision = stop.value
+        else:
+            deadline = time.monotonic() + self.deadline
+            while True:
+                answers = list(await asyncio.gather(*(self._perform(op, deadline) for op in ops)))
+                try:
+                    ops = flow.send(answers)
+                except StopIteration as stop:
+                    decision = stop.value
+                    break
+        self._after(decision, context)
+        return decision
+
+    async def _perform(self, op: Fetch, deadline: float) -> Fetched:
+        source = self._sources[op.source]
+        if isinstance(source, LocalSource):
+            # Local lookups are indexed SQLite reads of microseconds: not worth a thread hop.
+            return self._local(source, op)
+        if isinstance(source, HttpSource):
+            driver = self._get_driver()
+            try:
+                records = await driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
+            except SourceError as exc:
+                return Fetched(None, exc, datetime.now(CST))
+            return Fetched(records, None, datetime.now(CST))
+        raise ConfigError(f"source {op.source!r} is neither a LocalSource nor an HttpSource")
+
+    def _get_driver(self) -> Any:
+        if self._driver is None:
+            from creditguard.remote.driver import AsyncDriver
+            from creditguard.remote.policy import RemoteSettings
+
+            self._driver = AsyncDriver(RemoteSettings(deadline_s=self.deadline), transport=self._transport)
+        return self._driver
+
+    async def aclose(self) -> None:
+        """Flush the journal and close connections."""
+        self.close()
+        if self._driver is not None:
+            await self._driver.aclose()
+
+    async def __aenter__(self) -> AsyncGuard:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

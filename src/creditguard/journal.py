@@ -1,0 +1,220 @@
+"""The decision journal: every decision appended to a SQLite file.
+
+Decisions are queued in memory and written in batches by a background
+thread every ``flush_interval`` seconds (and on :meth:`DecisionJournal.close`
+and at interpreter exit), which keeps I/O off the check's hot path. A crash
+can lose at most the decisions of the last ``flush_interval`` (0.5 s by
+default). Decisions that applied measures become cases, which are written
+durably by the outbox before the step returns, so what a crash may lose here
+is the audit copy, never the feedback duty.
+
+The subject is stored masked for display (``subject``) and whole inside the
+decision JSON; readers shown to operators (``creditguard journal``) mask it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sqlite3
+import threading
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from creditguard.errors import StorageError
+from creditguard.masking import mask_code
+from creditguard.models import Decision
+
+__all__ = ["DecisionJournal", "JournalEntry", "read_journal"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id TEXT PRIMARY KEY,
+    decided_at TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    step TEXT NOT NULL,
+    region TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    verified INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(decided_at);
+"""
+
+_journals: weakref.WeakSet[DecisionJournal] = weakref.WeakSet()
+
+
+def _flush_all_at_exit() -> None:
+    for j in list(_journals):
+        j.close()
+
+
+atexit.register(_flush_all_at_exit)
+
+
+def _after_fork_in_child() -> None:
+    for j in list(_journals):
+        j._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class DecisionJournal:
+    """Append-only decision log in SQLite, written in batches off the hot path."""
+
+    def __init__(self, path: str | os.PathLike[str], *, flush_interval: float = 0.5) -> None:
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            conn.executescript(_SCHEMA)
+            conn.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open decision journal {self.path}: {exc}") from exc
+        self._queue: deque[Decision] = deque()
+        self._wake = threading.Event()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        _journals.add(self)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def append(self, decision: Decision) -> None:
+        """Queue a decision for writing (cheap; never blocks on I/O)."""
+        self._queue.append(decision)
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._closed:
+                t = threading.Thread(target=self._run, name="creditguard-journal", daemon=True)
+                self._thread = t
+                t.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> int:
+        """Write every queued decision now; returns how many were written."""
+        with self._lock:
+            batch: list[Decision] = []
+            while self._queue:
+                batch.append(self._queue.popleft())
+            if not batch:
+                return 0
+            rows = [_row(d) for d in batch]
+            try:
+                conn = self._connect()
+                with conn:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    )
+                conn.close()
+            except sqlite3.Error as exc:
+                # Put them back so a later flush can retry; the journal is an audit copy.
+                self._queue.extendleft(reversed(batch))
+                raise StorageError(f"decision journal {self.path}: write failed: {exc}") from exc
+            return len(rows)
+
+    def close(self) -> None:
+        """Flush what is queued and stop the writer thread."""
+        self._closed = True
+        self._wake.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=5)
+        try:
+            self.flush()
+        except StorageError:
+            pass
+        self._thread = None
+
+    def _reset_after_fork(self) -> None:
+        # The parent's writer thread does not exist in the child, and the lock may be held.
+        self._lock = threading.Lock()
+        self._thread = None
+        self._queue = deque()
+
+    def entries(self, *, since: datetime | None = None, limit: int | None = None) -> list[JournalEntry]:
+        """Flush, then read decisions (oldest first)."""
+        self.flush()
+        return read_journal(self.path, since=since, limit=limit)
+
+
+def _row(d: Decision) -> tuple[Any, ...]:
+    return (
+        d.decision_id,
+        d.decided_at.isoformat(),
+        mask_code(d.subject_code, d.subject_kind),
+        d.step,
+        d.region,
+        d.outcome,
+        int(d.verified),
+        d.model_dump_json(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled decision, with personal data masked for display."""
+
+    decision_id: str
+    decided_at: str
+    subject: str
+    step: str
+    region: str
+    outcome: str
+    verified: bool
+    data: dict[str, Any]
+
+
+def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None, limit: int | None = None) -> list[JournalEntry]:
+    """Read journaled decisions, oldest first, masking resident ID numbers in the data."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        sql = "SELECT * FROM decisions"
+        args: list[Any] = []
+        if since is not None:
+            sql += " WHERE decided_at >= ?"
+            args.append(since.isoformat())
+        sql += " ORDER BY decided_at, decision_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = conn.execute(sql, args).fetchall()
+        conn.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
+    return [
+        JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _masked(json.loads(r[7]))) for r in rows
+    ]
+
+
+def _masked(data: dict[str, Any]) -> dict[str, Any]:
+    kind = data.get("subject_kind")
+    data["subject_code"] = mask_code(data["subject_code"], kind)
+    if kind == "person":
+        for er in data.get("records", []):
+            er["subject_code"] = mask_code(er["subject_code"], kind)
+    return data
+

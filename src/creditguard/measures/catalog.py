@@ -1,0 +1,178 @@
+"""Installed measure lists and the list in force for a region on a date.
+
+A region's list in force is its own measures plus those of its ancestors
+(``extends``: national ``000000`` → province → city). A region with no list
+of its own falls back up the division hierarchy (``320102`` → ``320100`` →
+``320000`` → ``000000``) unless the configuration maps it explicitly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from creditguard.errors import ConfigError, MeasureListError
+from creditguard.models import Measure, MeasureList
+
+__all__ = ["MeasureCatalog", "ResolvedList", "ResolvedMeasure", "parent_regions"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedMeasure:
+    """A measure in force for a region, with the list it came from."""
+
+    measure: Measure
+    list_region: str
+    list_version: str
+
+
+@dataclass(slots=True)
+class ResolvedList:
+    """The measures in force for one region on one date, indexed by step."""
+
+    region: str
+    version: str
+    on: date
+    measures: tuple[ResolvedMeasure, ...]
+    withdrawn: Mapping[str, str] = field(default_factory=dict)
+    _by_step: dict[str, tuple[ResolvedMeasure, ...]] = field(default_factory=dict, repr=False)
+
+    def candidates(self, step: str) -> tuple[ResolvedMeasure, ...]:
+        """Measures whose step patterns match ``step`` (memoised per step name)."""
+        found = self._by_step.get(step)
+        if found is None:
+            found = tuple(
+                rm
+                for rm in self.measures
+                if any(fnmatch.fnmatchcase(step, pattern) for pattern in rm.measure.applies_to.steps)
+            )
+            if len(self._by_step) < 4096:
+                self._by_step[step] = found
+        return found
+
+    @property
+    def extends_anywhere(self) -> bool:
+        """True when some measure extends to related persons."""
+        return any(rm.measure.extends_to for rm in self.measures)
+
+
+def parent_regions(region: str) -> list[str]:
+    """The division hierarchy above ``region``: city, province, national."""
+    chain: list[str] = []
+    if region[4:] != "00":
+        chain.append(region[:4] + "00")
+    if region[2:] != "0000":
+        chain.append(region[:2] + "0000")
+    if region != "000000":
+        chain.append("000000")
+    return chain
+
+
+class MeasureCatalog:
+    """Every installed measure list, by region and version."""
+
+    def __init__(self, lists: Iterable[MeasureList] = (), *, aliases: Mapping[str, str] | None = None) -> None:
+        self._lists: dict[str, list[MeasureList]] = {}
+        self._aliases = dict(aliases or {})
+        self._resolved: dict[tuple[str, date], ResolvedList] = {}
+        for lst in lists:
+            self.add(lst)
+
+    def add(self, lst: MeasureList) -> None:
+        """Install one list version; a second copy of the same region and version is refused."""
+        versions = self._lists.setdefault(lst.region, [])
+        for existing in versions:
+            if existing.version == lst.version:
+                if existing == lst:
+                    return
+                raise MeasureListError(
+                    f"region {lst.region} version {lst.version} is installed twice with different content"
+                )
+        versions.append(lst)
+        versions.sort(key=lambda item: (item.effective_from or date.min, item.version))
+        self._resolved.clear()
+
+    @property
+    def regions(self) -> list[str]:
+        """Regions that have a list of their own."""
+        return sorted(self._lists)
+
+    def versions(self, region: str) -> list[MeasureList]:
+        """Installed versions of ``region``'s own list, oldest first."""
+        return list(self._lists.get(region, ()))
+
+    def list_in_force(self, region: str, on: date) -> MeasureList | None:
+        """The version of ``region``'s own list in force on ``on`` (published and effective)."""
+        chosen = None
+        for lst in self._lists.get(region, ()):
+            if lst.effective_from is not None and lst.effective_from > on:
+                continue
+            if lst.published_on is not None and lst.published_on > on:
+                continue
+            chosen = lst
+        return chosen
+
+    def home_region(self, region: str) -> str | None:
+        """The region whose list governs ``region``: itself, an alias, or the nearest ancestor."""
+        if region in self._aliases:
+            return self._aliases[region]
+        if region in self._lists:
+            return region
+        for parent in parent_regions(region):
+            if parent in self._lists:
+                return parent
+        return None
+
+    def resolve(self, region: str, on: date) -> ResolvedList:
+        """The list in force for ``region`` on ``on``, layered over its ancestors."""
+        key = (region, on)
+        cached = self._resolved.get(key)
+        if cached is not None:
+            return cached
+        home = self.home_region(region)
+        if home is None:
+            raise ConfigError(f"no measure list is installed for region {region} or any region above it")
+        own = self.list_in_force(home, on)
+        if own is None:
+            raise ConfigError(f"no version of region {home}'s measure list is in force on {on}")
+        chain: list[MeasureList] = [own]
+        seen = {own.region}
+        current = own
+        while current.extends:
+            parent = self.list_in_force(current.extends, on)
+            if parent is None:
+                raise ConfigError(
+                    f"measure list {current.region} extends {current.extends}, which has no version in force on {on}"
+                )
+            if parent.region in seen:
+                raise ConfigError(f"measure lists extend each other in a cycle through {parent.region}")
+            seen.add(parent.region)
+            chain.append(parent)
+            current = parent
+        withdrawn: dict[str, str] = {}
+        for lst in chain:
+            for w in lst.withdraws:
+                withdrawn.setdefault(w.code, w.reason)
+        measures: list[ResolvedMeasure] = []
+        taken: set[str] = set()
+        for lst in chain:  # nearest list first: a child's code shadows its parents'
+            for m in lst.measures:
+                if m.code in taken or m.code in withdrawn:
+                    continue
+                if not _published(lst, m, on):
+                    continue
+                taken.add(m.code)
+                measures.append(ResolvedMeasure(m, lst.region, lst.version))
+        resolved = ResolvedList(own.region, own.version, on, tuple(measures), withdrawn)
+        if len(self._resolved) > 1024:
+            self._resolved.clear()
+        self._resolved[key] = resolved
+        return resolved
+
+
+def _published(lst: MeasureList, measure: Measure, on: date) -> bool:
+    # A measure that was not yet published may not be applied (浙江省公共信用信息管理条例 Art 28).
+    published = measure.published_on or lst.published_on
+    return published is None or published <= on
