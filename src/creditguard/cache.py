@@ -15,7 +15,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
-from creditguard.models import SubjectRecords
+from creditguard.models import Provenance, SubjectRecords, trusted
 
 __all__ = ["CacheEntry", "RecordCache"]
 
@@ -27,6 +27,7 @@ class CacheEntry:
     records: SubjectRecords
     fetched_at: datetime
     fetched_mono: float
+    provenance: Provenance
 
 
 Key = tuple[str, str, bool]
@@ -60,7 +61,8 @@ class RecordCache:
 
     def put(self, source: str, code: str, include_related: bool, records: SubjectRecords, fetched_at: datetime) -> CacheEntry:
         """Store records fetched now."""
-        entry = CacheEntry(records, fetched_at, self._clock())
+        prov = trusted(Provenance, source=source, fetched_at=fetched_at, stale=False, found=records.found, error=None)
+        entry = CacheEntry(records, fetched_at, self._clock(), prov)
         # Kept even with ttl=0: the entry still serves stale-if-error.
         with self._lock:
             self._data[(source, code, include_related)] = entry

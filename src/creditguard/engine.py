@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,19 +29,30 @@ from creditguard.models import (
     CreditRecord,
     Decision,
     EffectiveRecord,
+    Outcome,
     PossibleMatch,
     Provenance,
     SubjectRecords,
+    trusted,
 )
 from creditguard.plugins import Hooks
-from creditguard.rules import DEFAULT_COMMITMENT_STEPS, combine, match_measure, outcome_of, step_matches, stricter
+from creditguard.rules import (
+    DEFAULT_COMMITMENT_STEPS,
+    combine,
+    match_measure,
+    outcome_of,
+    step_matches,
+    stricter,
+)
 
-__all__ = ["CST", "Engine", "FailurePolicy", "Fetch", "Fetched", "today_cst"]
+__all__ = ["CST", "Engine", "FailurePolicy", "Fetch", "Fetched", "Plan", "today_cst"]
 
 #: China Standard Time: the platform's dates are CST dates.
 CST = timezone(timedelta(hours=8), "CST")
 
 Flow = Generator[list["Fetch"], list["Fetched"], Decision]
+# (source name, records, fetched at, stale, provenance) of one source's answer
+_Gathered = tuple[str, SubjectRecords, datetime, bool, Provenance]
 
 
 def today_cst() -> date:
@@ -64,6 +76,39 @@ class Fetched:
     records: Mapping[str, SubjectRecords] | None
     error: SourceError | None
     fetched_at: datetime
+
+
+@dataclass(slots=True)
+class Plan:
+    """A check in progress: the validated request, what is cached and what must be fetched."""
+
+    sc: SubjectCode
+    step: str
+    region: str
+    day: date
+    list_region: str
+    list_version: str
+    candidates: tuple[ResolvedMeasure, ...]
+    related: bool
+    gathered: list[_Gathered]
+    missing: list[Fetch]
+    context: Mapping[str, Any]
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Assessment:
+    """The pure part of a decision, shared by repeated checks on the same data."""
+
+    records: tuple[EffectiveRecord, ...]
+    name: str | None
+    possible: tuple[PossibleMatch, ...]
+    found: tuple[AppliedMeasure, ...]
+    measures: tuple[AppliedMeasure, ...]
+    conditions: tuple[AppliedMeasure, ...]
+    outcome: Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +146,7 @@ class _Ids:
 
 
 _IDS = _Ids()
+_MEMO_SIZE = 8192
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_IDS.reseed)
 
@@ -126,8 +172,58 @@ class Engine:
         self.failure = failure or FailurePolicy()
         self.commitment_steps = tuple(commitment_steps)
         self.now = now
+        self._memo: dict[Any, Any] = {}
+        self._valid_targets: set[tuple[str, str]] = set()
 
     # -- the flow ------------------------------------------------------------------
+
+    def plan(
+        self,
+        subject: str | SubjectCode,
+        *,
+        step: str,
+        region: str,
+        as_of: date | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Plan:
+        """Validate the request and find what is cached; ``plan.missing`` lists what to fetch."""
+        sc = subject if isinstance(subject, SubjectCode) else parse_code(subject)
+        if (step, region) not in self._valid_targets:
+            _check_step_region(step, region)
+            if len(self._valid_targets) < _MEMO_SIZE:
+                self._valid_targets.add((step, region))
+        day = as_of if as_of is not None else today_cst()
+        resolved = self.catalog.resolve(region, day)
+        candidates = resolved.candidates(step)
+        related = sc.kind == "person" and any(rm.measure.extends_to for rm in candidates)
+        gathered: list[_Gathered] = []
+        missing: list[Fetch] = []
+        for name in self.sources:
+            entry = self.cache.fresh(name, sc.code, related)
+            if entry is None:
+                missing.append(Fetch(name, (sc.code,), related))
+            else:
+                gathered.append((name, entry.records, entry.fetched_at, False, entry.provenance))
+        return Plan(sc, step, region, day, resolved.region, resolved.version, candidates, related,
+                    gathered, missing, context or _EMPTY)
+
+    def finish(self, plan: Plan, answers: Sequence[Fetched] = ()) -> Decision:
+        """Take the answers to ``plan.missing`` (in order) and return the decision."""
+        sc = plan.sc
+        gathered = plan.gathered
+        failures: list[tuple[str, SourceError]] = []
+        if plan.missing:
+            if len(answers) != len(plan.missing):
+                raise ValueError("finish() needs one answer per fetch of plan.missing")
+            for fetch, answer in zip(plan.missing, answers, strict=True):
+                got = answer.records.get(sc.code) if answer.records is not None else None
+                if answer.error is None and got is not None:
+                    entry = self.cache.put(fetch.source, sc.code, plan.related, got, answer.fetched_at)
+                    gathered.append((fetch.source, got, answer.fetched_at, False, entry.provenance))
+                else:
+                    err = answer.error or SourceError("answer lacks the subject", source=fetch.source)
+                    failures.append((fetch.source, err))
+        return self.decide(plan, failures)
 
     def check_flow(
         self,
@@ -138,52 +234,17 @@ class Engine:
         as_of: date | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> Flow:
-        """Yield the lookups needed, receive their answers, return the decision."""
-        sc = subject if isinstance(subject, SubjectCode) else parse_code(subject)
-        _check_step_region(step, region)
-        day = as_of if as_of is not None else today_cst()
-        resolved = self.catalog.resolve(region, day)
-        candidates = resolved.candidates(step)
-        related = sc.kind == "person" and any(rm.measure.extends_to for rm in candidates)
-        gathered: list[tuple[str, SubjectRecords, datetime, bool]] = []
-        missing: list[Fetch] = []
-        for name in self.sources:
-            entry = self.cache.fresh(name, sc.code, related)
-            if entry is None:
-                missing.append(Fetch(name, (sc.code,), related))
-            else:
-                gathered.append((name, entry.records, entry.fetched_at, False))
-        failures: list[tuple[str, SourceError]] = []
-        if missing:
-            answers = yield missing
-            for fetch, answer in zip(missing, answers, strict=True):
-                got = answer.records.get(sc.code) if answer.records is not None else None
-                if answer.error is None and got is not None:
-                    self.cache.put(fetch.source, sc.code, related, got, answer.fetched_at)
-                    gathered.append((fetch.source, got, answer.fetched_at, False))
-                else:
-                    err = answer.error or SourceError("answer lacks the subject", source=fetch.source)
-                    failures.append((fetch.source, err))
-        return self.decide(sc, step, region, day, resolved.region, resolved.version, candidates,
-                           gathered, failures, related, context or {})
+        """The check as one generator: yield the lookups, receive their answers, return the decision."""
+        p = self.plan(subject, step=step, region=region, as_of=as_of, context=context)
+        answers: list[Fetched] = (yield p.missing) if p.missing else []
+        return self.finish(p, answers)
 
     # -- the decision --------------------------------------------------------------
 
-    def decide(
-        self,
-        sc: SubjectCode,
-        step: str,
-        region: str,
-        day: date,
-        list_region: str,
-        list_version: str,
-        candidates: Sequence[ResolvedMeasure],
-        gathered: list[tuple[str, SubjectRecords, datetime, bool]],
-        failures: list[tuple[str, SourceError]],
-        related: bool,
-        context: Mapping[str, Any],
-    ) -> Decision:
-        """Turn records and failures into a decision (pure apart from hooks)."""
+    def decide(self, plan: Plan, failures: list[tuple[str, SourceError]]) -> Decision:
+        """Turn the plan's gathered records and the failures into a decision (pure apart from hooks)."""
+        sc, step, region, day = plan.sc, plan.step, plan.region, plan.day
+        gathered = plan.gathered
         policy = None
         reason = None
         if failures:
@@ -191,11 +252,12 @@ class Engine:
             if policy == "stale":
                 still: list[tuple[str, SourceError]] = []
                 for name, err in failures:
-                    entry = self.cache.stale(name, sc.code, related, self.failure.max_stale)
+                    entry = self.cache.stale(name, sc.code, plan.related, self.failure.max_stale)
                     if entry is None:
                         still.append((name, err))
                     else:
-                        gathered.append((name, entry.records, entry.fetched_at, True))
+                        prov = entry.provenance.model_copy(update={"stale": True})
+                        gathered.append((name, entry.records, entry.fetched_at, True, prov))
                 failures = still
                 policy = self.failure.stale_fallback
             if failures:
@@ -203,33 +265,32 @@ class Engine:
                 if policy == "raise":
                     raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
 
-        records, name, possible = _merge(gathered, sc.code, day)
-        provenance = tuple(
-            Provenance.model_construct(source=src, fetched_at=at, stale=stale, found=sr.found, error=None)
-            for src, sr, at, stale in gathered
-        ) + tuple(
-            Provenance.model_construct(source=src, fetched_at=self.now(), stale=False, found=False, error=str(err))
-            for src, err in failures
-        )
-        measures: tuple[AppliedMeasure, ...] = ()
-        conditions: tuple[AppliedMeasure, ...] = ()
-        if records:
-            found: list[AppliedMeasure] = []
-            for rm in candidates:
-                am = match_measure(rm.measure, records, day, list_region=rm.list_region)
-                if am is not None:
-                    found.append(am)
-            if self.hooks.has_extra_measures:
-                found.extend(self.hooks.extra_measures(sc, step, region, day, records, context))
-            measures, conditions = combine(found, step, self.commitment_steps)
-        outcome = outcome_of(measures)
+        a = self._assess(plan, gathered)
+        records = a.records
+        decided_at = self.now()
+        stale = False
+        provs = []
+        for g in gathered:
+            provs.append(g[4])
+            stale = stale or g[3]
+        for src, err in failures:
+            provs.append(
+                trusted(Provenance, source=src, fetched_at=decided_at, stale=False, found=False, error=str(err))
+            )
+        measures, conditions, outcome = a.measures, a.conditions, a.outcome
+        if records and self.hooks.has_extra_measures:
+            extra = self.hooks.extra_measures(sc, step, region, day, records, plan.context)
+            if extra:
+                measures, conditions = combine([*a.found, *extra], step, self.commitment_steps)
+                outcome = outcome_of(measures)
         if failures and policy == "hold":
             outcome = stricter(outcome, "review")
-        decision = Decision.model_construct(
+        decision = trusted(
+            Decision,
             decision_id=_IDS.next(),
             subject_code=sc.code,
             subject_kind=sc.kind,
-            subject_name=name,
+            subject_name=a.name,
             step=step,
             region=region,
             as_of=day,
@@ -237,27 +298,67 @@ class Engine:
             records=records,
             measures=measures,
             conditions=conditions,
-            list_region=list_region,
-            list_version=list_version,
-            provenance=provenance,
-            possible_matches=possible,
+            list_region=plan.list_region,
+            list_version=plan.list_version,
+            provenance=tuple(provs),
+            possible_matches=a.possible,
             verified=not failures,
-            stale=any(g[3] for g in gathered),
+            stale=stale,
             degraded_reason=reason,
-            decided_at=self.now(),
+            decided_at=decided_at,
         )
         return decision
 
 
+    # -- memoised pure part ----------------------------------------------------------
+    # Warm checks see the very same cached SubjectRecords objects again and again, so
+    # the pure part of a decision (records with effect, matched measures, outcome) is
+    # memoised by the identity of its immutable inputs. Each entry keeps its inputs
+    # alive, so an id() is never reused while it is a key.
+
+    def _assess(self, plan: Plan, gathered: list[_Gathered]) -> _Assessment:
+        key = (plan.day, plan.step, id(plan.candidates), plan.sc.code, *[(g[0], id(g[1])) for g in gathered])
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit[1]  # type: ignore[no-any-return]
+        records, name, possible = _merge(gathered, plan.sc.code, plan.day)
+        found: list[AppliedMeasure] = []
+        if records:
+            for rm in plan.candidates:
+                am = match_measure(rm.measure, records, plan.day, list_region=rm.list_region)
+                if am is not None:
+                    found.append(am)
+        measures, conditions = combine(found, plan.step, self.commitment_steps)
+        result = _Assessment(records, name, possible, tuple(found), measures, conditions, outcome_of(measures))
+        self._remember(self._memo, key, ((plan.candidates, tuple(g[1] for g in gathered)), result))
+        return result
+
+    @staticmethod
+    def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()  # cheap bound; a warm working set refills it at once
+        memo[key] = value
+
+
+#: Spec §8: step names are dotted lower-case words (a glob or a capital would match no measure).
+_STEP_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
+_GOOD_STEPS: set[str] = set()
+
+
 def _check_step_region(step: str, region: str) -> None:
-    if not step or not isinstance(step, str):
-        raise InputError("step must be a workflow step name such as 'procurement.bid'")
-    if not (isinstance(region, str) and len(region) == 6 and region.isdigit()):
+    if step not in _GOOD_STEPS:
+        if not isinstance(step, str) or _STEP_RE.fullmatch(step) is None:
+            raise InputError(
+                f"step must be dotted lower-case words such as 'procurement.bid', got {step!r}"
+            )
+        if len(_GOOD_STEPS) < 4096:
+            _GOOD_STEPS.add(step)
+    if not (isinstance(region, str) and len(region) == 6 and region.isascii() and region.isdigit()):
         raise InputError(f"region must be a 6-digit division code such as '320100', got {region!r}")
 
 
 def _merge(
-    gathered: list[tuple[str, SubjectRecords, datetime, bool]], code: str, day: date
+    gathered: list[_Gathered], code: str, day: date
 ) -> tuple[tuple[EffectiveRecord, ...], str | None, tuple[PossibleMatch, ...]]:
     """Records with effect from every source, duplicates collapsed (first source wins).
 
@@ -269,7 +370,7 @@ def _merge(
     seen_basis: set[tuple[str, str, str]] = set()
     name = None
     possible: list[PossibleMatch] = []
-    for source, sr, _at, _stale in gathered:
+    for source, sr, _at, _stale, _p in gathered:
         if name is None and sr.subject is not None:
             name = sr.subject.name
         possible.extend(sr.possible_matches)
@@ -284,7 +385,7 @@ def _merge(
             seen_ids.add(rec.record_id)
             if rec.basis:
                 seen_basis.add(key)
-            out.append(EffectiveRecord.model_construct(record=rec, source=source, subject_code=rec.via or code))
+            out.append(trusted(EffectiveRecord, record=rec, source=source, subject_code=rec.via or code))
     return tuple(out), name, tuple(possible)
 
 

@@ -56,14 +56,16 @@ def explain(d: Decision) -> str:
             if nf and len(nf) == len(d.provenance):
                 parts.append("数据源中无该主体的信息，视为无失信记录。")
             parts.append("该主体在本查询日无有效的失信记录，未适用失信联合惩戒措施。")
+            parts.append(f"处理结果：{OUTCOME_LABELS[d.outcome]}。")
         return "".join(parts)
-    lines = []
+    lines: list[str] = []
     hidden = 0
-    for i, er in enumerate(d.records, start=1):
+    for er in d.records:
         r = er.record
         if not r.public:
             hidden += 1
             continue
+        i = len(lines) + 1  # numbered among the records shown, so hidden ones leave no gap
         via = ""
         if r.role != "self":
             via = f"（因担任{r.via or '相关企业'}的{ROLE_LABELS.get(r.role, r.role)}）"

@@ -178,20 +178,12 @@ class Guard(_GuardBase):
         code and :class:`~creditguard.errors.RecordsUnavailable` only when the
         step's failure policy is ``raise``.
         """
-        flow = self.engine.check_flow(subject, step=step, region=region, as_of=as_of, context=context)
-        try:
-            ops = next(flow)
-        except StopIteration as stop:
-            decision: Decision = stop.value
-        else:
+        plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
+        if plan.missing:
             deadline = time.monotonic() + self.deadline
-            while True:
-                answers = [self._perform(op, deadline) for op in ops]
-                try:
-                    ops = flow.send(answers)
-                except StopIteration as stop:
-                    decision = stop.value
-                    break
+            decision = self.engine.finish(plan, [self._perform(op, deadline) for op in plan.missing])
+        else:
+            decision = self.engine.finish(plan)
         self._after(decision, context)
         return decision
 
@@ -244,20 +236,13 @@ class AsyncGuard(_GuardBase):
         context: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Async twin of :meth:`Guard.check`; same arguments, same decisions."""
-        flow = self.engine.check_flow(subject, step=step, region=region, as_of=as_of, context=context)
-        try:
-            ops = next(flow)
-        except StopIteration as stop:
-            decision: Decision = stop.value
-        else:
+        plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
+        if plan.missing:
             deadline = time.monotonic() + self.deadline
-            while True:
-                answers = list(await asyncio.gather(*(self._perform(op, deadline) for op in ops)))
-                try:
-                    ops = flow.send(answers)
-                except StopIteration as stop:
-                    decision = stop.value
-                    break
+            answers = await asyncio.gather(*(self._perform(op, deadline) for op in plan.missing))
+            decision = self.engine.finish(plan, answers)
+        else:
+            decision = self.engine.finish(plan)
         self._after(decision, context)
         return decision
 

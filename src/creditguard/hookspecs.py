@@ -55,7 +55,7 @@ def creditguard_register_sources(register: Callable[[str, Callable[..., Any]], N
 
 
 @hookspec
-def creditguard_register_measures(register: Callable[["MeasureList"], None]) -> None:
+def creditguard_register_measures(register: Callable[[MeasureList], None]) -> None:
     """Register measure lists (a measure pack) by calling ``register(measure_list)``.
 
     Lists are validated when registered; an invalid list fails the guard's
@@ -65,13 +65,13 @@ def creditguard_register_measures(register: Callable[["MeasureList"], None]) -> 
 
 @hookspec
 def creditguard_extra_measures(
-    subject: "SubjectCode",
+    subject: SubjectCode,
     step: str,
     region: str,
     as_of: date,
-    records: "tuple[EffectiveRecord, ...]",
+    records: tuple[EffectiveRecord, ...],
     context: Mapping[str, Any],
-) -> "Iterable[AppliedMeasure] | None":
+) -> Iterable[AppliedMeasure] | None:
     """Return conditional measures that apply to this subject at this step.
 
     Called for every check whose subject has records with effect (collect-all:
@@ -83,7 +83,7 @@ def creditguard_extra_measures(
 
 
 @hookspec
-def creditguard_decision_made(decision: "Decision", context: Mapping[str, Any]) -> None:
+def creditguard_decision_made(decision: Decision, context: Mapping[str, Any]) -> None:
     """Observe a decision after it was made (audit, metrics).
 
     The decision is frozen and the return value is ignored; an exception is

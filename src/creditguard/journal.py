@@ -10,12 +10,16 @@ is the audit copy, never the feedback duty.
 
 The subject is stored masked for display (``subject``) and whole inside the
 decision JSON; readers shown to operators (``creditguard journal``) mask it.
+Repeated identical decisions (same subject, step, records and measures)
+share one stored JSON body, so a busy guard writes small rows.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -41,10 +45,17 @@ CREATE TABLE IF NOT EXISTS decisions (
     region TEXT NOT NULL,
     outcome TEXT NOT NULL,
     verified INTEGER NOT NULL,
-    data TEXT NOT NULL
+    body TEXT NOT NULL REFERENCES bodies(hash)
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(decided_at);
+-- The decision JSON without id and time; shared by repeated identical decisions.
+CREATE TABLE IF NOT EXISTS bodies (
+    hash TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
 """
+
+log = logging.getLogger("creditguard.journal")
 
 _journals: weakref.WeakSet[DecisionJournal] = weakref.WeakSet()
 
@@ -84,6 +95,7 @@ class DecisionJournal:
         self._closed = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._bodies: dict[Any, Any] = {}
         _journals.add(self)
 
     def _connect(self) -> sqlite3.Connection:
@@ -109,7 +121,10 @@ class DecisionJournal:
         while not self._closed:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except StorageError as exc:  # kept queued; retried at the next interval
+                log.error("%s", exc)
 
     def flush(self) -> int:
         """Write every queued decision now; returns how many were written."""
@@ -119,10 +134,12 @@ class DecisionJournal:
                 batch.append(self._queue.popleft())
             if not batch:
                 return 0
-            rows = [_row(d) for d in batch]
+            new_bodies: dict[str, str] = {}
+            rows = [self._row(d, new_bodies) for d in batch]
             try:
                 conn = self._connect()
                 with conn:
+                    conn.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", new_bodies.items())
                     conn.executemany(
                         "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
                     )
@@ -142,8 +159,8 @@ class DecisionJournal:
             t.join(timeout=5)
         try:
             self.flush()
-        except StorageError:
-            pass
+        except StorageError as exc:
+            log.error("decisions could not be journaled at close: %s", exc)
         self._thread = None
 
     def _reset_after_fork(self) -> None:
@@ -158,18 +175,26 @@ class DecisionJournal:
         return read_journal(self.path, since=since, limit=limit)
 
 
-def _row(d: Decision) -> tuple[Any, ...]:
-    return (
-        d.decision_id,
-        d.decided_at.isoformat(),
-        mask_code(d.subject_code, d.subject_kind),
-        d.step,
-        d.region,
-        d.outcome,
-        int(d.verified),
-        d.model_dump_json(),
-    )
-
+    def _row(self, d: Decision, new_bodies: dict[str, str]) -> tuple[Any, ...]:
+        # Repeated checks of one subject differ only in id and time; their records,
+        # measures and provenance are the same (memoised, immutable) objects, so the
+        # rest of the JSON is serialised once and reused. The memo keeps those
+        # objects alive, so their ids cannot be reused while they are keys.
+        parts = (d.records, d.measures, d.conditions, d.provenance, d.possible_matches)
+        key = (id(d.records), id(d.measures), id(d.conditions), *map(id, d.provenance), d.subject_code,
+               d.step, d.region, d.as_of, d.outcome, d.verified, d.stale, d.degraded_reason,
+               d.list_region, d.list_version, d.subject_name, len(d.provenance), d.possible_matches)
+        hit = self._bodies.get(key)
+        if hit is None:
+            body = d.model_dump_json(exclude={"decision_id", "decided_at"})
+            digest = hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+            if len(self._bodies) > 4096:
+                self._bodies.clear()
+            masked = mask_code(d.subject_code, d.subject_kind)
+            hit = self._bodies[key] = (parts, digest, masked)
+            new_bodies[digest] = body
+        return (d.decision_id, d.decided_at.isoformat(), hit[2], d.step, d.region, d.outcome,
+                int(d.verified), hit[1])
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
@@ -192,12 +217,15 @@ def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None,
         return []
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-        sql = "SELECT * FROM decisions"
+        sql = (
+            "SELECT d.decision_id, d.decided_at, d.subject, d.step, d.region, d.outcome, d.verified, b.data"
+            " FROM decisions d JOIN bodies b ON b.hash = d.body"
+        )
         args: list[Any] = []
         if since is not None:
-            sql += " WHERE decided_at >= ?"
+            sql += " WHERE d.decided_at >= ?"
             args.append(since.isoformat())
-        sql += " ORDER BY decided_at, decision_id"
+        sql += " ORDER BY d.decided_at, d.decision_id"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -206,7 +234,9 @@ def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None,
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
     return [
-        JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _masked(json.loads(r[7]))) for r in rows
+        JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]),
+                     _masked({"decision_id": r[0], "decided_at": r[1], **json.loads(r[7])}))
+        for r in rows
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
@@ -39,6 +39,7 @@ __all__ = [
     "SubjectKind",
     "SubjectRecords",
     "Withdrawal",
+    "trusted",
 ]
 
 ListKind = Literal["blacklist", "focus"]
@@ -88,6 +89,34 @@ KNOWN_DOMAINS: frozenset[str] = frozenset(
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
+
+
+def _all_fields(cls: type[BaseModel]) -> set[str]:
+    # Shared per class: every field is always set, and pydantic copies the set before changing it.
+    fields = _ALL_FIELDS[cls] = set(cls.model_fields)
+    return fields
+
+
+def trusted(cls: type[_M], **values: Any) -> _M:
+    """Build a model from complete, already-valid values without validation.
+
+    ``model_construct`` costs microseconds per call because it resolves
+    aliases and defaults field by field; the engine's hot path builds
+    decisions from parts it validated earlier and passes every field, so it
+    sets the instance state directly. Missing fields are a programming error.
+    """
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", values)
+    object.__setattr__(m, "__pydantic_fields_set__", _ALL_FIELDS.get(cls) or _all_fields(cls))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
 
 
 # --- subjects and records (spec §4) -------------------------------------------------

@@ -108,7 +108,13 @@ class Hooks:
     def refresh(self) -> None:
         """Re-read which hooks have implementations (after registering a plugin late)."""
         self.has_extra_measures = bool(self._extra.get_hookimpls())
-        self.has_observers = bool(self._observe.get_hookimpls())
+        # Observers in call order (last registered first, as pluggy calls them), each
+        # with its argument names, so decision_made needs no per-call introspection.
+        self._observers = [
+            (impl.plugin_name, impl.function, tuple(impl.argnames))
+            for impl in reversed(self._observe.get_hookimpls())
+        ]
+        self.has_observers = bool(self._observers)
 
     def register_sources(self) -> dict[str, SourceFactory]:
         """Source types contributed by plugins; the first registration of a type name wins."""
@@ -168,11 +174,12 @@ class Hooks:
     def decision_made(self, decision: Decision, context: Mapping[str, Any]) -> None:
         """Tell observers; their errors are logged and swallowed so they cannot block a check."""
         # Each observer is called on its own so that one failing cannot silence the others.
-        kwargs = {"decision": decision, "context": context}
-        for impl in reversed(self._observe.get_hookimpls()):
+        for plugin_name, function, argnames in self._observers:
             try:
-                impl.function(*[kwargs[name] for name in impl.argnames])
+                if argnames == ("decision", "context"):
+                    function(decision, context)
+                else:
+                    kwargs = {"decision": decision, "context": context}
+                    function(*[kwargs[name] for name in argnames])
             except Exception:
-                log.exception(
-                    "observer %s failed on decision %s", impl.plugin_name, decision.decision_id
-                )
+                log.exception("observer %s failed on decision %s", plugin_name, decision.decision_id)

@@ -17,6 +17,7 @@ from creditguard.models import (
     EffectiveRecord,
     Measure,
     Outcome,
+    trusted,
 )
 
 __all__ = [
@@ -86,7 +87,8 @@ def applied(
         if er.record.role != "self":
             via = f"{er.record.role}:{er.record.via or er.subject_code}"
             break
-    return AppliedMeasure.model_construct(
+    return trusted(
+        AppliedMeasure,
         code=measure.code,
         title=measure.title,
         effect=measure.effect,
@@ -113,24 +115,31 @@ def combine(
     by severity then code, so the order in which lists or plugins produced
     them never matters. ``no_commitment`` bites only on commitment steps.
     """
-    by_code: dict[str, AppliedMeasure] = {}
-    for am in candidates:
-        prior = by_code.get(am.code)
-        if prior is None:
-            by_code[am.code] = am
-        elif EFFECT_RANK[am.effect] > EFFECT_RANK[prior.effect] or (
-            am.effect == prior.effect and am.record_ids != prior.record_ids
-        ):
-            ids = tuple(dict.fromkeys(prior.record_ids + am.record_ids))
-            keep = am if EFFECT_RANK[am.effect] > EFFECT_RANK[prior.effect] else prior
-            by_code[am.code] = keep.model_copy(update={"record_ids": ids})
-    ordered = sorted(by_code.values(), key=lambda a: (-EFFECT_RANK[a.effect], a.code))
-    if not any(a.effect == "no_commitment" for a in ordered):
-        return tuple(ordered), ()
+    cands = list(candidates)
+    if not any(a.effect == "no_commitment" for a in cands):
+        return _merged(cands), ()
+    # Split before merging by code, so a condition never hides a biting copy of the same code.
     commitment = step_matches(step, commitment_steps)
-    biting = tuple(a for a in ordered if a.effect != "no_commitment" or commitment)
-    conditions = tuple(a for a in ordered if a.effect == "no_commitment" and not commitment)
-    return biting, conditions
+    biting = [a for a in cands if a.effect != "no_commitment" or commitment]
+    conditions = [a for a in cands if a.effect == "no_commitment" and not commitment]
+    return _merged(biting), _merged(conditions)
+
+
+def _merged(candidates: Iterable[AppliedMeasure]) -> tuple[AppliedMeasure, ...]:
+    by_code: dict[str, list[AppliedMeasure]] = {}
+    for am in candidates:
+        by_code.setdefault(am.code, []).append(am)
+    merged = [group[0] if len(group) == 1 else _merge_same_code(group) for group in by_code.values()]
+    return tuple(sorted(merged, key=lambda a: (-EFFECT_RANK[a.effect], a.code)))
+
+
+def _merge_same_code(group: Sequence[AppliedMeasure]) -> AppliedMeasure:
+    # A total order picks the kept copy (most severe, list before plugins) and the
+    # record ids are united and sorted, so candidate order cannot change the result.
+    keep = min(group, key=lambda a: (-EFFECT_RANK[a.effect], a.origin != "list", a.origin,
+                                     a.list_region, a.via or "", a.title))
+    ids = tuple(sorted({rid for a in group for rid in a.record_ids}))
+    return keep if ids == keep.record_ids else keep.model_copy(update={"record_ids": ids})
 
 
 def outcome_of(measures: Iterable[AppliedMeasure]) -> Outcome:

@@ -3,7 +3,10 @@
 A region's list in force is its own measures plus those of its ancestors
 (``extends``: national ``000000`` → province → city). A region with no list
 of its own falls back up the division hierarchy (``320102`` → ``320100`` →
-``320000`` → ``000000``) unless the configuration maps it explicitly.
+``320000`` → ``000000``) unless the configuration maps it explicitly, and so
+does a region on a date before its first list version took effect. Several
+versions of a list may be installed: the one published and effective on the
+check's date is used, so a check can be replayed as of a past date.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from creditguard.errors import ConfigError, MeasureListError
+from creditguard.errors import ConfigError, MeasureListError, Problem
 from creditguard.models import Measure, MeasureList
 
 __all__ = ["MeasureCatalog", "ResolvedList", "ResolvedMeasure", "parent_regions"]
@@ -37,6 +40,10 @@ class ResolvedList:
     on: date
     measures: tuple[ResolvedMeasure, ...]
     withdrawn: Mapping[str, str] = field(default_factory=dict)
+    #: The lists layered, nearest first, as ``(region, version)``.
+    chain: tuple[tuple[str, str], ...] = ()
+    #: Who withdrew each withdrawn code: ``code -> region``.
+    withdrawn_by: Mapping[str, str] = field(default_factory=dict)
     _by_step: dict[str, tuple[ResolvedMeasure, ...]] = field(default_factory=dict, repr=False)
 
     def candidates(self, step: str) -> tuple[ResolvedMeasure, ...]:
@@ -46,7 +53,9 @@ class ResolvedList:
             found = tuple(
                 rm
                 for rm in self.measures
-                if any(fnmatch.fnmatchcase(step, pattern) for pattern in rm.measure.applies_to.steps)
+                if any(
+                    fnmatch.fnmatchcase(step, pattern) for pattern in rm.measure.applies_to.steps
+                )
             )
             if len(self._by_step) < 4096:
                 self._by_step[step] = found
@@ -73,7 +82,9 @@ def parent_regions(region: str) -> list[str]:
 class MeasureCatalog:
     """Every installed measure list, by region and version."""
 
-    def __init__(self, lists: Iterable[MeasureList] = (), *, aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, lists: Iterable[MeasureList] = (), *, aliases: Mapping[str, str] | None = None
+    ) -> None:
         self._lists: dict[str, list[MeasureList]] = {}
         self._aliases = dict(aliases or {})
         self._resolved: dict[tuple[str, date], ResolvedList] = {}
@@ -93,6 +104,20 @@ class MeasureCatalog:
         versions.append(lst)
         versions.sort(key=lambda item: (item.effective_from or date.min, item.version))
         self._resolved.clear()
+
+    def lists(self) -> list[MeasureList]:
+        """Every installed list version, by region then date."""
+        return [lst for region in sorted(self._lists) for lst in self._lists[region]]
+
+    def problems(self) -> list[Problem]:
+        """Every validation problem of the installed lists, alone and together.
+
+        Call it before putting a catalog to use and refuse to start on errors
+        (``[p for p in problems if p.severity == "error"]``).
+        """
+        from creditguard.measures.validate import validate_lists
+
+        return validate_lists(self.lists())
 
     @property
     def regions(self) -> list[str]:
@@ -133,10 +158,20 @@ class MeasureCatalog:
             return cached
         home = self.home_region(region)
         if home is None:
-            raise ConfigError(f"no measure list is installed for region {region} or any region above it")
+            raise ConfigError(
+                f"no measure list is installed for region {region} or any region above it"
+            )
         own = self.list_in_force(home, on)
         if own is None:
-            raise ConfigError(f"no version of region {home}'s measure list is in force on {on}")
+            # Before a region's first list took effect, the level above governs it.
+            for above in parent_regions(home):
+                own = self.list_in_force(above, on)
+                if own is not None:
+                    break
+        if own is None:
+            raise ConfigError(
+                f"no version of region {home}'s measure list (or any above it) is in force on {on}"
+            )
         chain: list[MeasureList] = [own]
         seen = {own.region}
         current = own
@@ -147,14 +182,17 @@ class MeasureCatalog:
                     f"measure list {current.region} extends {current.extends}, which has no version in force on {on}"
                 )
             if parent.region in seen:
-                raise ConfigError(f"measure lists extend each other in a cycle through {parent.region}")
+                raise ConfigError(
+                    f"measure lists extend each other in a cycle through {parent.region}"
+                )
             seen.add(parent.region)
             chain.append(parent)
             current = parent
+        # A list's withdrawals remove its ancestors' measures, never its own:
+        # walk nearest first and withdraw only what lists nearer than the
+        # measure's own list withdrew.
         withdrawn: dict[str, str] = {}
-        for lst in chain:
-            for w in lst.withdraws:
-                withdrawn.setdefault(w.code, w.reason)
+        withdrawn_by: dict[str, str] = {}
         measures: list[ResolvedMeasure] = []
         taken: set[str] = set()
         for lst in chain:  # nearest list first: a child's code shadows its parents'
@@ -165,7 +203,19 @@ class MeasureCatalog:
                     continue
                 taken.add(m.code)
                 measures.append(ResolvedMeasure(m, lst.region, lst.version))
-        resolved = ResolvedList(own.region, own.version, on, tuple(measures), withdrawn)
+            for w in lst.withdraws:
+                if w.code not in taken:
+                    withdrawn.setdefault(w.code, w.reason)
+                    withdrawn_by.setdefault(w.code, lst.region)
+        resolved = ResolvedList(
+            own.region,
+            own.version,
+            on,
+            tuple(measures),
+            withdrawn,
+            tuple((x.region, x.version) for x in chain),
+            withdrawn_by,
+        )
         if len(self._resolved) > 1024:
             self._resolved.clear()
         self._resolved[key] = resolved

@@ -85,7 +85,7 @@ class ItemInfo:
     created_at: float
     last_status: int | None
     last_error: str | None
-    next_attempt_at: float | None = None
+    next_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +128,21 @@ class Outbox(Protocol):
 
     def enqueue_many(self, items: Sequence[OutboxItem]) -> int: ...
 
-    def claim(self, owner: str, *, now: float, lease_s: float, limit: int = 1) -> list[ClaimedItem]: ...
+    def claim(
+        self, owner: str, *, now: float, lease_s: float, limit: int = 1
+    ) -> list[ClaimedItem]: ...
 
-    def mark_delivered(self, item_id: int, owner: str, *, now: float, status: int, receipt: str) -> None: ...
+    def mark_delivered(
+        self, item_id: int, owner: str, *, now: float, status: int, receipt: str
+    ) -> None: ...
 
-    def mark_retry(self, item_id: int, owner: str, *, next_at: float, status: int | None, error: str) -> None: ...
+    def mark_retry(
+        self, item_id: int, owner: str, *, next_at: float, status: int | None, error: str
+    ) -> None: ...
 
-    def mark_dead(self, item_id: int, owner: str, *, now: float, status: int | None, error: str) -> None: ...
+    def mark_dead(
+        self, item_id: int, owner: str, *, now: float, status: int | None, error: str
+    ) -> None: ...
 
     def requeue_initiation(self, group: str, *, now: float) -> bool: ...
 

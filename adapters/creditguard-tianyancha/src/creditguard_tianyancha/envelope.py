@@ -1,0 +1,155 @@
+"""Tianyancha's response envelope: HTTP status and ``error_code`` → a page or an exception.
+
+Envelope (FACTS §6)::
+
+    {"result": {"total": n, "items": [...]}, "reason": "ok", "error_code": 0}
+
+``error_code`` → what the guard does:
+
+- ``0`` ok: read the items;
+- ``300000`` no data: a clean result, no listing;
+- ``300001`` request failed, ``300004`` too frequent: ``SourceUnavailable`` (retried);
+- ``300002``/``300003``/``300005``/``300006``/``300007``/``300009``/``300011``
+  account, permission or balance problems: ``SourceRefused`` (degrade, no retry);
+- ``300008`` missing parameter: ``SourceRefused`` (a bug; retrying cannot help);
+- any other code (not in FACTS §6): ``SourceRefused`` (unknown: do not retry).
+
+HTTP 429 and 5xx are ``SourceUnavailable`` (``Retry-After`` honoured); other
+non-2xx statuses are ``SourceRefused``. A 2xx body that is not the JSON
+envelope (a gateway's HTML page, say) is ``SourceUnavailable`` with the
+status and the first 200 characters of the body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import httpx
+
+from creditguard.errors import SourceRefused, SourceUnavailable
+
+__all__ = ["ERROR_CODES", "Page", "read_page"]
+
+Kind = Literal["no_data", "unavailable", "refused"]
+
+#: error_code → (what it means for the guard, plain description); FACTS §6.
+ERROR_CODES: Final[Mapping[int, tuple[Kind, str]]] = {
+    300000: ("no_data", "no data"),
+    300001: ("unavailable", "request failed"),
+    300002: ("refused", "account problem"),
+    300003: ("refused", "account problem"),
+    300004: ("unavailable", "requests too frequent"),
+    300005: ("refused", "permission problem"),
+    300006: ("refused", "balance problem"),
+    300007: ("refused", "balance problem"),
+    300008: ("refused", "missing parameter"),
+    300009: ("refused", "account problem"),
+    300011: ("refused", "permission problem"),
+}
+
+_EXCERPT: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of results: the agency's total and this page's items."""
+
+    total: int
+    items: Sequence[Mapping[str, Any]]
+
+
+def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] = ()) -> Page:
+    """The page in ``response``, or raise ``SourceUnavailable`` / ``SourceRefused``.
+
+    ``secrets`` are blanked out of any body excerpt put into an error message.
+    """
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise SourceUnavailable(
+            "temporarily unavailable",
+            source=source,
+            status=status,
+            excerpt=_excerpt(response, secrets),
+            retry_after=_retry_after(response),
+        )
+    if not 200 <= status < 300:
+        raise SourceRefused(
+            "request refused", source=source, status=status, excerpt=_excerpt(response, secrets)
+        )
+    body = _json(response)
+    if not isinstance(body, dict) or "error_code" not in body:
+        raise SourceUnavailable(
+            "answer is not the Tianyancha JSON envelope",
+            source=source,
+            status=status,
+            excerpt=_excerpt(response, secrets),
+        )
+    code = _int(body.get("error_code"))
+    if code == 0:
+        return _page(body, response, source=source, secrets=secrets)
+    kind, meaning = ERROR_CODES.get(code, ("refused", "undocumented error code"))
+    if kind == "no_data":
+        return Page(total=0, items=())
+    reason = _scrub(str(body.get("reason") or ""), secrets)[:_EXCERPT]
+    message = (
+        f"error_code {code} ({meaning}): {reason}" if reason else f"error_code {code} ({meaning})"
+    )
+    error = SourceUnavailable if kind == "unavailable" else SourceRefused
+    raise error(message, source=source, code=str(code))
+
+
+def _page(
+    body: Mapping[str, Any], response: httpx.Response, *, source: str, secrets: Sequence[str]
+) -> Page:
+    result = body.get("result")
+    if result is None:  # some answers carry error_code 0 and no result for "nothing"
+        return Page(total=0, items=())
+    items = result.get("items") if isinstance(result, dict) else None
+    if items is None and isinstance(result, dict) and "total" in result:
+        items = []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise SourceUnavailable(
+            "result.items is missing or not a list of objects",
+            source=source,
+            status=response.status_code,
+            excerpt=_excerpt(response, secrets),
+        )
+    total = _int(result.get("total"))
+    return Page(total=max(total, len(items)), items=items)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool):
+        return -1
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return -1
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After", "").strip()
+    return float(raw) if raw.isdigit() else None
+
+
+def _excerpt(response: httpx.Response, secrets: Sequence[str]) -> str:
+    text = response.content[: _EXCERPT * 4].decode("utf-8", errors="replace")
+    return _scrub(text, secrets)[:_EXCERPT]
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

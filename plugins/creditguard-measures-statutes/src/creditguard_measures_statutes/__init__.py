@@ -1,0 +1,1 @@
+"""Measure pack: measures grounded in national statutes (region 000000)."""

@@ -1,0 +1,76 @@
+"""``creditguard check``: one credit check, printed for a person or as JSON."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+
+from creditguard.cli._common import EXIT_ERROR, echo_json, fail
+from creditguard.errors import CreditGuardError, InvalidCodeError
+
+#: Exit status by outcome, so scripts can branch without parsing output.
+EXIT_BY_OUTCOME = {"allow": 0, "review": 3, "restrict": 4, "deny": 5}
+
+
+@click.command()
+@click.argument("code")
+@click.option("--step", required=True, help="Workflow step, e.g. procurement.bid.")
+@click.option("--region", required=True, help="6-digit division code, e.g. 320100.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Replay the check as of this date.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG",
+              help="Config file (default: $CREDITGUARD_CONFIG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def check(code: str, step: str, region: str, as_of: object, config_path: str | None, as_json: bool) -> None:
+    """Check CODE before STEP in REGION and print the decision.
+
+    Exit status: 0 allow, 3 review, 4 restrict, 5 deny, 1 error, 2 usage.
+    """
+    from creditguard.guard import Guard
+
+    day: date | None = as_of.date() if as_of is not None else None  # type: ignore[attr-defined]
+    try:
+        guard = Guard.from_config(config_path)
+    except CreditGuardError as exc:
+        fail(str(exc))
+    try:
+        decision = guard.check(code, step=step, region=region, as_of=day)
+    except InvalidCodeError as exc:
+        guard.close()
+        fail(f"invalid code: {exc}")
+    except CreditGuardError as exc:
+        guard.close()
+        fail(str(exc))
+    guard.close()
+    if as_json:
+        data = decision.model_dump(mode="json")
+        echo_json(data)
+    else:
+        click.echo(render(decision))
+    sys.exit(EXIT_BY_OUTCOME.get(decision.outcome, EXIT_ERROR))
+
+
+def render(decision: object) -> str:
+    """The human form of a decision: a headline, the measures, then the explanation."""
+    from creditguard.explain import OUTCOME_LABELS
+    from creditguard.models import Decision
+
+    assert isinstance(decision, Decision)
+    d = decision
+    head = f"{d.outcome.upper():8} {d.subject_display}  {d.step} @ {d.region}  ({OUTCOME_LABELS[d.outcome]})"
+    lines = [click.style(head, bold=True)]
+    if not d.verified:
+        lines.append(f"UNVERIFIED: {d.degraded_reason}")
+    if d.stale:
+        lines.append("STALE: records from the cache were used because a source failed")
+    for am in d.measures:
+        lines.append(f"  {am.code:8} {am.effect:20} {am.title}")
+    for am in d.conditions:
+        lines.append(f"  {am.code:8} {am.effect:20} {am.title}  (condition: commitment steps only)")
+    for pm in d.possible_matches:
+        lines.append(f"  possible match for review: {pm.name} ({pm.source})")
+    lines.append(f"  decision {d.decision_id}, list {d.list_region} v{d.list_version}")
+    lines.append("")
+    lines.append(d.explanation)
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""The durable outbox: every case, response and feedback is stored before the call returns.
+
+::
+
+    CaseRecorder / PushSync ──enqueue──► Outbox (SqliteOutbox | PostgresOutbox | enqueue_in)
+                                            │ claim (lease) ─► Deliverer ─► platform
+                                            └─ mark delivered / retry (backoff) / dead (refusal)
+
+Delivery is at least once with a deterministic ``Idempotency-Key`` per item,
+so the platform sees each fact once in effect. See ``docs/cases-and-outbox.md``.
+"""
+
+from creditguard.outbox._deliver import Attempt, Backoff, Deliverer, parse_retry_after
+from creditguard.outbox._item import (
+    ClaimedItem,
+    ItemInfo,
+    ItemKind,
+    Outbox,
+    OutboxItem,
+    OutboxStatus,
+    idempotency_key,
+)
+from creditguard.outbox._postgres import PostgresOutbox
+from creditguard.outbox._sqlite import SqliteOutbox
+from creditguard.outbox._through import create_schema, enqueue_in
+from creditguard.outbox._worker import DeliveryWorker
+
+__all__ = [
+    "Attempt",
+    "Backoff",
+    "ClaimedItem",
+    "Deliverer",
+    "DeliveryWorker",
+    "ItemInfo",
+    "ItemKind",
+    "Outbox",
+    "OutboxItem",
+    "OutboxStatus",
+    "PostgresOutbox",
+    "SqliteOutbox",
+    "create_schema",
+    "enqueue_in",
+    "idempotency_key",
+    "open_outbox",
+    "parse_retry_after",
+]
+
+
+def open_outbox(target: str) -> Outbox:
+    """An outbox from a path (SQLite) or a ``postgresql://`` / ``postgres://`` DSN."""
+    if target.startswith(("postgresql://", "postgres://")) or "dbname=" in target:
+        return PostgresOutbox(target)
+    return SqliteOutbox(target)

@@ -1,0 +1,346 @@
+"""The default outbox: one SQLite file, WAL, ``synchronous=FULL``, short immediate transactions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from creditguard.errors import StorageError
+from creditguard.outbox._item import ClaimedItem, ItemInfo, ItemState, OutboxItem, OutboxStatus
+
+__all__ = ["SQLITE_SCHEMA", "SqliteOutbox", "create_sqlite_schema"]
+
+TABLE = "creditguard_outbox"
+
+SQLITE_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    idem_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    grp TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    done_at REAL,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
+CREATE INDEX IF NOT EXISTS {TABLE}_grp ON {TABLE} (grp, id) WHERE state = 'pending';
+"""
+
+INSERT_SQL = (
+    f"INSERT INTO {TABLE} (idem_key, kind, grp, method, path, body, created_at, next_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING"
+)
+
+# An item is due when no earlier item of its group is still pending: a case's
+# initiation goes before its response and feedback (spec §6).
+_CLAIM_SQL = f"""
+SELECT o.id FROM {TABLE} o
+WHERE o.state = 'pending' AND o.next_at <= ? AND (o.lease_until IS NULL OR o.lease_until <= ?)
+  AND (o.grp IS NULL OR NOT EXISTS (
+        SELECT 1 FROM {TABLE} p WHERE p.grp = o.grp AND p.state = 'pending' AND p.id < o.id))
+ORDER BY o.next_at, o.id LIMIT ?
+"""
+
+_INFO_COLUMNS = (
+    "id, idem_key, kind, grp, path, state, attempts, created_at, last_status, last_error, next_at"
+)
+
+
+def create_sqlite_schema(connection: sqlite3.Connection) -> None:
+    """Create the outbox table in ``connection``'s database if it is missing."""
+    for stmt in SQLITE_SCHEMA.split(";"):
+        if stmt.strip():
+            connection.execute(stmt)
+
+
+def _row_values(item: OutboxItem, now: float) -> tuple[object, ...]:
+    return (item.key, item.kind, item.group, item.method, item.path, item.body, now, now)
+
+
+class SqliteOutbox:
+    """Outbox in a SQLite file, shared safely by threads and processes of one host.
+
+    Each write is one short ``BEGIN IMMEDIATE`` transaction committed with
+    ``synchronous=FULL`` before the call returns. After ``fork`` the child
+    opens its own connection on first use.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._tx() as conn:
+                create_sqlite_schema(conn)
+        except OSError as exc:
+            raise StorageError(f"outbox {self.path}: cannot create: {exc.strerror}") from exc
+
+    def __repr__(self) -> str:
+        return f"SqliteOutbox({str(self.path)!r})"
+
+    # --- connection ------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # A connection inherited across fork must not be used or closed by the child.
+            self._conn = None
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            self._conn = conn
+        return self._conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._pid != os.getpid():
+            self._connection()
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageError(f"outbox {self.path}: cannot open a transaction: {exc}") from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(
+                        f"outbox {self.path}: write failed, nothing was stored: {exc}"
+                    ) from exc
+                raise
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return list(self._connection().execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                raise StorageError(f"outbox {self.path}: read failed: {exc}") from exc
+
+    # --- writing ---------------------------------------------------------------------
+
+    def enqueue(self, item: OutboxItem) -> bool:
+        """Store ``item`` durably; False when its key was already there."""
+        return self.enqueue_many([item]) == 1
+
+    def enqueue_many(self, items: Sequence[OutboxItem]) -> int:
+        """Store ``items`` in one transaction (all or none); returns how many were new."""
+        now = time.time()
+        with self._tx() as conn:
+            added = 0
+            for item in items:
+                added += conn.execute(INSERT_SQL, _row_values(item, now)).rowcount
+            return added
+
+    # --- delivery --------------------------------------------------------------------
+
+    def claim(self, owner: str, *, now: float, lease_s: float, limit: int = 1) -> list[ClaimedItem]:
+        """Lease up to ``limit`` due items to ``owner`` and count the attempt."""
+        with self._tx() as conn:
+            ids = [row[0] for row in conn.execute(_CLAIM_SQL, (now, now, limit))]
+            out: list[ClaimedItem] = []
+            for item_id in ids:
+                row = conn.execute(
+                    f"UPDATE {TABLE} SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
+                    "WHERE id = ? RETURNING id, idem_key, kind, grp, method, path, body, attempts",
+                    (owner, now + lease_s, item_id),
+                ).fetchone()
+                grp = row[3]
+                known = grp is not None and (
+                    conn.execute(
+                        f"SELECT 1 FROM {TABLE} WHERE grp = ? AND kind = 'case' LIMIT 1", (grp,)
+                    ).fetchone()
+                    is not None
+                )
+                item = OutboxItem(
+                    key=row[1],
+                    kind=row[2],
+                    group=grp,
+                    method=row[4],
+                    path=row[5],
+                    body=bytes(row[6]),
+                )
+                out.append(
+                    ClaimedItem(
+                        id=row[0], item=item, attempts=row[7], owner=owner, initiation_known=known
+                    )
+                )
+            return out
+
+    def mark_delivered(
+        self, item_id: int, owner: str, *, now: float, status: int, receipt: str
+    ) -> None:
+        """The platform accepted the item (any owner may record that: it is true either way)."""
+        with self._tx() as conn:
+            conn.execute(
+                f"UPDATE {TABLE} SET state = 'delivered', done_at = ?, last_status = ?, receipt = ?, "
+                "lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ? AND state = 'pending'",
+                (now, status, receipt, item_id),
+            )
+
+    def mark_retry(
+        self, item_id: int, owner: str, *, next_at: float, status: int | None, error: str
+    ) -> None:
+        """Release the lease and schedule the next attempt."""
+        with self._tx() as conn:
+            conn.execute(
+                f"UPDATE {TABLE} SET next_at = ?, last_status = ?, last_error = ?, lease_owner = NULL, "
+                "lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?",
+                (next_at, status, error, item_id, owner),
+            )
+
+    def mark_dead(
+        self, item_id: int, owner: str, *, now: float, status: int | None, error: str
+    ) -> None:
+        """Dead-letter the item with the platform's message, for an operator to act on."""
+        with self._tx() as conn:
+            conn.execute(
+                f"UPDATE {TABLE} SET state = 'dead', done_at = ?, last_status = ?, last_error = ?, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?",
+                (now, status, error, item_id, owner),
+            )
+
+    def requeue_initiation(self, group: str, *, now: float) -> bool:
+        """Send a delivered case initiation again (the platform said it does not know the case)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                f"UPDATE {TABLE} SET state = 'pending', next_at = ?, done_at = NULL "
+                "WHERE grp = ? AND kind = 'case' AND state = 'delivered'",
+                (now, group),
+            )
+            return cur.rowcount > 0
+
+    # --- operations ------------------------------------------------------------------
+
+    def next_due_at(self) -> float | None:
+        """When the earliest pending item becomes due (its lease may push it later)."""
+        rows = self._read(
+            f"SELECT MIN(MAX(next_at, COALESCE(lease_until, 0))) FROM {TABLE} WHERE state = 'pending'"
+        )
+        value = rows[0][0]
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    def status(self, *, now: float) -> OutboxStatus:
+        """Backlog, oldest pending age, attempts, dead letters."""
+        rows = self._read(
+            f"""SELECT
+                  SUM(state = 'pending'),
+                  SUM(state = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)),
+                  SUM(state = 'pending' AND lease_until > ?),
+                  SUM(state = 'delivered'),
+                  SUM(state = 'dead'),
+                  MIN(CASE WHEN state = 'pending' THEN created_at END),
+                  MAX(CASE WHEN state = 'pending' THEN attempts END)
+                FROM {TABLE}""",
+            (now, now, now),
+        )
+        kinds = self._read(
+            f"SELECT kind, COUNT(*) FROM {TABLE} WHERE state = 'pending' GROUP BY kind"
+        )
+        return _status_from(rows[0], kinds, now)
+
+    def items(self, state: ItemState, *, limit: int = 100) -> list[ItemInfo]:
+        """Items in ``state``, oldest first."""
+        rows = self._read(
+            f"SELECT {_INFO_COLUMNS} FROM {TABLE} WHERE state = ? ORDER BY id LIMIT ?",
+            (state, limit),
+        )
+        return [_info(row) for row in rows]
+
+    def retry_dead(self, ids: Sequence[int] | None = None, *, now: float) -> int:
+        """Put dead letters (all, or those ``ids``) back in the queue with fresh attempts."""
+        with self._tx() as conn:
+            sql = (
+                f"UPDATE {TABLE} SET state = 'pending', attempts = 0, next_at = ?, done_at = NULL "
+                "WHERE state = 'dead'"
+            )
+            if ids is None:
+                return conn.execute(sql, (now,)).rowcount
+            return sum(conn.execute(sql + " AND id = ?", (now, i)).rowcount for i in ids)
+
+    def make_due(self, *, now: float) -> int:
+        """Make every pending item due now (operators' ``flush``)."""
+        with self._tx() as conn:
+            return conn.execute(
+                f"UPDATE {TABLE} SET next_at = ? WHERE state = 'pending' AND next_at > ?",
+                (now, now),
+            ).rowcount
+
+    def prune_delivered(self, *, older_than_s: float, now: float) -> int:
+        """Delete delivered items older than ``older_than_s`` (keep at least the platform's 7 days)."""
+        with self._tx() as conn:
+            return conn.execute(
+                f"DELETE FROM {TABLE} WHERE state = 'delivered' AND done_at < ?",
+                (now - older_than_s,),
+            ).rowcount
+
+    def close(self) -> None:
+        """Close this process's connection."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+def _info(row: Sequence[object]) -> ItemInfo:
+    return ItemInfo(
+        id=int(row[0]),  # type: ignore[call-overload]
+        key=str(row[1]),
+        kind=str(row[2]),
+        group=None if row[3] is None else str(row[3]),
+        path=str(row[4]),
+        state=str(row[5]),
+        attempts=int(row[6]),  # type: ignore[call-overload]
+        created_at=float(row[7]),  # type: ignore[arg-type]
+        last_status=None if row[8] is None else int(row[8]),  # type: ignore[call-overload]
+        last_error=None if row[9] is None else str(row[9]),
+        next_at=None if row[10] is None else float(row[10]),  # type: ignore[arg-type]
+    )
+
+
+def _status_from(
+    row: Sequence[object], kinds: Sequence[Sequence[object]], now: float
+) -> OutboxStatus:
+    def n(value: object) -> int:
+        return 0 if value is None else int(value)  # type: ignore[call-overload]
+
+    oldest = row[5]
+    return OutboxStatus(
+        pending=n(row[0]),
+        due=n(row[1]),
+        in_flight=n(row[2]),
+        delivered=n(row[3]),
+        dead=n(row[4]),
+        oldest_pending_age_s=None if oldest is None else max(0.0, now - float(oldest)),  # type: ignore[arg-type]
+        max_attempts=n(row[6]),
+        by_kind={str(k): n(c) for k, c in kinds},
+    )

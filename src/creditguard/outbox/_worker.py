@@ -1,0 +1,160 @@
+"""A background thread that keeps delivering the outbox."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from types import TracebackType
+
+from creditguard.errors import StorageError
+from creditguard.outbox._deliver import Deliverer
+
+__all__ = ["DeliveryWorker"]
+
+log = logging.getLogger("creditguard.outbox")
+
+_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for worker in list(_workers):
+        worker._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class DeliveryWorker:
+    """Delivers due items in a daemon thread until stopped.
+
+    ``notify()`` wakes it at once (call it after enqueueing). ``stop()``
+    drains: it keeps delivering what is due until nothing is, or until
+    ``drain_timeout_s`` passes, then returns whether the backlog of due items
+    was emptied. Items left behind stay in the outbox for the next start. In a
+    forked child the thread does not exist: the worker is stopped there, and
+    restarted when ``restart_after_fork`` is True.
+    """
+
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        *,
+        poll_interval_s: float = 1.0,
+        restart_after_fork: bool = False,
+        name: str = "creditguard-outbox",
+    ) -> None:
+        self.deliverer = deliverer
+        self.poll_interval_s = poll_interval_s
+        self.restart_after_fork = restart_after_fork
+        self.name = name
+        self._init_state()
+        _workers.add(self)
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._drain_deadline: float | None = None
+        self._thread: threading.Thread | None = None
+        self._drained = True
+
+    @property
+    def running(self) -> bool:
+        """True while the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (no-op when already running)."""
+        with self._lock:
+            if self.running:
+                return
+            self._stopping.clear()
+            self._drain_deadline = None
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def notify(self) -> None:
+        """Wake the worker: something was enqueued."""
+        self._wake.set()
+
+    def stop(self, *, drain_timeout_s: float = 5.0) -> bool:
+        """Deliver what is due for at most ``drain_timeout_s``, then stop; True when drained."""
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                return True
+            self._drain_deadline = time.monotonic() + drain_timeout_s
+            self._stopping.set()
+            self._wake.set()
+        thread.join(drain_timeout_s + 1.0)
+        if thread.is_alive():
+            log.warning(
+                "outbox worker still busy after %.1f s; its item stays leased and will be retried",
+                drain_timeout_s,
+            )
+            return False
+        with self._lock:
+            self._thread = None
+        return self._drained
+
+    def __enter__(self) -> DeliveryWorker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _past_deadline(self) -> bool:
+        deadline = self._drain_deadline
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            if self._stopping.is_set() and self._past_deadline():
+                self._drained = False
+                return
+            self._wake.clear()  # before looking, so a notify() during delivery is not lost
+            try:
+                attempts = self.deliverer.deliver_due(limit=100, stop=self._past_deadline)
+                failures = 0
+            except StorageError as exc:
+                failures += 1
+                log.error("outbox worker cannot use the outbox: %s", exc)
+                attempts = []
+                self._wake.wait(min(30.0, 0.5 * 2**failures))
+            except Exception:  # a bug must not silently end delivery for the process
+                failures += 1
+                log.exception("outbox worker: unexpected error")
+                attempts = []
+                self._wake.wait(min(30.0, 0.5 * 2**failures))
+            if attempts:
+                continue
+            if self._stopping.is_set():
+                self._drained = failures == 0
+                return
+            self._wake.wait(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        try:
+            due = self.deliverer.outbox.next_due_at()
+        except StorageError:
+            return self.poll_interval_s
+        if due is None:
+            return self.poll_interval_s
+        return max(0.01, min(self.poll_interval_s, due - time.time()))
+
+    def _after_fork(self) -> None:
+        was_running = self._thread is not None
+        self._init_state()
+        if was_running and self.restart_after_fork:
+            self.start()

@@ -1,0 +1,138 @@
+"""How hard the drivers try: settings, and the retry decision as a pure function.
+
+:func:`retry_delay` is the whole retry policy. Given the error of one attempt
+it either returns how long to wait before the next attempt or raises the
+error that ends the lookup:
+
+- a :class:`~creditguard.errors.SourceRefused` (4xx) is raised as is: never retried;
+- an oversized response (code ``RESPONSE_TOO_LARGE``) is raised as is: the same
+  request would get the same answer;
+- after ``max_attempts`` attempts the last error is raised;
+- the wait is exponential backoff with jitter (tenacity's wait strategies),
+  but never less than the error's ``retry_after`` (429/503 ``Retry-After``);
+- when that wait would end at or after the deadline, it gives up at once with
+  :class:`~creditguard.errors.DeadlineExceeded` carrying the last error's text,
+  instead of sleeping into a timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import tenacity
+
+from creditguard.errors import DeadlineExceeded, SourceError, SourceRefused, SourceUnavailable
+
+__all__ = ["RESPONSE_TOO_LARGE", "RemoteSettings", "backoff", "deadline_exceeded", "retry_delay"]
+
+#: ``SourceError.code`` of a response refused because its body exceeds the size limit.
+RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteSettings:
+    """Limits of the HTTP drivers; the defaults follow spec §§1, 3 and 9.
+
+    Times are in seconds. ``deadline_s`` is the budget of one check, all
+    attempts and waits included; ``max_response_bytes`` the largest body read
+    (spec §1: 8 MiB); ``max_connections`` the pool size per driver (spec §9:
+    64 per platform); ``chunk_concurrency`` how many batches of one fetch are
+    in flight at once.
+    """
+
+    deadline_s: float = 0.8
+    max_attempts: int = 4
+    backoff_initial: float = 0.05
+    backoff_max: float = 1.0
+    jitter: float = 0.05
+    max_response_bytes: int = 8 * 1024 * 1024
+    max_connections: int = 64
+    chunk_concurrency: int = 8
+    breaker_threshold: int = 5
+    breaker_reset_s: float = 10.0
+    connect_timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        positive = {
+            "deadline_s": self.deadline_s,
+            "max_attempts": self.max_attempts,
+            "max_response_bytes": self.max_response_bytes,
+            "max_connections": self.max_connections,
+            "chunk_concurrency": self.chunk_concurrency,
+            "breaker_threshold": self.breaker_threshold,
+            "connect_timeout_s": self.connect_timeout_s,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"RemoteSettings.{name} must be positive, got {value!r}")
+        for name, value in {
+            "backoff_initial": self.backoff_initial,
+            "backoff_max": self.backoff_max,
+            "jitter": self.jitter,
+            "breaker_reset_s": self.breaker_reset_s,
+        }.items():
+            if value < 0:
+                raise ValueError(f"RemoteSettings.{name} must not be negative, got {value!r}")
+
+    def new_deadline(self) -> float:
+        """The absolute ``time.monotonic()`` deadline of a check starting now."""
+        return time.monotonic() + self.deadline_s
+
+
+# The wait strategies only read ``attempt_number``; one retry object serves all states.
+_RETRYING = tenacity.Retrying()
+
+
+def backoff(attempt: int, settings: RemoteSettings) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based), jitter included."""
+    # wait_exponential + wait_random rather than wait_exponential_jitter: its
+    # parameters were renamed between tenacity 8 and 9, these two were not.
+    strategy = tenacity.wait_exponential(
+        multiplier=settings.backoff_initial, max=settings.backoff_max
+    ) + tenacity.wait_random(0, settings.jitter)
+    state = tenacity.RetryCallState(_RETRYING, None, (), {})
+    state.attempt_number = attempt
+    return float(min(strategy(state), settings.backoff_max + settings.jitter))
+
+
+def deadline_exceeded(last: SourceError | None, *, source: str | None) -> DeadlineExceeded:
+    """The error ending a lookup whose deadline ran out, carrying the last error's text."""
+    if last is None:
+        return DeadlineExceeded("deadline exceeded before the request could be sent", source=source)
+    text = str(last)
+    if last.source and text.startswith(f"{last.source}: "):
+        text = text[len(last.source) + 2 :]
+    return DeadlineExceeded(
+        f"deadline exceeded; last error: {text}",
+        source=last.source or source,
+        status=last.status,
+        code=last.code,
+        retry_after=last.retry_after,
+    )
+
+
+def retry_delay(
+    error: SourceError,
+    attempt: int,
+    *,
+    now: float,
+    deadline: float,
+    settings: RemoteSettings,
+) -> float:
+    """Seconds to wait before attempt ``attempt + 1``, or raise the error that ends the lookup.
+
+    ``now`` and ``deadline`` are ``time.monotonic()`` values.
+    """
+    if isinstance(error, SourceRefused) or not isinstance(error, SourceUnavailable):
+        raise error
+    if isinstance(error, DeadlineExceeded) or error.code == RESPONSE_TOO_LARGE:
+        raise error
+    if attempt >= settings.max_attempts:
+        raise error
+    wait = backoff(attempt, settings)
+    if error.retry_after is not None:
+        wait = max(wait, error.retry_after)
+    if now + wait >= deadline:
+        raise deadline_exceeded(error, source=error.source)
+    return wait

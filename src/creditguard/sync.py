@@ -1,0 +1,389 @@
+"""Push sync (定向推送, spec §7): read the push feed, apply each event once to the local mirror.
+
+Events arrive at least once; each ``event_id`` is applied once and recorded,
+and the cursor is persisted only after its page was applied. Applying is
+idempotent (an upsert, a removal, a response with a deterministic key), so
+a crash between applying an event and recording it re-applies it harmlessly.
+Unknown event types are skipped and counted. The same :class:`SyncState`
+stores events received by webhook (:mod:`creditguard.webhook`) until
+:meth:`PushSync.apply_stored` applies them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from creditguard.cases import CaseRecorder
+from creditguard.codes import parse_code
+from creditguard.errors import InputError, SourceRefused, SourceUnavailable, StorageError
+from creditguard.models import CreditRecord, Subject
+from creditguard.signing import signed_headers
+
+__all__ = ["KNOWN_EVENT_TYPES", "MirrorLike", "PushSync", "SyncReport", "SyncState"]
+
+log = logging.getLogger("creditguard.sync")
+
+KNOWN_EVENT_TYPES = frozenset(
+    {"record.added", "record.updated", "record.removed", "case.initiated", "measure_list.published"}
+)
+_APPLIED_KEEP_S = 30 * 86400.0  # duplicates of a push come within hours; keep ids far longer
+
+
+class MirrorLike(Protocol):
+    """What sync needs of the local mirror (``creditguard.mirror.SqliteMirror`` fits)."""
+
+    def upsert(self, subject: Subject | None, record: CreditRecord) -> Any: ...
+
+    def remove(self, record_id: str) -> bool: ...
+
+
+@dataclass
+class SyncReport:
+    """What one sync run did."""
+
+    pages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    unknown: int = 0
+    rejected: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    cursor: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready mapping."""
+        return {
+            "pages": self.pages,
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "unknown": self.unknown,
+            "rejected": self.rejected,
+            "by_type": dict(self.by_type),
+            "cursor": self.cursor,
+        }
+
+
+class SyncState:
+    """Cursor, applied event ids, webhook inbox, nonces and counters, in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"sync state {self.path}: cannot create folder: {exc.strerror}"
+            ) from exc
+        with self._tx() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS sync_cursor (feed TEXT PRIMARY KEY, cursor TEXT)")
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS sync_applied (event_id TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS sync_inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, received_at REAL NOT NULL)"
+            )
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS sync_nonces (app_key TEXT, nonce TEXT, seen_at REAL, PRIMARY KEY (app_key, nonce))"
+            )
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS sync_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+            )
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        # A connection per transaction: simple, thread- and fork-safe, cheap next to fsync.
+        with self._lock:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            except sqlite3.Error as exc:
+                raise StorageError(f"sync state {self.path}: {exc}") from exc
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise StorageError(f"sync state {self.path}: write failed: {exc}") from exc
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.close()
+
+    def cursor(self, feed: str = "push") -> str | None:
+        """The persisted cursor of ``feed`` (None: from the beginning)."""
+        with self._tx() as c:
+            row = c.execute("SELECT cursor FROM sync_cursor WHERE feed = ?", (feed,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def applied(self, event_ids: Collection[str]) -> set[str]:
+        """Those of ``event_ids`` already applied."""
+        if not event_ids:
+            return set()
+        with self._tx() as c:
+            marks = ",".join("?" * len(event_ids))
+            rows = c.execute(
+                f"SELECT event_id FROM sync_applied WHERE event_id IN ({marks})", list(event_ids)
+            )
+            return {str(r[0]) for r in rows}
+
+    def commit_page(
+        self,
+        event_ids: Collection[str],
+        counts: Mapping[str, int],
+        *,
+        cursor: str | None,
+        settled: Collection[str] = (),
+        feed: str = "push",
+    ) -> None:
+        """Record applied ids, counters and (when given) the new cursor in one transaction.
+
+        ``settled`` event ids (applied now or before) leave the webhook inbox.
+        """
+        now = time.time()
+        with self._tx() as c:
+            c.executemany(
+                "INSERT OR IGNORE INTO sync_applied VALUES (?, ?)", [(e, now) for e in event_ids]
+            )
+            c.executemany("DELETE FROM sync_inbox WHERE event_id = ?", [(e,) for e in settled])
+            for name, n in counts.items():
+                c.execute(
+                    "INSERT INTO sync_counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n",
+                    (name, n),
+                )
+            if cursor is not None:
+                c.execute(
+                    "INSERT INTO sync_cursor VALUES (?, ?) ON CONFLICT (feed) DO UPDATE SET cursor = excluded.cursor",
+                    (feed, cursor),
+                )
+            c.execute("DELETE FROM sync_applied WHERE applied_at < ?", (now - _APPLIED_KEEP_S,))
+
+    def counters(self) -> dict[str, int]:
+        """Totals kept across runs (events by type, ``unknown``, ``rejected``)."""
+        with self._tx() as c:
+            return {
+                str(n): int(v)
+                for n, v in c.execute("SELECT name, n FROM sync_counters ORDER BY name")
+            }
+
+    def store_event(self, event: Mapping[str, Any]) -> bool:
+        """Keep a webhook-delivered event until applied; False when its id was seen already."""
+        event_id = str(event["event_id"])
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM sync_applied WHERE event_id = ?", (event_id,)).fetchone():
+                return False
+            cur = c.execute(
+                "INSERT OR IGNORE INTO sync_inbox (event_id, body, received_at) VALUES (?, ?, ?)",
+                (event_id, json.dumps(event, ensure_ascii=False), time.time()),
+            )
+            return cur.rowcount == 1
+
+    def stored_events(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Webhook events not applied yet, in arrival order."""
+        with self._tx() as c:
+            rows = c.execute(
+                "SELECT body FROM sync_inbox ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def check_nonce(self, app_key: str, nonce: str, *, now: float, window_s: float = 900.0) -> bool:
+        """Record a request nonce; False when it was seen within the window (a replay)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM sync_nonces WHERE seen_at < ?", (now - window_s,))
+            cur = c.execute(
+                "INSERT OR IGNORE INTO sync_nonces VALUES (?, ?, ?)", (app_key, nonce, now)
+            )
+            return cur.rowcount == 1
+
+
+class PushSync:
+    """Applies push events to a mirror, once each, and answers platform-initiated cases.
+
+    ``on_invalidate(subject_code)`` is called for every subject whose records
+    changed, so cached records are dropped. ``cases`` (with ``implemented``,
+    the measure codes this unit carries out) answers ``case.initiated``.
+    """
+
+    def __init__(
+        self,
+        mirror: MirrorLike,
+        state: SyncState,
+        *,
+        cases: CaseRecorder | None = None,
+        implemented: Collection[str] = (),
+        on_invalidate: Callable[[str], None] | None = None,
+        on_measure_list: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.mirror = mirror
+        self.state = state
+        self.cases = cases
+        self.implemented = frozenset(implemented)
+        self.on_invalidate = on_invalidate
+        self.on_measure_list = on_measure_list
+
+    # --- applying ----------------------------------------------------------------------
+
+    def _apply(self, event: Mapping[str, Any], report: SyncReport) -> None:
+        kind = str(event.get("type", ""))
+        subject_code = str(event.get("subject_code", ""))
+        if kind not in KNOWN_EVENT_TYPES:
+            report.unknown += 1
+            report.by_type["unknown"] += 1
+            return
+        try:
+            if kind in ("record.added", "record.updated"):
+                record = CreditRecord.model_validate(event["record"])
+                subject = Subject(code=subject_code, kind=parse_code(subject_code).kind)
+                self.mirror.upsert(subject, record)
+            elif kind == "record.removed":
+                self.mirror.remove(str(event["record_id"]))
+            elif kind == "case.initiated":
+                if self.cases is None:
+                    raise InputError("no case recorder configured to answer platform cases")
+                self.cases.respond(event, self.implemented)
+            elif kind == "measure_list.published" and self.on_measure_list is not None:
+                self.on_measure_list(str(event.get("region", "")), str(event.get("version", "")))
+        except (InputError, KeyError, ValueError) as exc:
+            # A malformed event must not block the feed; count it and say which one.
+            report.rejected += 1
+            report.by_type["rejected"] += 1
+            log.warning("push event %s (%s) rejected: %s", event.get("event_id"), kind, _short(exc))
+            return
+        report.applied += 1
+        report.by_type[kind] += 1
+        if subject_code and kind.startswith("record.") and self.on_invalidate is not None:
+            self.on_invalidate(subject_code)
+
+    def apply_page(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        cursor: str | None,
+        report: SyncReport | None = None,
+    ) -> SyncReport:
+        """Apply one page of events once each, then persist ids and ``cursor`` together."""
+        report = report or SyncReport()
+        ids = [str(e.get("event_id", "")) for e in events]
+        done = self.state.applied([i for i in ids if i])
+        before = Counter(report.by_type)
+        applied_ids: list[str] = []
+        with self._mirror_tx():
+            for event_id, event in zip(ids, events, strict=True):
+                if not event_id or event_id in done:
+                    report.duplicates += 1
+                    continue
+                self._apply(event, report)
+                done.add(event_id)
+                applied_ids.append(event_id)
+        counts = Counter(report.by_type)
+        counts.subtract(before)
+        self.state.commit_page(
+            applied_ids,
+            {k: v for k, v in counts.items() if v},
+            cursor=cursor,
+            settled=[i for i in ids if i],
+        )
+        report.pages += 1
+        if cursor is not None:
+            report.cursor = cursor
+        return report
+
+    def _mirror_tx(self) -> AbstractContextManager[Any]:
+        tx = getattr(self.mirror, "transaction", None)
+        return tx() if callable(tx) else contextlib.nullcontext()
+
+    def apply_stored(self, *, limit: int = 1000) -> SyncReport:
+        """Apply events the webhook stored (see :mod:`creditguard.webhook`)."""
+        report = SyncReport()
+        while True:
+            events = self.state.stored_events(limit)
+            if not events:
+                return report
+            self.apply_page(events, cursor=None, report=report)
+
+    # --- polling -------------------------------------------------------------------------
+
+    def pull(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        app_key: str,
+        secret: str | bytes,
+        limit: int = 100,
+        max_pages: int = 10_000,
+    ) -> SyncReport:
+        """Read the feed from the persisted cursor until a page comes back empty."""
+        report = SyncReport(cursor=self.state.cursor())
+        prefix = urlsplit(base_url).path.rstrip("/")
+        for _ in range(max_pages):
+            params = {"limit": str(limit)}
+            if report.cursor:
+                params["cursor"] = report.cursor
+            query = urlencode(sorted(params.items()))
+            path = f"{prefix}/v1/pushes"
+            headers = signed_headers(app_key, secret, "GET", path, query, b"")
+            try:
+                resp = client.get(f"{base_url.rstrip('/')}/v1/pushes?{query}", headers=headers)
+            except httpx.TransportError as exc:
+                raise SourceUnavailable(
+                    f"push feed: {type(exc).__name__}: {exc}", source="platform"
+                ) from exc
+            page = _page(resp)
+            events = page.get("events") or []
+            next_cursor = page.get("next_cursor")
+            self.apply_page(events, cursor=str(next_cursor) if next_cursor else None, report=report)
+            if not events or not next_cursor or next_cursor == params.get("cursor"):
+                break
+        return report
+
+
+def _page(resp: httpx.Response) -> dict[str, Any]:
+    status = resp.status_code
+    if status == 429 or status >= 500:
+        raise SourceUnavailable(
+            "push feed unavailable", source="platform", status=status, excerpt=resp.text[:200]
+        )
+    if status >= 400:
+        raise SourceRefused(
+            "push feed refused the request",
+            source="platform",
+            status=status,
+            excerpt=resp.text[:200],
+        )
+    try:
+        page = resp.json()
+        if not isinstance(page, dict) or not isinstance(page.get("events", []), list):
+            raise ValueError("no events list")
+    except ValueError as exc:
+        raise SourceUnavailable(
+            f"push feed answered something else than a page ({exc})",
+            source="platform",
+            status=status,
+            excerpt=resp.text[:200],
+        ) from exc
+    return page
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,17 @@
+"""Valid subject codes and small helpers shared by the testing kit's tests."""
+
+from __future__ import annotations
+
+ORG = "91320100MA1W2K7D41"
+ORG2 = "91110000710925462X"
+ORG3 = "9144030071526726XG"
+
+
+def resident_id(first17: str) -> str:
+    """A valid resident ID number from its first 17 digits (GB 11643 check character)."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+    return first17 + "10X98765432"[total % 11]
+
+
+PERSON = resident_id("32010219800101123")
