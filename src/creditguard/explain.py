@@ -88,7 +88,7 @@ def explain(d: Decision) -> str:
             mlines.append(
                 f"- {am.code} {am.title}（{EFFECT_LABELS[am.effect]}）{via}，依据：{_basis(am)}。"
             )
-        lst = f"{d.list_region} 措施清单（版本 {d.list_version}）" if d.list_region else "适用的措施清单"
+        lst = f" {d.list_region} 措施清单（版本 {d.list_version}）" if d.list_region else "适用的措施清单"
         parts.append(f"根据{lst}，本环节适用以下失信惩戒措施：\n" + "\n".join(mlines) + "\n")
     else:
         parts.append("根据适用的措施清单，本环节无应适用的惩戒措施。\n")

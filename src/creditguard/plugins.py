@@ -162,6 +162,12 @@ class Hooks:
         for result in results:
             if result is None:
                 continue
+            # A bare measure or a string would iterate into nonsense: demand a real collection.
+            if isinstance(result, (str, bytes, AppliedMeasure)) or not isinstance(result, Iterable):
+                raise PluginError(
+                    "creditguard_extra_measures must return an iterable of AppliedMeasure or None, "
+                    f"got {type(result).__name__}"
+                )
             for item in result:
                 if not isinstance(item, AppliedMeasure):
                     raise PluginError(

@@ -19,7 +19,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,7 +45,9 @@ _APPLIED_KEEP_S = 30 * 86400.0  # duplicates of a push come within hours; keep i
 class MirrorLike(Protocol):
     """What sync needs of the local mirror (``creditguard.mirror.SqliteMirror`` fits)."""
 
-    def upsert(self, subject: Subject | None, record: CreditRecord) -> Any: ...
+    def upsert(
+        self, subject: Subject | None, record: CreditRecord, *, subject_code: str | None = None
+    ) -> Any: ...
 
     def remove(self, record_id: str) -> bool: ...
 
@@ -252,8 +253,9 @@ class PushSync:
         try:
             if kind in ("record.added", "record.updated"):
                 record = CreditRecord.model_validate(event["record"])
-                subject = Subject(code=subject_code, kind=parse_code(subject_code).kind)
-                self.mirror.upsert(subject, record)
+                parse_code(subject_code)  # a push about an invalid code is rejected, not mirrored
+                # No Subject: the event has only the code, and the mirror's subject data must stay.
+                self.mirror.upsert(None, record, subject_code=subject_code)
             elif kind == "record.removed":
                 self.mirror.remove(str(event["record_id"]))
             elif kind == "case.initiated":
@@ -286,14 +288,13 @@ class PushSync:
         done = self.state.applied([i for i in ids if i])
         before = Counter(report.by_type)
         applied_ids: list[str] = []
-        with self._mirror_tx():
-            for event_id, event in zip(ids, events, strict=True):
-                if not event_id or event_id in done:
-                    report.duplicates += 1
-                    continue
-                self._apply(event, report)
-                done.add(event_id)
-                applied_ids.append(event_id)
+        for event_id, event in zip(ids, events, strict=True):
+            if not event_id or event_id in done:
+                report.duplicates += 1
+                continue
+            self._apply(event, report)
+            done.add(event_id)
+            applied_ids.append(event_id)
         counts = Counter(report.by_type)
         counts.subtract(before)
         self.state.commit_page(
@@ -306,10 +307,6 @@ class PushSync:
         if cursor is not None:
             report.cursor = cursor
         return report
-
-    def _mirror_tx(self) -> AbstractContextManager[Any]:
-        tx = getattr(self.mirror, "transaction", None)
-        return tx() if callable(tx) else contextlib.nullcontext()
 
     def apply_stored(self, *, limit: int = 1000) -> SyncReport:
         """Apply events the webhook stored (see :mod:`creditguard.webhook`)."""

@@ -27,7 +27,7 @@ def test_delivers_case_then_feedback_signed_with_prefix(
     d = make_deliverer(outbox, platform)
     attempts = d.deliver_due()
     assert [a.result for a in attempts] == ["delivered"] * 3
-    assert [a.kind for a in attempts][0] == "case"
+    assert attempts[0].kind == "case"
     assert case_id in platform.cases
     assert sorted((f["measure_code"], f["action"]) for f in platform.feedback) == [
         ("S-01", "denied"),

@@ -49,7 +49,7 @@ class FakeSource:
             raise SourceUnavailable(
                 "not JSON", source=self.name, status=status, excerpt=response.text[:200]
             ) from None
-        return {c: SubjectRecords(code=c, found=c in found) for c in codes if c in found or "*" in found}
+        return {c: SubjectRecords(code=c, found=True) for c in codes if c in found or "*" in found}
 
 
 Step = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]

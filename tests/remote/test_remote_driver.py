@@ -44,7 +44,7 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("success", lambda: [ok()], expect_calls=1, expect_found={"A1": True, "B2": True}),
-    Scenario("not found is an answer", lambda: [ok(["A1"])], expect_found={"A1": True}, expect_error=SourceUnavailable,
+    Scenario("codes missing from the answer", lambda: [ok(["A1"])], expect_error=SourceUnavailable,
              check=lambda e: "missing" in str(e)),
     Scenario("5xx then success", lambda: [httpx.Response(503), ok()], expect_calls=2,
              expect_found={"A1": True, "B2": True}),
@@ -177,7 +177,7 @@ def test_gzip_body_is_decoded_for_the_adapter() -> None:
     import gzip
 
     raw = gzip.compress(json.dumps({"found": ["A1"]}).encode())
-    script = Script([httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=raw)])
+    script = Script([lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=raw)])
     found = SyncDriver(FAST, script.transport()).fetch(FakeSource(), ["A1"])
     assert found["A1"].found
 

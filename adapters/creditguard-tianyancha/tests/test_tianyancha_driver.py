@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from creditguard_tianyancha import TianyanchaSource
+from tyc_support import load
+
 from creditguard.errors import SourceRefused
 from creditguard.remote.driver import SyncDriver
 from creditguard.remote.policy import RemoteSettings
-from tyc_support import load
-
-from creditguard_tianyancha import TianyanchaSource
 
 USCC = "91110000710925462X"
 
