@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from creditguard.errors import StorageError
-from creditguard.masking import mask_code
+from creditguard.masking import mask_code, mask_name
 from creditguard.models import Decision
 
 __all__ = ["DecisionJournal", "JournalEntry", "read_journal"]
@@ -244,7 +244,12 @@ def _masked(data: dict[str, Any]) -> dict[str, Any]:
     kind = data.get("subject_kind")
     data["subject_code"] = mask_code(data["subject_code"], kind)
     if kind == "person":
+        data["subject_name"] = mask_name(data.get("subject_name"))
         for er in data.get("records", []):
             er["subject_code"] = mask_code(er["subject_code"], kind)
+        for pm in data.get("possible_matches", []):
+            pm["name"] = mask_name(pm.get("name"))
+            if pm.get("identifier"):
+                pm["identifier"] = mask_code(pm["identifier"])
     return data
 

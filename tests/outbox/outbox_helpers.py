@@ -113,3 +113,30 @@ def make_deliverer(
 
 
 PG_DSN = os.environ.get("CREDITGUARD_TEST_PG_DSN")
+
+
+def loopback_deliverer(outbox: Any, url: str, **kw: Any) -> Deliverer:
+    """A deliverer to a loopback platform, with short timeouts and backoff for tests."""
+    kw.setdefault("backoff", Backoff(base_s=0.05, max_s=0.3))
+    kw.setdefault("timeout_s", 1.0)
+    kw.setdefault("lease_s", 3.0)
+    return Deliverer(outbox, base_url=url, app_key=DEFAULT_APP_KEY, secret=DEFAULT_SECRET, **kw)
+
+
+def check_exactly_once(platform: ReferencePlatform, expected_keys: set[str]) -> dict[str, int]:
+    """Every expected key reached the platform, each key only ever with one body; sends per key."""
+    import json
+
+    bodies: dict[str, set[str]] = {}
+    sends: dict[str, int] = {}
+    for req in platform.requests_log:
+        if req.idempotency_key is None or req.status is None or not 200 <= req.status < 300:
+            continue
+        bodies.setdefault(req.idempotency_key, set()).add(json.dumps(req.body, sort_keys=True))
+        sends[req.idempotency_key] = sends.get(req.idempotency_key, 0) + 1
+    missing = expected_keys - set(bodies)
+    assert not missing, f"{len(missing)} items never reached the platform"
+    assert all(len(b) == 1 for b in bodies.values()), "a key was sent with two different bodies"
+    n_fb = sum(1 for k in expected_keys if k in bodies)
+    assert n_fb == len(expected_keys)
+    return sends

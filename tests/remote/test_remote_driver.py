@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CountingStream, FakeSource, Script, body_of, echo_found, ok
+from remote_helpers import CountingStream, FakeSource, Script, body_of, echo_found, ok
 
 from creditguard.errors import DeadlineExceeded, SourceError, SourceRefused, SourceUnavailable
 from creditguard.remote import RESPONSE_TOO_LARGE, AsyncDriver, RemoteSettings, SyncDriver
@@ -44,41 +44,117 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("success", lambda: [ok()], expect_calls=1, expect_found={"A1": True, "B2": True}),
-    Scenario("codes missing from the answer", lambda: [ok(["A1"])], expect_error=SourceUnavailable,
-             check=lambda e: "missing" in str(e)),
-    Scenario("5xx then success", lambda: [httpx.Response(503), ok()], expect_calls=2,
-             expect_found={"A1": True, "B2": True}),
-    Scenario("429 with Retry-After 0 then success", lambda: [httpx.Response(429, headers={"Retry-After": "0"}), ok()],
-             expect_calls=2, expect_found={"A1": True, "B2": True}),
-    Scenario("429 with Retry-After beyond the deadline", lambda: [httpx.Response(429, headers={"Retry-After": "5"})],
-             expect_error=DeadlineExceeded, expect_calls=1, max_elapsed=0.1,
-             check=lambda e: e.status == 429 and "deadline" in str(e)),
-    Scenario("400 is not retried", lambda: [httpx.Response(400)], expect_error=SourceRefused, expect_calls=1,
-             check=lambda e: e.status == 400),
-    Scenario("garbage HTML body", lambda: [httpx.Response(200, html="<html>维护中</html>")],
-             expect_error=SourceUnavailable, expect_calls=4, check=lambda e: "维护中" in (e.excerpt or "")),
-    Scenario("timeouts are retried then reported", lambda: [httpx.ReadTimeout("slow")],
-             expect_error=SourceUnavailable, expect_calls=4, check=lambda e: "timed out (read)" in str(e)),
-    Scenario("connection refused then success", lambda: [httpx.ConnectError("refused"), ok()], expect_calls=2,
-             expect_found={"A1": True, "B2": True}),
-    Scenario("truncated body", lambda: [httpx.RemoteProtocolError("peer closed connection"), ok()], expect_calls=2,
-             expect_found={"A1": True, "B2": True}),
-    Scenario("attempts stop at max_attempts", lambda: [httpx.Response(503)], expect_error=SourceUnavailable,
-             expect_calls=4, check=lambda e: e.status == 503 and not isinstance(e, DeadlineExceeded)),
-    Scenario("retries stop at the deadline", lambda: [httpx.Response(503)], expect_error=DeadlineExceeded,
-             settings=RemoteSettings(deadline_s=0.25, backoff_initial=0.1, backoff_max=1.0, jitter=0.0, max_attempts=10),
-             max_elapsed=0.3, check=lambda e: e.status == 503),
-    Scenario("declared oversize body is refused", lambda: [httpx.Response(200, headers={"Content-Length": "9999999"})],
-             expect_error=SourceUnavailable, expect_calls=2,  # split into halves, each refused
-             check=lambda e: e.code == RESPONSE_TOO_LARGE),
-    Scenario("oversize single code is not retried",
-             lambda: [httpx.Response(200, headers={"Content-Length": str(9 * 1024 * 1024)})], codes=["A1"],
-             expect_error=SourceUnavailable, expect_calls=1, check=lambda e: e.code == RESPONSE_TOO_LARGE),
-    Scenario("chunks of max_batch", lambda: [echo_found], codes=[f"C{i}" for i in range(1200)], expect_calls=3),
-    Scenario("duplicate codes are asked once", lambda: [echo_found], codes=["A1", "A1", "B2"], expect_calls=1,
-             expect_found={"A1": True, "B2": True}),
-    Scenario("413 splits the batch", lambda: [httpx.Response(413), echo_found], codes=["A", "B", "C", "D"],
-             expect_calls=3, expect_found={"A": True, "B": True, "C": True, "D": True}),
+    Scenario(
+        "codes missing from the answer",
+        lambda: [ok(["A1"])],
+        expect_error=SourceUnavailable,
+        check=lambda e: "missing" in str(e),
+    ),
+    Scenario(
+        "5xx then success",
+        lambda: [httpx.Response(503), ok()],
+        expect_calls=2,
+        expect_found={"A1": True, "B2": True},
+    ),
+    Scenario(
+        "429 with Retry-After 0 then success",
+        lambda: [httpx.Response(429, headers={"Retry-After": "0"}), ok()],
+        expect_calls=2,
+        expect_found={"A1": True, "B2": True},
+    ),
+    Scenario(
+        "429 with Retry-After beyond the deadline",
+        lambda: [httpx.Response(429, headers={"Retry-After": "5"})],
+        expect_error=DeadlineExceeded,
+        expect_calls=1,
+        max_elapsed=0.1,
+        check=lambda e: e.status == 429 and "deadline" in str(e),
+    ),
+    Scenario(
+        "400 is not retried",
+        lambda: [httpx.Response(400)],
+        expect_error=SourceRefused,
+        expect_calls=1,
+        check=lambda e: e.status == 400,
+    ),
+    Scenario(
+        "garbage HTML body",
+        lambda: [httpx.Response(200, html="<html>维护中</html>")],
+        expect_error=SourceUnavailable,
+        expect_calls=4,
+        check=lambda e: "维护中" in (e.excerpt or ""),
+    ),
+    Scenario(
+        "timeouts are retried then reported",
+        lambda: [httpx.ReadTimeout("slow")],
+        expect_error=SourceUnavailable,
+        expect_calls=4,
+        check=lambda e: "timed out (read)" in str(e),
+    ),
+    Scenario(
+        "connection refused then success",
+        lambda: [httpx.ConnectError("refused"), ok()],
+        expect_calls=2,
+        expect_found={"A1": True, "B2": True},
+    ),
+    Scenario(
+        "truncated body",
+        lambda: [httpx.RemoteProtocolError("peer closed connection"), ok()],
+        expect_calls=2,
+        expect_found={"A1": True, "B2": True},
+    ),
+    Scenario(
+        "attempts stop at max_attempts",
+        lambda: [httpx.Response(503)],
+        expect_error=SourceUnavailable,
+        expect_calls=4,
+        check=lambda e: e.status == 503 and not isinstance(e, DeadlineExceeded),
+    ),
+    Scenario(
+        "retries stop at the deadline",
+        lambda: [httpx.Response(503)],
+        expect_error=DeadlineExceeded,
+        settings=RemoteSettings(
+            deadline_s=0.25, backoff_initial=0.1, backoff_max=1.0, jitter=0.0, max_attempts=10
+        ),
+        max_elapsed=0.3,
+        check=lambda e: e.status == 503,
+    ),
+    Scenario(
+        "declared oversize body is refused",
+        lambda: [httpx.Response(200, headers={"Content-Length": "9999999"})],
+        expect_error=SourceUnavailable,
+        expect_calls=2,  # split into halves, each refused
+        check=lambda e: e.code == RESPONSE_TOO_LARGE,
+    ),
+    Scenario(
+        "oversize single code is not retried",
+        lambda: [httpx.Response(200, headers={"Content-Length": str(9 * 1024 * 1024)})],
+        codes=["A1"],
+        expect_error=SourceUnavailable,
+        expect_calls=1,
+        check=lambda e: e.code == RESPONSE_TOO_LARGE,
+    ),
+    Scenario(
+        "chunks of max_batch",
+        lambda: [echo_found],
+        codes=[f"C{i}" for i in range(1200)],
+        expect_calls=3,
+    ),
+    Scenario(
+        "duplicate codes are asked once",
+        lambda: [echo_found],
+        codes=["A1", "A1", "B2"],
+        expect_calls=1,
+        expect_found={"A1": True, "B2": True},
+    ),
+    Scenario(
+        "413 splits the batch",
+        lambda: [httpx.Response(413), echo_found],
+        codes=["A", "B", "C", "D"],
+        expect_calls=3,
+        expect_found={"A": True, "B": True, "C": True, "D": True},
+    ),
     Scenario("no codes, no requests", lambda: [ok()], codes=[], expect_calls=0, expect_found={}),
 ]
 
@@ -90,7 +166,12 @@ def run_sync(s: Scenario) -> Outcome:
         start = time.monotonic()
         try:
             found = driver.fetch(source, s.codes, deadline=start + s.settings.deadline_s)
-            return Outcome({c: r.found for c, r in found.items()}, None, len(script.calls), time.monotonic() - start)
+            return Outcome(
+                {c: r.found for c, r in found.items()},
+                None,
+                len(script.calls),
+                time.monotonic() - start,
+            )
         except SourceError as exc:
             return Outcome(None, exc, len(script.calls), time.monotonic() - start)
 
@@ -102,7 +183,12 @@ async def run_async(s: Scenario) -> Outcome:
         start = time.monotonic()
         try:
             found = await driver.fetch(source, s.codes, deadline=start + s.settings.deadline_s)
-            return Outcome({c: r.found for c, r in found.items()}, None, len(script.calls), time.monotonic() - start)
+            return Outcome(
+                {c: r.found for c, r in found.items()},
+                None,
+                len(script.calls),
+                time.monotonic() - start,
+            )
         except SourceError as exc:
             return Outcome(None, exc, len(script.calls), time.monotonic() - start)
 
@@ -129,9 +215,11 @@ async def test_sync_and_async_agree(s: Scenario) -> None:
     asyn = await run_async(s)
     check(s, sync)
     check(s, asyn)
-    assert (sync.records, type(sync.error), sync.calls) == (asyn.records, type(asyn.error), asyn.calls) or (
-        s.expect_calls is None and type(sync.error) is type(asyn.error)
-    )
+    assert (sync.records, type(sync.error), sync.calls) == (
+        asyn.records,
+        type(asyn.error),
+        asyn.calls,
+    ) or (s.expect_calls is None and type(sync.error) is type(asyn.error))
     if sync.error and asyn.error:
         assert (sync.error.status, sync.error.code) == (asyn.error.status, asyn.error.code)
 
@@ -177,14 +265,22 @@ def test_gzip_body_is_decoded_for_the_adapter() -> None:
     import gzip
 
     raw = gzip.compress(json.dumps({"found": ["A1"]}).encode())
-    script = Script([lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=raw)])
+    script = Script(
+        [lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=raw)]
+    )
     found = SyncDriver(FAST, script.transport()).fetch(FakeSource(), ["A1"])
     assert found["A1"].found
 
 
 def breaker_settings(**kw: Any) -> RemoteSettings:
     return RemoteSettings(
-        **{"max_attempts": 1, "breaker_threshold": 2, "breaker_reset_s": 0.05, "deadline_s": 1.0, **kw}
+        **{
+            "max_attempts": 1,
+            "breaker_threshold": 2,
+            "breaker_reset_s": 0.05,
+            "deadline_s": 1.0,
+            **kw,
+        }
     )
 
 
@@ -323,7 +419,9 @@ async def test_async_deadline_cuts_a_slow_answer_exactly() -> None:
 def test_deadline_already_passed_sends_nothing() -> None:
     script = Script([ok()])
     with pytest.raises(DeadlineExceeded):
-        SyncDriver(FAST, script.transport()).fetch(FakeSource(), ["A1"], deadline=time.monotonic() - 1)
+        SyncDriver(FAST, script.transport()).fetch(
+            FakeSource(), ["A1"], deadline=time.monotonic() - 1
+        )
     assert script.calls == []
 
 

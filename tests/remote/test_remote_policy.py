@@ -44,12 +44,16 @@ def test_retry_after_is_never_shortened() -> None:
 
 
 def test_wait_past_the_deadline_gives_up_with_the_last_error_text() -> None:
-    error = SourceUnavailable("rate limited", source="p", status=429, code="RATE_LIMITED", retry_after=2)
+    error = SourceUnavailable(
+        "rate limited", source="p", status=429, code="RATE_LIMITED", retry_after=2
+    )
     with pytest.raises(DeadlineExceeded) as info:
         retry_delay(error, 1, now=10.0, deadline=10.5, settings=SETTINGS)
     text = str(info.value)
     assert "rate limited" in text and "deadline" in text
-    assert info.value.status == 429 and info.value.code == "RATE_LIMITED" and info.value.source == "p"
+    assert (
+        info.value.status == 429 and info.value.code == "RATE_LIMITED" and info.value.source == "p"
+    )
     assert text.count("p: ") == 1
 
 

@@ -22,6 +22,7 @@ from creditguard.testing.pytest_plugin import (  # noqa: F401 - re-exported fixt
     creditguard_platform_url,
 )
 
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -35,5 +36,7 @@ def platform() -> ReferencePlatform:
 @pytest.fixture
 def client(platform: ReferencePlatform) -> Iterator[httpx.Client]:
     auth = SigningAuth("test-key", "test-secret")
-    with httpx.Client(transport=platform.mock_transport(), base_url="http://platform.test/api", auth=auth) as c:
+    with httpx.Client(
+        transport=platform.mock_transport(), base_url="http://platform.test/api", auth=auth
+    ) as c:
         yield c

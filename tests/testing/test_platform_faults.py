@@ -30,13 +30,17 @@ def _read_limited(resp: httpx.Response, limit: int) -> int:
 # --- matching and scheduling ------------------------------------------------------------
 
 
-def test_fault_counts_down_and_then_stops(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_fault_counts_down_and_then_stops(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     platform.inject(Fault.status(503, times=2))
     assert [client.get("/v1/pushes").status_code for _ in range(3)] == [503, 503, 200]
     assert len(platform.faults) == 0
 
 
-def test_fault_matches_path_prefix_and_method(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_fault_matches_path_prefix_and_method(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     platform.add_record(ORG)
     platform.inject(Fault.status(500, path="/v1/subjects", method="get"))
     assert client.get(f"/v1/subjects/{ORG}/records").status_code == 500
@@ -51,7 +55,9 @@ def test_injection_as_context_manager(platform: ReferencePlatform, client: httpx
     assert client.get("/v1/pushes").status_code == 200
 
 
-def test_first_disruptive_fault_wins_and_latencies_add(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_first_disruptive_fault_wins_and_latencies_add(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     first, second = Fault.status(500, times=1), Fault.status(502, times=1)
     platform.inject(Fault.latency(0.05, times=1), Fault.latency(0.05, times=1), first, second)
     started = time.monotonic()
@@ -94,7 +100,9 @@ def test_rate_limited_with_retry_after(platform: ReferencePlatform, client: http
     assert resp.json()["error"]["code"] == "RATE_LIMITED"
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, "INVALID_ARGUMENT"), (500, "INTERNAL"), (503, "UNAVAILABLE")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, "INVALID_ARGUMENT"), (500, "INTERNAL"), (503, "UNAVAILABLE")]
+)
 def test_status_fault_uses_spec_error_shape(
     platform: ReferencePlatform, client: httpx.Client, status: int, code: str
 ) -> None:
@@ -107,7 +115,11 @@ def test_status_fault_uses_spec_error_shape(
 def test_status_fault_with_custom_body(platform: ReferencePlatform, client: httpx.Client) -> None:
     platform.inject(Fault.status(503, body='{"oops": true}', retry_after=3, times=1))
     resp = client.get("/v1/pushes")
-    assert (resp.status_code, resp.text, resp.headers["Retry-After"]) == (503, '{"oops": true}', "3")
+    assert (resp.status_code, resp.text, resp.headers["Retry-After"]) == (
+        503,
+        '{"oops": true}',
+        "3",
+    )
 
 
 def test_garbage_in_process(platform: ReferencePlatform, client: httpx.Client) -> None:
@@ -176,7 +188,9 @@ async def test_async_transport_answers_and_plays_faults(platform: ReferencePlatf
     platform.add_record(ORG)
     auth = SigningAuth("test-key", "test-secret")
     transport = platform.async_mock_transport()
-    async with httpx.AsyncClient(transport=transport, base_url="http://platform.test/api", auth=auth) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://platform.test/api", auth=auth
+    ) as client:
         ok = await client.get(f"/v1/subjects/{ORG}/records")
         assert ok.status_code == 200
         platform.inject(Fault.latency(0.1, times=1))
@@ -218,17 +232,25 @@ def live(served: RunningServer) -> Iterator[httpx.Client]:
         yield c
 
 
-
 @pytest.mark.integration
-def test_loopback_serves_signed_requests(platform: ReferencePlatform, served: RunningServer, live: httpx.Client) -> None:
+def test_loopback_serves_signed_requests(
+    platform: ReferencePlatform, served: RunningServer, live: httpx.Client
+) -> None:
     assert served.url.startswith("http://127.0.0.1:") and served.url.endswith("/api")
     platform.add_record(ORG, list_kind="blacklist", domain="court_enforcement")
     resp = live.get(f"/v1/subjects/{ORG}/records")
     assert resp.status_code == 200
     assert resp.json()["records"][0]["list_name"] == "失信被执行人名单"
-    assert live.get(f"/v1/subjects/{ORG}/records", headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+    assert (
+        live.get(
+            f"/v1/subjects/{ORG}/records", headers={"If-None-Match": resp.headers["ETag"]}
+        ).status_code
+        == 304
+    )
     posted = live.post(
-        "/v1/subjects:batch-records", json={"codes": [ORG]}, headers={"Idempotency-Key": "unused-here"}
+        "/v1/subjects:batch-records",
+        json={"codes": [ORG]},
+        headers={"Idempotency-Key": "unused-here"},
     )
     assert posted.json()["results"][0]["code"] == ORG
 
@@ -259,7 +281,9 @@ def test_loopback_garbage(platform: ReferencePlatform, live: httpx.Client) -> No
 
 
 @pytest.mark.integration
-def test_loopback_truncated_body_is_a_protocol_error(platform: ReferencePlatform, live: httpx.Client) -> None:
+def test_loopback_truncated_body_is_a_protocol_error(
+    platform: ReferencePlatform, live: httpx.Client
+) -> None:
     platform.add_record(ORG)
     platform.inject(Fault.truncated(times=1))
     with pytest.raises(httpx.RemoteProtocolError):
@@ -278,7 +302,9 @@ def test_loopback_drip(platform: ReferencePlatform, live: httpx.Client) -> None:
 
 
 @pytest.mark.integration
-def test_loopback_drip_defeats_per_read_timeouts(platform: ReferencePlatform, served: RunningServer) -> None:
+def test_loopback_drip_defeats_per_read_timeouts(
+    platform: ReferencePlatform, served: RunningServer
+) -> None:
     # Each slice arrives well within the read timeout, so only an overall deadline stops a drip.
     platform.inject(Fault.drip(50, times=1))
     auth = SigningAuth("test-key", "test-secret")
@@ -326,7 +352,9 @@ def test_loopback_latency(platform: ReferencePlatform, live: httpx.Client) -> No
 
 
 @pytest.mark.integration
-def test_loopback_serves_64_connections_in_parallel(platform: ReferencePlatform, served: RunningServer) -> None:
+def test_loopback_serves_64_connections_in_parallel(
+    platform: ReferencePlatform, served: RunningServer
+) -> None:
     platform.latency = 0.2
     auth = SigningAuth("test-key", "test-secret")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -341,7 +369,9 @@ def test_loopback_serves_64_connections_in_parallel(platform: ReferencePlatform,
 
 
 @pytest.mark.integration
-def test_loopback_keeps_connections_alive(platform: ReferencePlatform, served: RunningServer, live: httpx.Client) -> None:
+def test_loopback_keeps_connections_alive(
+    platform: ReferencePlatform, served: RunningServer, live: httpx.Client
+) -> None:
     ports = set()
     for _ in range(5):
         resp = live.get("/v1/pushes")

@@ -60,7 +60,9 @@ def _post(client: httpx.Client, path: str, body: Any, key: str | None = "k-1") -
 
 
 def test_records_of_a_listed_subject(platform: ReferencePlatform, client: httpx.Client) -> None:
-    rec = platform.add_record(ORG, list_kind="blacklist", domain="court_enforcement", expires_on="2028-11-02")
+    rec = platform.add_record(
+        ORG, list_kind="blacklist", domain="court_enforcement", expires_on="2028-11-02"
+    )
     resp = client.get(f"/v1/subjects/{ORG}/records")
     assert resp.status_code == 200
     body = resp.json()
@@ -79,7 +81,9 @@ def test_unknown_subject_is_404_subject_not_found(client: httpx.Client) -> None:
     assert _error(resp)["code"] == "SUBJECT_NOT_FOUND"
 
 
-def test_known_subject_without_records_has_empty_list(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_known_subject_without_records_has_empty_list(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     platform.add_subject(ORG2, name="某某公司")
     body = client.get(f"/v1/subjects/{ORG2}/records").json()
     assert body["records"] == []
@@ -113,7 +117,9 @@ def test_include_related_returns_organization_records_with_role_and_via(
     plain = client.get(f"/v1/subjects/{PERSON}/records").json()
     assert plain["subject"]["kind"] == "person"
     assert plain["records"] == []
-    related = client.get(f"/v1/subjects/{PERSON}/records", params={"include_related": "true"}).json()
+    related = client.get(
+        f"/v1/subjects/{PERSON}/records", params={"include_related": "true"}
+    ).json()
     [rec] = related["records"]
     assert rec["record_id"] == "JS-1"
     assert rec["role"] == "legal_representative"
@@ -122,7 +128,9 @@ def test_include_related_returns_organization_records_with_role_and_via(
     assert org["subject"]["legal_representative"] == {"code": PERSON, "name": "张三"}
 
 
-def test_include_related_only_counts_roles_held_at_listing(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_include_related_only_counts_roles_held_at_listing(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     later = resident_id("32010219900101123")
     platform.relate(later, ORG2, role="responsible_person", since="2026-01-01")
     platform.add_record(ORG2, record_id="OLD", listed_on="2025-06-01")
@@ -137,7 +145,9 @@ def test_include_related_must_be_boolean(platform: ReferencePlatform, client: ht
     assert resp.status_code == 400
 
 
-def test_non_public_records_only_for_allowed_keys(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_non_public_records_only_for_allowed_keys(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     platform.add_record(ORG, record_id="SECRET", public=False)
     platform.add_app_key("other-key", "other-secret")
     other = httpx.Client(
@@ -145,7 +155,9 @@ def test_non_public_records_only_for_allowed_keys(platform: ReferencePlatform, c
         base_url=BASE,
         auth=_auth("other-key", "other-secret"),
     )
-    assert [r["record_id"] for r in client.get(f"/v1/subjects/{ORG}/records").json()["records"]] == ["SECRET"]
+    assert [
+        r["record_id"] for r in client.get(f"/v1/subjects/{ORG}/records").json()["records"]
+    ] == ["SECRET"]
     assert other.get(f"/v1/subjects/{ORG}/records").json()["records"] == []
 
 
@@ -161,7 +173,10 @@ def _auth(key: str, secret: str) -> httpx.Auth:
 def test_batch_reports_every_code_once(platform: ReferencePlatform, client: httpx.Client) -> None:
     platform.add_record(ORG, record_id="A")
     platform.add_subject(ORG3)
-    resp = client.post("/v1/subjects:batch-records", json={"codes": [ORG, ORG2, ORG3, ORG], "include_related": False})
+    resp = client.post(
+        "/v1/subjects:batch-records",
+        json={"codes": [ORG, ORG2, ORG3, ORG], "include_related": False},
+    )
     assert resp.status_code == 200
     body = resp.json()
     assert [r["code"] for r in body["results"]] == [ORG, ORG3]
@@ -171,7 +186,9 @@ def test_batch_reports_every_code_once(platform: ReferencePlatform, client: http
     assert body["as_of"].endswith("+08:00")
 
 
-def test_batch_with_an_invalid_code_fails_whole_call(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_batch_with_an_invalid_code_fails_whole_call(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     resp = client.post("/v1/subjects:batch-records", json={"codes": [ORG, "916201055811843000"]})
     assert resp.status_code == 400
     assert "codes[1]" in _error(resp)["message"]
@@ -188,7 +205,9 @@ def test_batch_size_limits(client: httpx.Client, count: int, status: int) -> Non
 def test_batch_include_related(platform: ReferencePlatform, client: httpx.Client) -> None:
     platform.add_subject(ORG, legal_representative=PERSON)
     platform.add_record(ORG, record_id="R")
-    body = client.post("/v1/subjects:batch-records", json={"codes": [PERSON], "include_related": True}).json()
+    body = client.post(
+        "/v1/subjects:batch-records", json={"codes": [PERSON], "include_related": True}
+    ).json()
     assert body["results"][0]["records"][0]["via"] == ORG
 
 
@@ -205,14 +224,18 @@ def _measure(code: str, steps: tuple[str, ...] = ("procurement.*",)) -> Measure:
         code=code,
         title="限制参加政府采购活动",
         category="rights_limiting",
-        legal_basis=(LegalBasis(title="《中华人民共和国政府采购法》", article="第二十二条", level="law"),),
+        legal_basis=(
+            LegalBasis(title="《中华人民共和国政府采购法》", article="第二十二条", level="law"),
+        ),
         applies_to=AppliesTo(list_kinds=("blacklist",), steps=steps),
         effect="deny",
     )
 
 
 def test_measure_list_with_etag(platform: ReferencePlatform, client: httpx.Client) -> None:
-    platform.set_measure_list({"region": "320000", "version": "2026.2", "measures": [{"code": "S-01"}]})
+    platform.set_measure_list(
+        {"region": "320000", "version": "2026.2", "measures": [{"code": "S-01"}]}
+    )
     resp = client.get("/v1/measure-lists/320000")
     assert resp.status_code == 200
     assert resp.json()["version"] == "2026.2"
@@ -225,8 +248,12 @@ def test_measure_list_unknown_region_and_bad_region(client: httpx.Client) -> Non
     assert client.get("/v1/measure-lists/11").status_code == 400
 
 
-def test_measure_list_model_merges_parent_measures(platform: ReferencePlatform, client: httpx.Client) -> None:
-    platform.set_measure_list(MeasureList(region="320000", version="1", measures=(_measure("S-01"), _measure("S-02"))))
+def test_measure_list_model_merges_parent_measures(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
+    platform.set_measure_list(
+        MeasureList(region="320000", version="1", measures=(_measure("S-01"), _measure("S-02")))
+    )
     platform.set_measure_list(
         MeasureList.model_validate(
             {
@@ -253,14 +280,18 @@ def test_case_needs_idempotency_key(client: httpx.Client) -> None:
     assert "Idempotency-Key" in _error(resp)["message"]
 
 
-def test_case_idempotency_replay_and_conflict(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_case_idempotency_replay_and_conflict(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     first = _post(client, "/v1/cases", _case_body(), key="case-1")
     assert first.status_code == 201
     assert set(first.json()) == {"case_id", "receipt_id", "received_at"}
     replay = _post(client, "/v1/cases", _case_body(), key="case-1")
     assert replay.status_code == 200
     assert replay.json() == first.json()
-    conflict = _post(client, "/v1/cases", {**_case_body(), "step": "procurement.award"}, key="case-1")
+    conflict = _post(
+        client, "/v1/cases", {**_case_body(), "step": "procurement.award"}, key="case-1"
+    )
     assert conflict.status_code == 409
     assert _error(conflict)["code"] == "IDEMPOTENCY_CONFLICT"
     assert list(platform.cases) == ["320100-CG-0001"]
@@ -268,10 +299,18 @@ def test_case_idempotency_replay_and_conflict(platform: ReferencePlatform, clien
 
 def test_case_body_is_validated(client: httpx.Client) -> None:
     assert _post(client, "/v1/cases", {**_case_body(), "subject_code": "123"}).status_code == 400
-    assert _post(client, "/v1/cases", {**_case_body(), "initiated_at": "2026-03-02T09:15:00"}).status_code == 400
+    assert (
+        _post(
+            client, "/v1/cases", {**_case_body(), "initiated_at": "2026-03-02T09:15:00"}
+        ).status_code
+        == 400
+    )
     assert _post(client, "/v1/cases", _case_body(case_id="OTHER-1")).status_code == 400
     assert _post(client, "/v1/cases", {**_case_body(), "record_ids": "T-1"}).status_code == 400
-    assert client.post("/v1/cases", content=b"not json", headers={"Idempotency-Key": "x"}).status_code == 400
+    assert (
+        client.post("/v1/cases", content=b"not json", headers={"Idempotency-Key": "x"}).status_code
+        == 400
+    )
 
 
 def test_response_and_feedback_for_unknown_case_are_404_then_retryable(
@@ -286,11 +325,18 @@ def test_response_and_feedback_for_unknown_case_are_404_then_retryable(
         "declined_measures": [{"code": "S-03", "reason": "本单位无此职能"}],
         "responded_at": "2026-03-02T09:15:02+08:00",
     }
-    assert _post(client, "/v1/cases/320100-CG-0001/responses", response, key="rs-1").status_code == 404
+    assert (
+        _post(client, "/v1/cases/320100-CG-0001/responses", response, key="rs-1").status_code == 404
+    )
     assert _post(client, "/v1/cases", _case_body(), key="case-1").status_code == 201
     # The 404 was not remembered under the key: the same delivery now succeeds.
-    assert _post(client, "/v1/cases/320100-CG-0001/responses", response, key="rs-1").status_code == 201
-    assert _post(client, "/v1/cases/320100-CG-0001/feedback", _feedback_body(), key="fb-1").status_code == 201
+    assert (
+        _post(client, "/v1/cases/320100-CG-0001/responses", response, key="rs-1").status_code == 201
+    )
+    assert (
+        _post(client, "/v1/cases/320100-CG-0001/feedback", _feedback_body(), key="fb-1").status_code
+        == 201
+    )
     assert platform.feedback_for(ORG)[0]["action"] == "denied"
     assert platform.feedback_for(ORG)[0]["case_id"] == "320100-CG-0001"
     assert platform.responses[0]["accepted_measures"] == ["S-01"]
@@ -301,10 +347,17 @@ def test_feedback_is_validated(client: httpx.Client) -> None:
     path = "/v1/cases/320100-CG-0001/feedback"
     assert _post(client, path, _feedback_body("ignored"), key="a").status_code == 400
     assert _post(client, path, _feedback_body("not_applied", detail=""), key="b").status_code == 400
-    assert _post(client, path, _feedback_body("not_applied", detail="记录已修复"), key="c2").status_code == 201
+    assert (
+        _post(
+            client, path, _feedback_body("not_applied", detail="记录已修复"), key="c2"
+        ).status_code
+        == 201
+    )
 
 
-def test_platform_initiated_case_accepts_responses(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_platform_initiated_case_accepts_responses(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     case = platform.initiate_case(ORG, ["S-01"], region="320100")
     assert case["case_id"].startswith("P-")
     [event] = client.get("/v1/pushes").json()["events"]
@@ -312,12 +365,18 @@ def test_platform_initiated_case_accepts_responses(platform: ReferencePlatform, 
     resp = _post(
         client,
         f"/v1/cases/{case['case_id']}/responses",
-        {"unit_code": "320100-CG", "accepted_measures": ["S-01"], "responded_at": "2026-03-02T09:15:00+08:00"},
+        {
+            "unit_code": "320100-CG",
+            "accepted_measures": ["S-01"],
+            "responded_at": "2026-03-02T09:15:00+08:00",
+        },
     )
     assert resp.status_code == 201
 
 
-def test_idempotency_keys_are_per_app_key(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_idempotency_keys_are_per_app_key(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     platform.add_app_key("k2", "s2")
     other = httpx.Client(transport=platform.mock_transport(), base_url=BASE, auth=_auth("k2", "s2"))
     assert _post(client, "/v1/cases", _case_body(), key="same").status_code == 201
@@ -344,7 +403,9 @@ def test_push_feed_pages_with_cursor(platform: ReferencePlatform, client: httpx.
     assert len(set(ids)) == 4
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"cursor": "bogus"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"cursor": "bogus"}]
+)
 def test_push_feed_rejects_bad_parameters(client: httpx.Client, params: dict[str, str]) -> None:
     assert client.get("/v1/pushes", params=params).status_code == 400
 
@@ -360,7 +421,10 @@ def _supervision(**over: Any) -> dict[str, Any]:
         "record_id": "JS-2026-000123",
         "unit_code": "320100-SJ",
         "at": "2026-03-05T10:00:00+08:00",
-        "data": {"interview_kind": "warning", "attendee": {"name": "张三", "role": "legal_representative"}},
+        "data": {
+            "interview_kind": "warning",
+            "attendee": {"name": "张三", "role": "legal_representative"},
+        },
         **over,
     }
 
@@ -377,7 +441,10 @@ def test_supervision_event_is_received(platform: ReferencePlatform, client: http
     [
         _supervision(type="interview.cancelled"),
         _supervision(data={"interview_kind": "friendly", "attendee": {}}),
-        _supervision(type="rectification.ordered", data={"requirements": "x", "deadline": "soon", "public": True}),
+        _supervision(
+            type="rectification.ordered",
+            data={"requirements": "x", "deadline": "soon", "public": True},
+        ),
         _supervision(type="training.completed", data={"hours": "three", "organizer": "x"}),
         _supervision(data=None),
     ],
@@ -422,7 +489,9 @@ def test_disclosure_without_publish_until_is_400(client: httpx.Client) -> None:
     assert "publish_until" in _error(resp)["message"]
 
 
-def test_disclosure_of_non_public_record_is_403(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_disclosure_of_non_public_record_is_403(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     platform.add_record(ORG, record_id="HIDDEN", public=False)
     resp = _post(client, "/v1/disclosures", _disclosure(kind="blacklist", record_id="HIDDEN"))
     assert resp.status_code == 403
@@ -434,7 +503,9 @@ def test_disclosure_of_non_public_record_is_403(platform: ReferencePlatform, cli
 # --- §2 signatures ---------------------------------------------------------------------
 
 
-def _raw(platform: ReferencePlatform, headers: dict[str, str], path: str = "/api/v1/pushes") -> httpx.Response:
+def _raw(
+    platform: ReferencePlatform, headers: dict[str, str], path: str = "/api/v1/pushes"
+) -> httpx.Response:
     with httpx.Client(transport=platform.mock_transport(), base_url="http://platform.test") as c:
         return c.get(path, headers=headers)
 
@@ -456,12 +527,17 @@ def test_query_is_part_of_the_signature(platform: ReferencePlatform) -> None:
     ("headers", "reason"),
     [
         ({}, "missing"),
-        (signed_headers("nobody", "test-secret", "GET", "/api/v1/pushes", "", b""), "unknown app key"),
+        (
+            signed_headers("nobody", "test-secret", "GET", "/api/v1/pushes", "", b""),
+            "unknown app key",
+        ),
         (signed_headers("test-key", "wrong", "GET", "/api/v1/pushes", "", b""), "does not match"),
         (signed_headers("test-key", "test-secret", "GET", "/v1/pushes", "", b""), "does not match"),
     ],
 )
-def test_bad_signatures_are_401(platform: ReferencePlatform, headers: dict[str, str], reason: str) -> None:
+def test_bad_signatures_are_401(
+    platform: ReferencePlatform, headers: dict[str, str], reason: str
+) -> None:
     resp = _raw(platform, headers)
     assert resp.status_code == 401
     err = _error(resp)
@@ -470,7 +546,9 @@ def test_bad_signatures_are_401(platform: ReferencePlatform, headers: dict[str, 
 
 
 def test_stale_timestamp_is_401_with_skew_hint(platform: ReferencePlatform) -> None:
-    headers = signed_headers("test-key", "test-secret", "GET", "/api/v1/pushes", "", b"", now=time.time() - 400)
+    headers = signed_headers(
+        "test-key", "test-secret", "GET", "/api/v1/pushes", "", b"", now=time.time() - 400
+    )
     resp = _raw(platform, headers)
     assert resp.status_code == 401
     assert "away from the server clock" in _error(resp)["message"]
@@ -486,15 +564,21 @@ def test_replayed_nonce_is_401(platform: ReferencePlatform) -> None:
 
 def test_body_is_part_of_the_signature(platform: ReferencePlatform) -> None:
     body = json.dumps({"codes": [ORG]}).encode()
-    headers = signed_headers("test-key", "test-secret", "POST", "/api/v1/subjects:batch-records", "", body)
+    headers = signed_headers(
+        "test-key", "test-secret", "POST", "/api/v1/subjects:batch-records", "", body
+    )
     with httpx.Client(transport=platform.mock_transport(), base_url="http://platform.test") as c:
-        tampered = c.post("/api/v1/subjects:batch-records", content=body.replace(b"]", b', "x"]'), headers=headers)
+        tampered = c.post(
+            "/api/v1/subjects:batch-records", content=body.replace(b"]", b', "x"]'), headers=headers
+        )
     assert tampered.status_code == 401
 
 
 def test_custom_key_and_clock() -> None:
     frozen = ReferencePlatform(app_key="unit-7", secret="s3cret", clock=lambda: 1_767_225_600.0)
-    headers = signed_headers("unit-7", "s3cret", "GET", "/api/v1/pushes", "", b"", now=1_767_225_600.0)
+    headers = signed_headers(
+        "unit-7", "s3cret", "GET", "/api/v1/pushes", "", b"", now=1_767_225_600.0
+    )
     assert _raw(frozen, headers).status_code == 200
     assert "s3cret" not in repr(frozen)
     rec = frozen.add_record(ORG)
@@ -524,14 +608,26 @@ def test_platform_without_base_path() -> None:
     assert _raw(bare, headers, "/v1/pushes").status_code == 200
 
 
-def test_requests_log_records_what_the_client_did(platform: ReferencePlatform, client: httpx.Client) -> None:
+def test_requests_log_records_what_the_client_did(
+    platform: ReferencePlatform, client: httpx.Client
+) -> None:
     _post(client, "/v1/cases", _case_body(), key="case-key")
     client.get("/v1/pushes", params={"limit": 3})
     first, second = platform.requests_log
-    assert (first.method, first.path, first.idempotency_key, first.status) == ("POST", "/v1/cases", "case-key", 201)
+    assert (first.method, first.path, first.idempotency_key, first.status) == (
+        "POST",
+        "/v1/cases",
+        "case-key",
+        201,
+    )
     assert first.body["case_id"] == "320100-CG-0001"
     assert first.app_key == "test-key"
-    assert (second.method, second.path, second.query, second.body) == ("GET", "/v1/pushes", "limit=3", None)
+    assert (second.method, second.path, second.query, second.body) == (
+        "GET",
+        "/v1/pushes",
+        "limit=3",
+        None,
+    )
 
 
 def test_reset_forgets_everything(platform: ReferencePlatform, client: httpx.Client) -> None:

@@ -103,13 +103,10 @@ def deadline_exceeded(last: SourceError | None, *, source: str | None) -> Deadli
     text = str(last)
     if last.source and text.startswith(f"{last.source}: "):
         text = text[len(last.source) + 2 :]
-    return DeadlineExceeded(
-        f"deadline exceeded; last error: {text}",
-        source=last.source or source,
-        status=last.status,
-        code=last.code,
-        retry_after=last.retry_after,
-    )
+    exc = DeadlineExceeded(f"deadline exceeded; last error: {text}", source=last.source or source)
+    # Keep the last error's details as attributes without repeating them in the text.
+    exc.status, exc.code, exc.excerpt, exc.retry_after = last.status, last.code, last.excerpt, last.retry_after
+    return exc
 
 
 def retry_delay(

@@ -1,0 +1,117 @@
+"""The background delivery worker: start, notify, drain on stop, fork."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+from outbox_helpers import UNIT, make_decision, make_deliverer
+
+from creditguard.cases import CaseRecorder
+from creditguard.outbox import Deliverer, DeliveryWorker, SqliteOutbox
+from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
+
+
+def wait_for(pred: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_worker_delivers_on_notify_and_stops_cleanly(
+    outbox: SqliteOutbox, platform: ReferencePlatform
+) -> None:
+    worker = DeliveryWorker(make_deliverer(outbox, platform), poll_interval_s=30)
+    rec = CaseRecorder(outbox, UNIT, notify=worker.notify)
+    with worker:
+        assert worker.running
+        rec.record_step(make_decision(("S-01", "deny")))
+        assert wait_for(lambda: len(platform.feedback) == 1, 3), (
+            "notify woke the worker before its 30 s poll"
+        )
+    assert not worker.running
+    assert outbox.status(now=time.time()).pending == 0
+
+
+def test_stop_drains_due_items(outbox: SqliteOutbox, platform: ReferencePlatform) -> None:
+    platform.latency = 0.01
+    worker = DeliveryWorker(make_deliverer(outbox, platform), poll_interval_s=30)
+    worker.start()
+    rec = CaseRecorder(outbox, UNIT)  # no notify: only the drain will find these
+    for _ in range(10):
+        rec.record_step(make_decision(("S-01", "deny")))
+    assert worker.stop(drain_timeout_s=5) is True
+    assert outbox.status(now=time.time()).pending == 0 and len(platform.feedback) == 10
+
+
+def test_drain_gives_up_at_the_deadline(outbox: SqliteOutbox, platform: ReferencePlatform) -> None:
+    platform.latency = 0.05
+    worker = DeliveryWorker(make_deliverer(outbox, platform), poll_interval_s=30)
+    worker.start()
+    rec = CaseRecorder(outbox, UNIT)
+    for _ in range(40):
+        rec.record_step(make_decision(("S-01", "deny")))
+    started = time.monotonic()
+    assert worker.stop(drain_timeout_s=0.3) is False
+    assert time.monotonic() - started < 2
+    assert outbox.status(now=time.time() + 100).pending > 0, "what was not sent stays in the outbox"
+
+
+def test_storage_trouble_does_not_kill_the_worker(outbox: SqliteOutbox) -> None:
+    d = make_deliverer(
+        outbox, transport=httpx.MockTransport(lambda r: httpx.Response(201, json={}))
+    )
+    calls = {"n": 0}
+    real = d.deliver_due
+
+    def flaky(**kw: object) -> list[object]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("bug")
+        return real(**kw)  # type: ignore[arg-type]
+
+    d.deliver_due = flaky  # type: ignore[method-assign]
+    worker = DeliveryWorker(d, poll_interval_s=0.05)
+    with worker:
+        assert wait_for(lambda: calls["n"] >= 2, 5)
+        assert worker.running
+
+
+def test_forked_child_restarts_its_worker(
+    outbox: SqliteOutbox, platform: ReferencePlatform
+) -> None:
+    with serve(platform) as server:
+        d = Deliverer(
+            outbox,
+            base_url=server.url,
+            app_key=DEFAULT_APP_KEY,
+            secret=DEFAULT_SECRET,
+            timeout_s=2,
+            lease_s=5,
+        )
+        worker = DeliveryWorker(d, poll_interval_s=0.05, restart_after_fork=True)
+        worker.start()
+        parent_owner = d.owner
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 1
+            try:
+                CaseRecorder(outbox, UNIT, notify=worker.notify).record_step(
+                    make_decision(("S-01", "deny"))
+                )
+                ok = (
+                    worker.running
+                    and d.owner != parent_owner
+                    and wait_for(lambda: outbox.status(now=time.time()).pending == 0, 5)
+                )
+                code = 0 if ok and worker.stop(drain_timeout_s=2) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        worker.stop()
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert len(platform.feedback) == 1
