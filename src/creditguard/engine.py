@@ -167,6 +167,7 @@ class Engine:
     ) -> None:
         self.catalog = catalog
         self.sources = tuple(sources)
+        self._rank = {name: i for i, name in enumerate(self.sources)}
         self.cache = cache
         self.hooks = hooks
         self.failure = failure or FailurePolicy()
@@ -265,6 +266,10 @@ class Engine:
                 if policy == "raise":
                     raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
 
+        if len(gathered) > 1:
+            # Cached, fetched and stale answers arrive in any order; the configured source
+            # order decides which copy of a duplicate record wins and how provenance reads.
+            gathered.sort(key=lambda g: self._rank.get(g[0], len(self._rank)))
         a = self._assess(plan, gathered)
         records = a.records
         decided_at = self.now()

@@ -21,7 +21,7 @@ from creditguard.cache import RecordCache
 from creditguard.codes import SubjectCode
 from creditguard.config import Config, load_config
 from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched
-from creditguard.errors import ConfigError, CreditGuardError, SourceError, SourceUnavailable
+from creditguard.errors import ConfigError, CreditGuardError, MeasureListError, SourceError, SourceUnavailable
 from creditguard.journal import DecisionJournal
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.measures.loader import load_measure_list
@@ -99,6 +99,10 @@ class _GuardBase:
             catalog.add(load_measure_list(path))
         for lst in extra:
             catalog.add(lst)
+        # Lists are checked together (parents, cycles, widening) before any check may use them.
+        errors = [p for p in catalog.problems() if p.severity == "error"]
+        if errors:
+            raise MeasureListError(errors)
         return catalog
 
     def _sources_from_config(self) -> list[Any]:
@@ -113,10 +117,10 @@ class _GuardBase:
                     "is its adapter distribution installed?"
                 )
             options = sc.options
+            # Where the guard keeps its files, for factories that name these parameters.
             params = inspect.signature(factory).parameters
-            takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
             for key, value in (("data_dir", str(self.config.data_dir)), ("base_dir", self.config.base_dir)):
-                if takes_all or key in params:
+                if key in params and params[key].kind is not inspect.Parameter.VAR_KEYWORD:
                     options.setdefault(key, value)
             try:
                 built.append(factory(name=sc.name, **options))

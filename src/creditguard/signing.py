@@ -104,12 +104,15 @@ class NonceCache:
 
     window_seconds: float = 900.0
     _seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    _prune_at: int = 10_000
 
     def check_and_add(self, app_key: str, nonce: str, now: float) -> bool:
         """Record ``nonce``; False when it was already seen within the window."""
-        if len(self._seen) > 10_000:
+        if len(self._seen) > self._prune_at:
             cutoff = now - self.window_seconds
             self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
+            # Prune again only after the live set doubles: amortised O(1) per nonce.
+            self._prune_at = max(10_000, 2 * len(self._seen))
         key = (app_key, nonce)
         seen_at = self._seen.get(key)
         if seen_at is not None and now - seen_at < self.window_seconds:

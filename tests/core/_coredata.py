@@ -60,8 +60,17 @@ def _org(code: str, name: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "kind": "organization", "name": name, **extra}
 
 
-def _rec(record_id: str, list_kind: str, domain: str, authority: dict[str, str], basis: str,
-         listed: int, expires: int | None, status: str = "listed", **extra: Any) -> dict[str, Any]:
+def _rec(
+    record_id: str,
+    list_kind: str,
+    domain: str,
+    authority: dict[str, str],
+    basis: str,
+    listed: int,
+    expires: int | None,
+    status: str = "listed",
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "record_id": record_id,
         "list_kind": list_kind,
@@ -79,43 +88,108 @@ def _rec(record_id: str, list_kind: str, domain: str, authority: dict[str, str],
 
 def mirror_rows() -> list[dict[str, Any]]:
     """The JSONL rows of the test mirror."""
-    black = _org(ORG_BLACK, "南京某某建设工程有限公司", legal_representative={"code": REP, "name": "张三"})
+    black = _org(
+        ORG_BLACK, "南京某某建设工程有限公司", legal_representative={"code": REP, "name": "张三"}
+    )
     return [
-        {"subject": black, "record": _rec("JS-BL-1", "blacklist", "court_enforcement", COURT,
-                                           "（2025）苏01执1234号", -300, 430)},
-        {"subject": _org(ORG_FOCUS, "南京某某贸易有限公司"),
-         "record": _rec("TAX-F-1", "focus", "tax", TAXES, "宁税稽罚〔2025〕88号", -100, None, "rectifying")},
-        {"subject": _org(ORG_MULTI, "南京某某科技有限公司"),
-         "record": _rec("PC-BL-1", "blacklist", "procurement", MARKET, "宁财采罚〔2025〕3号", -50, 680)},
-        {"subject": _org(ORG_MULTI, "南京某某科技有限公司"),
-         "record": _rec("MR-F-1", "focus", "market_regulation", MARKET, "宁市监罚〔2025〕21号", -40, 320)},
-        {"subject": _org(ORG_MULTI, "南京某某科技有限公司"),
-         "record": _rec("SP-BL-1", "blacklist", "safety_production", SAFETY, PRIVATE_BASIS, -30, 700,
-                        public=False)},
-        {"subject": _org(ORG_REPAIRED, "南京某某物流有限公司"),
-         "record": _rec("RP-BL-1", "blacklist", "court_enforcement", COURT, "（2024）苏01执77号", -500, 230,
-                        "repaired")},
-        {"subject": _org(ORG_EXPIRED, "南京某某餐饮有限公司"),
-         "record": _rec("EX-BL-1", "blacklist", "court_enforcement", COURT, "（2023）苏01执55号", -800, -10)},
-        {"subject": _org(ORG_FUTURE, "南京某某置业有限公司"),
-         "record": _rec("FU-BL-1", "blacklist", "tax", TAXES, "宁税稽罚〔2026〕1号", 30, 760)},
+        {
+            "subject": black,
+            "record": _rec(
+                "JS-BL-1",
+                "blacklist",
+                "court_enforcement",
+                COURT,
+                "（2025）苏01执1234号",
+                -300,
+                430,
+            ),
+        },
+        {
+            "subject": _org(ORG_FOCUS, "南京某某贸易有限公司"),
+            "record": _rec(
+                "TAX-F-1", "focus", "tax", TAXES, "宁税稽罚〔2025〕88号", -100, None, "rectifying"
+            ),
+        },
+        {
+            "subject": _org(ORG_MULTI, "南京某某科技有限公司"),
+            "record": _rec(
+                "PC-BL-1", "blacklist", "procurement", MARKET, "宁财采罚〔2025〕3号", -50, 680
+            ),
+        },
+        {
+            "subject": _org(ORG_MULTI, "南京某某科技有限公司"),
+            "record": _rec(
+                "MR-F-1", "focus", "market_regulation", MARKET, "宁市监罚〔2025〕21号", -40, 320
+            ),
+        },
+        {
+            "subject": _org(ORG_MULTI, "南京某某科技有限公司"),
+            "record": _rec(
+                "SP-BL-1",
+                "blacklist",
+                "safety_production",
+                SAFETY,
+                PRIVATE_BASIS,
+                -30,
+                700,
+                public=False,
+            ),
+        },
+        {
+            "subject": _org(ORG_REPAIRED, "南京某某物流有限公司"),
+            "record": _rec(
+                "RP-BL-1",
+                "blacklist",
+                "court_enforcement",
+                COURT,
+                "（2024）苏01执77号",
+                -500,
+                230,
+                "repaired",
+            ),
+        },
+        {
+            "subject": _org(ORG_EXPIRED, "南京某某餐饮有限公司"),
+            "record": _rec(
+                "EX-BL-1", "blacklist", "court_enforcement", COURT, "（2023）苏01执55号", -800, -10
+            ),
+        },
+        {
+            "subject": _org(ORG_FUTURE, "南京某某置业有限公司"),
+            "record": _rec("FU-BL-1", "blacklist", "tax", TAXES, "宁税稽罚〔2026〕1号", 30, 760),
+        },
     ]
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Write ``rows`` as JSON lines."""
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
 PROCUREMENT_LAW = {"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}
-PUBLICITY_REG = {"title": "《企业信息公示暂行条例》", "article": "第十八条", "level": "administrative_regulation"}
+PUBLICITY_REG = {
+    "title": "《企业信息公示暂行条例》",
+    "article": "第十八条",
+    "level": "administrative_regulation",
+}
 SHANGHAI_ART30 = "《上海市社会信用条例》第三十条"
 COMPANY_LAW = {"title": "《中华人民共和国公司法》", "article": "第一百七十八条", "level": "law"}
 
 
-def _measure(code: str, title: str, effect: str, kinds: list[str], steps: list[str], basis: Any,
-             category: str = "rights_limiting", domains: tuple[str, ...] = ("*",), **extra: Any) -> dict[str, Any]:
+def _measure(
+    code: str,
+    title: str,
+    effect: str,
+    kinds: list[str],
+    steps: list[str],
+    basis: Any,
+    category: str = "rights_limiting",
+    domains: tuple[str, ...] = ("*",),
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "code": code,
         "title": title,
@@ -135,17 +209,54 @@ def city_list_data() -> dict[str, Any]:
         "issued_by": "南京市社会信用体系建设领导小组办公室",
         "extends": PROVINCE,
         "measures": [
-            _measure("NJ-01", "限制参加政府采购活动", "deny", ["blacklist"], ["procurement.*"], PROCUREMENT_LAW),
-            _measure("NJ-02", "限制申请财政补贴", "restrict", ["blacklist"], ["subsidy.*"], PUBLICITY_REG),
-            _measure("NJ-03", "列为行政许可重点审查对象", "strict_review", ["focus"], ["licensing.*"],
-                     SHANGHAI_ART30, "management"),
-            _measure("NJ-04", "不适用告知承诺制", "no_commitment", ["focus"], ["licensing.*"],
-                     SHANGHAI_ART30, "management"),
-            _measure("NJ-05", "市场准入时提示相关失信信息", "notify", ["blacklist", "focus"], ["market.entry"],
-                     "《南京市社会信用条例》第三十一条", "market_social"),
-            _measure("NJ-06", "限制担任法定代表人、董事、高级管理人员", "deny", ["blacklist"],
-                     ["appointment.qualify"], COMPANY_LAW, domains=("court_enforcement",),
-                     extends_to=["legal_representative"]),
+            _measure(
+                "NJ-01",
+                "限制参加政府采购活动",
+                "deny",
+                ["blacklist"],
+                ["procurement.*"],
+                PROCUREMENT_LAW,
+            ),
+            _measure(
+                "NJ-02", "限制申请财政补贴", "restrict", ["blacklist"], ["subsidy.*"], PUBLICITY_REG
+            ),
+            _measure(
+                "NJ-03",
+                "列为行政许可重点审查对象",
+                "strict_review",
+                ["focus"],
+                ["licensing.*"],
+                SHANGHAI_ART30,
+                "management",
+            ),
+            _measure(
+                "NJ-04",
+                "不适用告知承诺制",
+                "no_commitment",
+                ["focus"],
+                ["licensing.*"],
+                SHANGHAI_ART30,
+                "management",
+            ),
+            _measure(
+                "NJ-05",
+                "市场准入时提示相关失信信息",
+                "notify",
+                ["blacklist", "focus"],
+                ["market.entry"],
+                "《南京市社会信用条例》第三十一条",
+                "market_social",
+            ),
+            _measure(
+                "NJ-06",
+                "限制担任法定代表人、董事、高级管理人员",
+                "deny",
+                ["blacklist"],
+                ["appointment.qualify"],
+                COMPANY_LAW,
+                domains=("court_enforcement",),
+                extends_to=["legal_representative"],
+            ),
         ],
     }
 
@@ -157,15 +268,25 @@ def province_list_data() -> dict[str, Any]:
         "version": "2025.2",
         "issued_by": "江苏省社会信用体系建设领导小组办公室",
         "measures": [
-            _measure("JS-01", "列入双随机抽查重点对象", "increase_inspection", ["focus"], ["inspection.plan"],
-                     "《江苏省社会信用条例》第三十二条", "management"),
+            _measure(
+                "JS-01",
+                "列入双随机抽查重点对象",
+                "increase_inspection",
+                ["focus"],
+                ["inspection.plan"],
+                "《江苏省社会信用条例》第三十二条",
+                "management",
+            ),
         ],
     }
 
 
 def measure_lists() -> list[MeasureList]:
     """The city and province lists, validated."""
-    return [MeasureList.model_validate(city_list_data()), MeasureList.model_validate(province_list_data())]
+    return [
+        MeasureList.model_validate(city_list_data()),
+        MeasureList.model_validate(province_list_data()),
+    ]
 
 
 class FlakySource:

@@ -54,8 +54,9 @@ def _merged(overrides: dict[str, Any] | None, tmp_path: Path) -> dict[str, Any]:
 GuardFactory = Callable[..., Any]
 
 
-def _factory(cls: type[Any], tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList],
-             built: list[Any]) -> GuardFactory:
+def _factory(
+    cls: type[Any], tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList], built: list[Any]
+) -> GuardFactory:
     def make(
         config: dict[str, Any] | None = None,
         *,
@@ -79,7 +80,9 @@ def _factory(cls: type[Any], tmp_path: Path, mirror: SqliteMirror, lists: list[M
 
 
 @pytest.fixture
-def make_guard(tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList]) -> Iterator[GuardFactory]:
+def make_guard(
+    tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList]
+) -> Iterator[GuardFactory]:
     """Build a sync :class:`Guard` over the test mirror: ``make_guard(config_overrides, sources=..., plugins=...)``."""
     built: list[Any] = []
     yield _factory(Guard, tmp_path, mirror, lists, built)
@@ -88,7 +91,9 @@ def make_guard(tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList]) -
 
 
 @pytest.fixture
-def make_async_guard(tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList]) -> Iterator[GuardFactory]:
+def make_async_guard(
+    tmp_path: Path, mirror: SqliteMirror, lists: list[MeasureList]
+) -> Iterator[GuardFactory]:
     """Build an :class:`AsyncGuard` the same way as ``make_guard``."""
     built: list[Any] = []
     yield _factory(AsyncGuard, tmp_path, mirror, lists, built)
@@ -105,7 +110,7 @@ def guard(make_guard: GuardFactory) -> Guard:
 
 FAKE_MODULE = "cg_fake_entrypoint_plugin"
 
-_FAKE_SOURCE = '''
+_FAKE_SOURCE = """
 from creditguard import hookimpl
 
 SEEN = []
@@ -119,7 +124,7 @@ def creditguard_decision_made(decision, context):
 @hookimpl
 def creditguard_register_sources(register):
     register("fake", lambda name, **options: None)
-'''
+"""
 
 
 @pytest.fixture
@@ -134,7 +139,9 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     site = tmp_path / "site"
     info = site / "creditguard_fakeplug-1.0.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: creditguard-fakeplug\nVersion: 1.0\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: creditguard-fakeplug\nVersion: 1.0\n"
+    )
     (info / "entry_points.txt").write_text(f"[creditguard]\nfakeplug = {FAKE_MODULE}\n")
     (site / f"{FAKE_MODULE}.py").write_text(_FAKE_SOURCE)
     real = sorted({ep.name for ep in entry_points(group="creditguard")})

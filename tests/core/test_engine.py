@@ -43,9 +43,18 @@ def test_blacklisted_org_is_denied_procurement(guard: Any) -> None:
     assert d.subject_name == "南京某某建设工程有限公司"
     assert d.as_of == TODAY
     [m] = d.measures
-    assert (m.code, m.title, m.effect, m.category) == ("NJ-01", "限制参加政府采购活动", "deny", "rights_limiting")
+    assert (m.code, m.title, m.effect, m.category) == (
+        "NJ-01",
+        "限制参加政府采购活动",
+        "deny",
+        "rights_limiting",
+    )
     [basis] = m.legal_basis
-    assert (basis.title, basis.article, basis.level) == ("《中华人民共和国政府采购法》", "第二十二条", "law")
+    assert (basis.title, basis.article, basis.level) == (
+        "《中华人民共和国政府采购法》",
+        "第二十二条",
+        "law",
+    )
     assert m.record_ids == ("JS-BL-1",) and m.list_region == "320100" and m.via is None
     assert (d.list_region, d.list_version) == ("320100", "2026.1")
     [p] = d.provenance
@@ -58,23 +67,27 @@ def test_blacklisted_org_is_denied_procurement(guard: Any) -> None:
     assert d.decision_id.startswith("d-")
 
 
-@pytest.mark.parametrize(("code", "step", "outcome", "measures", "conditions"), [
-    (ORG_BLACK, "subsidy.apply", "restrict", ["NJ-02"], []),
-    (ORG_BLACK, "licensing.accept", "allow", [], []),             # focus-only measures
-    (ORG_FOCUS, "licensing.accept", "review", ["NJ-03"], ["NJ-04"]),
-    (ORG_FOCUS, "licensing.commitment", "review", ["NJ-04", "NJ-03"], []),
-    (ORG_FOCUS, "procurement.bid", "allow", [], []),              # blacklist-only measure
-    (ORG_FOCUS, "inspection.plan", "review", ["JS-01"], []),      # inherited from the province
-    (ORG_BLACK, "market.entry", "allow", ["NJ-05"], []),          # notify
-    (ORG_MULTI, "procurement.bid", "deny", ["NJ-01"], []),
-    (ORG_MULTI, "appointment.qualify", "allow", [], []),          # domain court_enforcement only
-    (ORG_REPAIRED, "procurement.bid", "allow", [], []),
-    (ORG_EXPIRED, "procurement.bid", "allow", [], []),
-    (ORG_FUTURE, "procurement.bid", "allow", [], []),
-    (ORG_CLEAN, "procurement.bid", "allow", [], []),
-])
-def test_outcomes(guard: Any, code: str, step: str, outcome: str, measures: list[str],
-                  conditions: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("code", "step", "outcome", "measures", "conditions"),
+    [
+        (ORG_BLACK, "subsidy.apply", "restrict", ["NJ-02"], []),
+        (ORG_BLACK, "licensing.accept", "allow", [], []),  # focus-only measures
+        (ORG_FOCUS, "licensing.accept", "review", ["NJ-03"], ["NJ-04"]),
+        (ORG_FOCUS, "licensing.commitment", "review", ["NJ-04", "NJ-03"], []),
+        (ORG_FOCUS, "procurement.bid", "allow", [], []),  # blacklist-only measure
+        (ORG_FOCUS, "inspection.plan", "review", ["JS-01"], []),  # inherited from the province
+        (ORG_BLACK, "market.entry", "allow", ["NJ-05"], []),  # notify
+        (ORG_MULTI, "procurement.bid", "deny", ["NJ-01"], []),
+        (ORG_MULTI, "appointment.qualify", "allow", [], []),  # domain court_enforcement only
+        (ORG_REPAIRED, "procurement.bid", "allow", [], []),
+        (ORG_EXPIRED, "procurement.bid", "allow", [], []),
+        (ORG_FUTURE, "procurement.bid", "allow", [], []),
+        (ORG_CLEAN, "procurement.bid", "allow", [], []),
+    ],
+)
+def test_outcomes(
+    guard: Any, code: str, step: str, outcome: str, measures: list[str], conditions: list[str]
+) -> None:
     d = guard.check(code, step=step, region="320100")
     assert d.outcome == outcome
     assert [m.code for m in d.measures] == measures
@@ -94,18 +107,25 @@ def test_district_falls_back_to_city_list(guard: Any) -> None:
 
 def test_multi_domain_records(guard: Any) -> None:
     d = guard.check(ORG_MULTI, step="procurement.bid", region="320100")
-    assert {er.record.domain for er in d.records} == {"procurement", "market_regulation", "safety_production"}
+    assert {er.record.domain for er in d.records} == {
+        "procurement",
+        "market_regulation",
+        "safety_production",
+    }
     assert d.measures[0].record_ids == ("PC-BL-1", "SP-BL-1")
 
 
-@pytest.mark.parametrize(("code", "offset", "outcome"), [
-    (ORG_EXPIRED, -20, "deny"),    # before it expired
-    (ORG_EXPIRED, -10, "deny"),    # its last day
-    (ORG_EXPIRED, -9, "allow"),
-    (ORG_FUTURE, 29, "allow"),
-    (ORG_FUTURE, 30, "deny"),      # its first day
-    (ORG_BLACK, -301, "allow"),
-])
+@pytest.mark.parametrize(
+    ("code", "offset", "outcome"),
+    [
+        (ORG_EXPIRED, -20, "deny"),  # before it expired
+        (ORG_EXPIRED, -10, "deny"),  # its last day
+        (ORG_EXPIRED, -9, "allow"),
+        (ORG_FUTURE, 29, "allow"),
+        (ORG_FUTURE, 30, "deny"),  # its first day
+        (ORG_BLACK, -301, "allow"),
+    ],
+)
 def test_as_of_replay(guard: Any, code: str, offset: int, outcome: str) -> None:
     on = TODAY + timedelta(days=offset)
     d = guard.check(code, step="procurement.bid", region="320100", as_of=on)
@@ -114,8 +134,19 @@ def test_as_of_replay(guard: Any, code: str, offset: int, outcome: str) -> None:
 
 def test_explanation_content(guard: Any) -> None:
     text = guard.check(ORG_BLACK, step="procurement.bid", region="320100").explanation
-    for part in ("NJ-01", "限制参加政府采购活动", "《中华人民共和国政府采购法》第二十二条", COURT["name"],
-                 "（2025）苏01执1234号", "不予通过", "异议", "信用修复", "320100", "2026.1", "mirror"):
+    for part in (
+        "NJ-01",
+        "限制参加政府采购活动",
+        "《中华人民共和国政府采购法》第二十二条",
+        COURT["name"],
+        "（2025）苏01执1234号",
+        "不予通过",
+        "异议",
+        "信用修复",
+        "320100",
+        "2026.1",
+        "mirror",
+    ):
         assert part in text, part
 
 
@@ -170,20 +201,28 @@ def test_explanation_never_shows_the_person_number(guard: Any) -> None:
     assert REP not in d.subject_display and d.subject_display.startswith("320102")
 
 
-def test_duplicates_from_two_sources_collapse(make_guard: GuardFactory, mirror: SqliteMirror,
-                                              tmp_path: Path) -> None:
+def test_duplicates_from_two_sources_collapse(
+    make_guard: GuardFactory, mirror: SqliteMirror, tmp_path: Path
+) -> None:
     rows = mirror_rows()
     black = rows[0]
     same_id = black
-    same_basis = {"subject": black["subject"], "record": {**black["record"], "record_id": "PLATFORM-77"}}
-    other = {"subject": black["subject"], "record": {**black["record"], "record_id": "PLATFORM-78",
-                                                     "basis": "（2026）苏01执9号"}}
+    same_basis = {
+        "subject": black["subject"],
+        "record": {**black["record"], "record_id": "PLATFORM-77"},
+    }
+    other = {
+        "subject": black["subject"],
+        "record": {**black["record"], "record_id": "PLATFORM-78", "basis": "（2026）苏01执9号"},
+    }
     second = SqliteMirror(tmp_path / "second.db", name="platform")
     second.import_jsonl(write_jsonl(tmp_path / "second.jsonl", [same_id, same_basis, other]))
     g = make_guard(sources=[mirror, second])
     d = g.check(ORG_BLACK, step="procurement.bid", region="320100")
     assert [(er.record.record_id, er.source) for er in d.records] == [
-        ("JS-BL-1", "mirror"), ("PLATFORM-78", "platform")]
+        ("JS-BL-1", "mirror"),
+        ("PLATFORM-78", "platform"),
+    ]
     assert d.measures[0].record_ids == ("JS-BL-1", "PLATFORM-78")
     assert [p.source for p in d.provenance] == ["mirror", "platform"]
     second.close()
@@ -198,5 +237,8 @@ def test_decision_is_frozen_and_serialisable(guard: Any) -> None:
 
 
 def test_decision_ids_are_unique(guard: Any) -> None:
-    ids = {guard.check(ORG_CLEAN, step="procurement.bid", region="320100").decision_id for _ in range(50)}
+    ids = {
+        guard.check(ORG_CLEAN, step="procurement.bid", region="320100").decision_id
+        for _ in range(50)
+    }
     assert len(ids) == 50

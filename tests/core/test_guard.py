@@ -32,7 +32,9 @@ def test_hold_policy_reviews_unverified(make_guard: GuardFactory) -> None:
     assert "未经核验" in d.explanation and "转人工审查" in d.explanation
 
 
-def test_hold_keeps_a_stricter_outcome_from_other_sources(make_guard: GuardFactory, mirror: SqliteMirror) -> None:
+def test_hold_keeps_a_stricter_outcome_from_other_sources(
+    make_guard: GuardFactory, mirror: SqliteMirror
+) -> None:
     g = make_guard(policy("hold"), sources=[mirror, DownSource()])
     d = g.check(ORG_BLACK, step="procurement.bid", region="320100")
     assert d.outcome == "deny" and d.verified is False
@@ -53,8 +55,10 @@ def test_raise_policy(make_guard: GuardFactory) -> None:
 
 
 def test_policy_per_step_glob(make_guard: GuardFactory) -> None:
-    g = make_guard(policy("hold", steps={"procurement.*": "raise", "subsidy.apply": "allow"}),
-                   sources=[DownSource()])
+    g = make_guard(
+        policy("hold", steps={"procurement.*": "raise", "subsidy.apply": "allow"}),
+        sources=[DownSource()],
+    )
     with pytest.raises(RecordsUnavailable):
         g.check(ORG_BLACK, step="procurement.bid", region="320100")
     assert g.check(ORG_BLACK, step="subsidy.apply", region="320100").outcome == "allow"
@@ -75,17 +79,25 @@ def test_stale_policy_uses_cached_records(make_guard: GuardFactory, mirror: Sqli
     assert "缓存" in d.explanation
 
 
-def test_stale_policy_falls_back_when_nothing_cached(make_guard: GuardFactory, mirror: SqliteMirror) -> None:
+def test_stale_policy_falls_back_when_nothing_cached(
+    make_guard: GuardFactory, mirror: SqliteMirror
+) -> None:
     src = FlakySource(mirror, failing=True)
-    g = make_guard({**policy("stale", stale_fallback="hold"), "guard": {"cache_ttl_s": 0}}, sources=[src])
+    g = make_guard(
+        {**policy("stale", stale_fallback="hold"), "guard": {"cache_ttl_s": 0}}, sources=[src]
+    )
     d = g.check(ORG_BLACK, step="procurement.bid", region="320100")
     assert d.outcome == "review" and d.verified is False and not d.stale
-    g2 = make_guard({**policy("stale", stale_fallback="raise"), "guard": {"cache_ttl_s": 0}}, sources=[src])
+    g2 = make_guard(
+        {**policy("stale", stale_fallback="raise"), "guard": {"cache_ttl_s": 0}}, sources=[src]
+    )
     with pytest.raises(RecordsUnavailable):
         g2.check(ORG_BLACK, step="procurement.bid", region="320100")
 
 
-def test_stale_data_older_than_max_stale_is_not_used(make_guard: GuardFactory, mirror: SqliteMirror) -> None:
+def test_stale_data_older_than_max_stale_is_not_used(
+    make_guard: GuardFactory, mirror: SqliteMirror
+) -> None:
     src = FlakySource(mirror)
     g = make_guard({**policy("stale", max_stale_s=0), "guard": {"cache_ttl_s": 0}}, sources=[src])
     g.check(ORG_BLACK, step="procurement.bid", region="320100")
@@ -101,11 +113,15 @@ def test_a_broken_local_store_is_a_source_failure(make_guard: GuardFactory) -> N
         def lookup(self, codes: Any, *, include_related: bool = False) -> Any:
             raise RuntimeError("disk I/O error")
 
-    d = make_guard(policy("hold"), sources=[Broken()]).check(ORG_BLACK, step="procurement.bid", region="320100")
+    d = make_guard(policy("hold"), sources=[Broken()]).check(
+        ORG_BLACK, step="procurement.bid", region="320100"
+    )
     assert d.outcome == "review" and "disk I/O error" in (d.degraded_reason or "")
 
 
-@pytest.mark.parametrize("step", ["", "Procurement.Bid", "procurement bid", "procurement.*", ".bid", "bid."])
+@pytest.mark.parametrize(
+    "step", ["", "Procurement.Bid", "procurement bid", "procurement.*", ".bid", "bid."]
+)
 def test_bad_step(guard: Any, step: str) -> None:
     with pytest.raises(InputError, match="step"):
         guard.check(ORG_BLACK, step=step, region="320100")
@@ -117,8 +133,10 @@ def test_bad_region(guard: Any, region: str) -> None:
         guard.check(ORG_BLACK, step="procurement.bid", region=region)
 
 
-@pytest.mark.parametrize("code", [ORG_BLACK[:-1] + ("0" if ORG_BLACK[-1] != "0" else "1"), "91320100", "",
-                                  "916201055811843000"])
+@pytest.mark.parametrize(
+    "code",
+    [ORG_BLACK[:-1] + ("0" if ORG_BLACK[-1] != "0" else "1"), "91320100", "", "916201055811843000"],
+)
 def test_invalid_code(guard: Any, code: str) -> None:
     with pytest.raises(InvalidCodeError):
         guard.check(code, step="procurement.bid", region="320100")
@@ -176,23 +194,29 @@ def test_invalidate_forces_a_refetch(make_guard: GuardFactory, mirror: SqliteMir
     assert src.calls == 2
 
 
-def test_two_sources_with_one_name_are_refused(make_guard: GuardFactory, mirror: SqliteMirror) -> None:
+def test_two_sources_with_one_name_are_refused(
+    make_guard: GuardFactory, mirror: SqliteMirror
+) -> None:
     with pytest.raises(ConfigError, match="mirror"):
         make_guard(sources=[mirror, FlakySource(mirror)])
 
 
 def test_guard_from_config_file(tmp_path: Path, mirror: SqliteMirror, lists: Any) -> None:
     cfg = tmp_path / "creditguard.toml"
-    cfg.write_text('[guard]\ndata_dir = "."\n[measures]\npacks = false\n[[sources]]\nname = "local"\n'
-                   'type = "mirror"\npath = "mirror.db"\n', encoding="utf-8")
+    cfg.write_text(
+        '[guard]\ndata_dir = "."\n[measures]\npacks = false\n[[sources]]\nname = "local"\n'
+        'type = "mirror"\npath = "mirror.db"\n',
+        encoding="utf-8",
+    )
     with Guard.from_config(cfg, measure_lists=lists, load_entrypoints=False) as g:
         assert list(g.sources) == ["local"]
         assert g.check(ORG_BLACK, step="procurement.bid", region="320100").outcome == "deny"
 
 
 def test_unknown_source_type_message(tmp_path: Path) -> None:
-    cfg = config_from_dict({"guard": {"data_dir": str(tmp_path)},
-                            "sources": [{"name": "p", "type": "platfrom"}]})
+    cfg = config_from_dict(
+        {"guard": {"data_dir": str(tmp_path)}, "sources": [{"name": "p", "type": "platfrom"}]}
+    )
     with pytest.raises(ConfigError) as info:
         Guard(cfg, load_entrypoints=False)
     msg = str(info.value)
@@ -200,8 +224,12 @@ def test_unknown_source_type_message(tmp_path: Path) -> None:
 
 
 def test_unknown_mirror_option(tmp_path: Path) -> None:
-    cfg = config_from_dict({"guard": {"data_dir": str(tmp_path)},
-                            "sources": [{"name": "m", "type": "mirror", "pth": "x.db"}]})
+    cfg = config_from_dict(
+        {
+            "guard": {"data_dir": str(tmp_path)},
+            "sources": [{"name": "m", "type": "mirror", "pth": "x.db"}],
+        }
+    )
     with pytest.raises(ConfigError, match="pth"):
         Guard(cfg, load_entrypoints=False)
 
@@ -210,6 +238,29 @@ def test_threads_share_one_guard(guard: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda _: guard.check(ORG_BLACK, step="procurement.bid", region="320100").outcome,
-                                 range(64)))
+        outcomes = list(
+            pool.map(
+                lambda _: guard.check(ORG_BLACK, step="procurement.bid", region="320100").outcome,
+                range(64),
+            )
+        )
     assert set(outcomes) == {"deny"}
+
+
+def test_source_order_holds_when_one_source_is_stale(
+    make_guard: GuardFactory, mirror: SqliteMirror, tmp_path: Path
+) -> None:
+    from _coredata import mirror_rows, write_jsonl
+
+    second = SqliteMirror(tmp_path / "second.db", name="platform")
+    second.import_jsonl(write_jsonl(tmp_path / "second.jsonl", mirror_rows()[:1]))
+    first = FlakySource(mirror)
+    g = make_guard({**policy("stale"), "guard": {"cache_ttl_s": 0}}, sources=[first, second])
+    cold = g.check(ORG_BLACK, step="procurement.bid", region="320100")
+    first.failing = True
+    warm = g.check(ORG_BLACK, step="procurement.bid", region="320100")
+    assert warm.stale and not cold.stale
+    for d in (cold, warm):
+        assert [p.source for p in d.provenance] == ["mirror", "platform"]
+        assert [(er.record.record_id, er.source) for er in d.records] == [("JS-BL-1", "mirror")]
+    second.close()

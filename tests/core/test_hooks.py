@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import logging
 import re
@@ -26,7 +27,8 @@ GuardFactory = Any
 
 def hook_names() -> list[str]:
     return sorted(
-        name for name, fn in vars(hookspecs).items()
+        name
+        for name, fn in vars(hookspecs).items()
         if name.startswith("creditguard_") and hasattr(fn, f"{hookspecs.PROJECT}_spec")
     )
 
@@ -46,19 +48,22 @@ def test_every_hook_is_documented_and_tested(hook: str) -> None:
     assert hook in _hooks_mentioned_in_tests(), f"no test mentions {hook}"
 
 
-def _hooks_mentioned_in_tests() -> set[str]:
+@functools.cache
+def _hooks_mentioned_in_tests() -> frozenset[str]:
     """Hook names that appear in the body of some test function (this enforcement test excluded)."""
     found: set[str] = set()
     for path in (ROOT / "tests").rglob("test_*.py"):
         text = path.read_text(encoding="utf-8")
         for node in ast.walk(ast.parse(text)):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test_"):
+            if not isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef
+            ) or not node.name.startswith("test_"):
                 continue
             if node.name == test_every_hook_is_documented_and_tested.__name__:
                 continue
             body = ast.get_source_segment(text, node) or ""
             found.update(re.findall(r"creditguard_[a-z_]+", body))
-    return found
+    return frozenset(found)
 
 
 def test_docs_describe_no_stale_hook() -> None:
@@ -91,8 +96,13 @@ def test_register_sources_type_used_by_config(tmp_path: Path, mirror: Any, lists
 
             register("memory", factory)
 
-    cfg = config_from_dict({"guard": {"data_dir": str(tmp_path)}, "measures": {"packs": False},
-                            "sources": [{"name": "mem", "type": "memory", "flavour": "plain"}]})
+    cfg = config_from_dict(
+        {
+            "guard": {"data_dir": str(tmp_path)},
+            "measures": {"packs": False},
+            "sources": [{"name": "mem", "type": "memory", "flavour": "plain"}],
+        }
+    )
     with Guard(cfg, plugins=[Plugin()], measure_lists=lists, load_entrypoints=False) as g:
         assert made == [{"name": "mem", "flavour": "plain"}]
         assert list(g.sources) == ["mem"]
@@ -100,17 +110,23 @@ def test_register_sources_type_used_by_config(tmp_path: Path, mirror: Any, lists
         assert d.outcome == "deny" and d.provenance[0].source == "mem"
 
 
-def test_register_sources_plugin_overrides_default_mirror(tmp_path: Path, mirror: Any, lists: Any) -> None:
+def test_register_sources_plugin_overrides_default_mirror(
+    tmp_path: Path, mirror: Any, lists: Any
+) -> None:
     class Plugin:
         @hookimpl
         def creditguard_register_sources(self, register: Any) -> None:
             register("mirror", lambda name, **options: MemorySource(name, mirror))
 
-    cfg = config_from_dict({"guard": {"data_dir": str(tmp_path / "elsewhere")}, "measures": {"packs": False}})
+    cfg = config_from_dict(
+        {"guard": {"data_dir": str(tmp_path / "elsewhere")}, "measures": {"packs": False}}
+    )
     with Guard(cfg, plugins=[Plugin()], measure_lists=lists, load_entrypoints=False) as g:
         assert isinstance(g.sources["mirror"], MemorySource)
         assert g.check(ORG_BLACK, step="procurement.bid", region=REGION).outcome == "deny"
-    with Guard(cfg, measure_lists=lists, load_entrypoints=False) as plain:  # the default: an empty mirror
+    with Guard(
+        cfg, measure_lists=lists, load_entrypoints=False
+    ) as plain:  # the default: an empty mirror
         assert type(plain.sources["mirror"]).__name__ == "SqliteMirror"
         assert plain.check(ORG_BLACK, step="procurement.bid", region=REGION).outcome == "allow"
 
@@ -185,11 +201,22 @@ def test_register_measures_wrong_type(make_guard: GuardFactory) -> None:
 
 
 def _measure(code: str, effect: str) -> Measure:
-    return Measure.model_validate({
-        "code": code, "title": f"附加措施{code}", "category": "rights_limiting",
-        "legal_basis": [{"title": "《中华人民共和国税收征收管理法》", "article": "第四十五条", "level": "law"}],
-        "applies_to": {"list_kinds": ["blacklist", "focus"], "steps": ["*"]}, "effect": effect,
-    })
+    return Measure.model_validate(
+        {
+            "code": code,
+            "title": f"附加措施{code}",
+            "category": "rights_limiting",
+            "legal_basis": [
+                {
+                    "title": "《中华人民共和国税收征收管理法》",
+                    "article": "第四十五条",
+                    "level": "law",
+                }
+            ],
+            "applies_to": {"list_kinds": ["blacklist", "focus"], "steps": ["*"]},
+            "effect": effect,
+        }
+    )
 
 
 def _extra_plugin(code: str, effect: str, seen: list[dict[str, Any]] | None = None) -> object:
@@ -197,11 +224,20 @@ def _extra_plugin(code: str, effect: str, seen: list[dict[str, Any]] | None = No
 
     class Extra:
         @hookimpl
-        def creditguard_extra_measures(self, subject: Any, step: str, region: str, as_of: date,
-                                       records: Any, context: Any) -> Any:
+        def creditguard_extra_measures(
+            self, subject: Any, step: str, region: str, as_of: date, records: Any, context: Any
+        ) -> Any:
             if seen is not None:
-                seen.append({"subject": subject.code, "step": step, "region": region, "as_of": as_of,
-                             "records": [er.record.record_id for er in records], "context": dict(context)})
+                seen.append(
+                    {
+                        "subject": subject.code,
+                        "step": step,
+                        "region": region,
+                        "as_of": as_of,
+                        "records": [er.record.record_id for er in records],
+                        "context": dict(context),
+                    }
+                )
             return [applied(m, records, origin=f"plugin:{code}")]
 
     return Extra()
@@ -214,8 +250,16 @@ def test_extra_measures_adds_a_deny(make_guard: GuardFactory) -> None:
     assert d.outcome == "deny"
     assert [m.code for m in d.measures] == ["X-DENY", "NJ-03"]
     assert d.measures[0].origin == "plugin:X-DENY" and d.measures[0].record_ids == ("TAX-F-1",)
-    assert seen == [{"subject": ORG_FOCUS, "step": "licensing.accept", "region": REGION, "as_of": d.as_of,
-                     "records": ["TAX-F-1"], "context": {"amount": 5}}]
+    assert seen == [
+        {
+            "subject": ORG_FOCUS,
+            "step": "licensing.accept",
+            "region": REGION,
+            "as_of": d.as_of,
+            "records": ["TAX-F-1"],
+            "context": {"amount": 5},
+        }
+    ]
 
 
 def test_extra_measures_not_called_for_clean_subjects(make_guard: GuardFactory) -> None:
@@ -265,7 +309,12 @@ def test_extra_measures_returning_none_is_fine(make_guard: GuardFactory) -> None
         def creditguard_extra_measures(self, records: Any) -> None:
             return None
 
-    assert make_guard(plugins=[Quiet()]).check(ORG_BLACK, step="procurement.bid", region=REGION).outcome == "deny"
+    assert (
+        make_guard(plugins=[Quiet()])
+        .check(ORG_BLACK, step="procurement.bid", region=REGION)
+        .outcome
+        == "deny"
+    )
 
 
 # -- creditguard_decision_made -------------------------------------------------------------
@@ -289,8 +338,9 @@ def test_decision_made_sees_every_decision(make_guard: GuardFactory, mirror: Any
 
 
 @pytest.mark.parametrize("broken_first", [True, False])
-def test_decision_made_observer_errors_are_contained(make_guard: GuardFactory, broken_first: bool,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_decision_made_observer_errors_are_contained(
+    make_guard: GuardFactory, broken_first: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken:
         @hookimpl
         def creditguard_decision_made(self, decision: Any) -> None:
@@ -348,23 +398,29 @@ def test_entry_point_plugin_loads(fake_dist: str) -> None:
     assert info.hooks == ("creditguard_decision_made", "creditguard_register_sources")
 
 
-def test_disable_env_blocks_entry_point_plugin(fake_dist: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disable_env_blocks_entry_point_plugin(
+    fake_dist: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
-    monkeypatch.setenv("CREDITGUARD_DISABLE_PLUGINS", os.environ["CREDITGUARD_DISABLE_PLUGINS"] + f", {fake_dist}")
+    monkeypatch.setenv(
+        "CREDITGUARD_DISABLE_PLUGINS", os.environ["CREDITGUARD_DISABLE_PLUGINS"] + f", {fake_dist}"
+    )
     assert not build_plugin_manager().has_plugin(fake_dist)
     assert build_plugin_manager(disabled=[]).has_plugin(fake_dist)
     assert not build_plugin_manager(disabled=[fake_dist]).has_plugin(fake_dist)
 
 
-def test_entry_point_plugin_observes_guard_checks(fake_dist: str, tmp_path: Path, lists: Any) -> None:
+def test_entry_point_plugin_observes_guard_checks(
+    fake_dist: str, tmp_path: Path, lists: Any
+) -> None:
     import importlib
 
     cfg = config_from_dict({"guard": {"data_dir": str(tmp_path)}, "journal": {"enabled": False}})
     with Guard(cfg, sources=[DownSource()], measure_lists=lists) as guard:  # entry points loaded
         d = guard.check(ORG_CLEAN, step="procurement.bid", region=REGION)
     module = importlib.import_module("cg_fake_entrypoint_plugin")
-    assert module.SEEN == [d.decision_id]
+    assert [d.decision_id] == module.SEEN
 
 
 def test_hookspec_docstrings_say_how_results_combine() -> None:

@@ -41,8 +41,10 @@ def test_reimport_updates_a_record(tmp_path: Path, mirror: SqliteMirror) -> None
 
 def _bad(mutate: Any) -> list[dict[str, Any]]:
     rows = copy.deepcopy(mirror_rows())
-    extra = {"subject": {"code": ORG_CLEAN, "kind": "organization", "name": "新公司"},
-             "record": {**rows[0]["record"], "record_id": "NEW-1"}}
+    extra = {
+        "subject": {"code": ORG_CLEAN, "kind": "organization", "name": "新公司"},
+        "record": {**rows[0]["record"], "record_id": "NEW-1"},
+    }
     rows.append(extra)
     mutate(rows)
     return rows
@@ -55,24 +57,30 @@ def _set(path: str, value: Any) -> Any:
             del rows[2][part][key]
         else:
             rows[2][part][key] = value
+
     return mutate
 
 
 _DELETE = object()
 
 
-@pytest.mark.parametrize(("mutate", "needle"), [
-    (_set("record.list_kind", _DELETE), "record.list_kind"),
-    (_set("record.listed_on", _DELETE), "record.listed_on"),
-    (_set("record.status", "cancelled"), "record.status"),
-    (_set("record.public", "maybe"), "record.public"),
-    (_set("record.listed_on", "2025-13-40"), "record.listed_on"),
-    (_set("record.expires_on", "2000-01-01"), "expires_on is before"),
-    (_set("record.record_id", "JS-BL-1"), "already appears on line 1"),
-    (_set("subject.code", "91320100MA1W2K7D40"), "subject.code"),
-    (_set("subject.kind", "person"), "subject.kind"),
-])
-def test_bad_line_imports_nothing(tmp_path: Path, mirror: SqliteMirror, mutate: Any, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (_set("record.list_kind", _DELETE), "record.list_kind"),
+        (_set("record.listed_on", _DELETE), "record.listed_on"),
+        (_set("record.status", "cancelled"), "record.status"),
+        (_set("record.public", "maybe"), "record.public"),
+        (_set("record.listed_on", "2025-13-40"), "record.listed_on"),
+        (_set("record.expires_on", "2000-01-01"), "expires_on is before"),
+        (_set("record.record_id", "JS-BL-1"), "already appears on line 1"),
+        (_set("subject.code", "91320100MA1W2K7D40"), "subject.code"),
+        (_set("subject.kind", "person"), "subject.kind"),
+    ],
+)
+def test_bad_line_imports_nothing(
+    tmp_path: Path, mirror: SqliteMirror, mutate: Any, needle: str
+) -> None:
     path = write_jsonl(tmp_path / "bad.jsonl", _bad(mutate))
     with pytest.raises(InvalidRecordError) as info:
         mirror.import_jsonl(path)
@@ -83,12 +91,15 @@ def test_bad_line_imports_nothing(tmp_path: Path, mirror: SqliteMirror, mutate: 
     assert mirror.lookup([ORG_CLEAN])[ORG_CLEAN].found is False
 
 
-@pytest.mark.parametrize(("line", "needle"), [
-    ("{not json", "not JSON"),
-    ('{"record": {}}', '"subject" and "record"'),
-    ('[1, 2]', '"subject" and "record"'),
-    ('{"subject": {"name": "x"}, "record": {}}', '"subject" needs a "code"'),
-])
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("{not json", "not JSON"),
+        ('{"record": {}}', '"subject" and "record"'),
+        ("[1, 2]", '"subject" and "record"'),
+        ('{"subject": {"name": "x"}, "record": {}}', '"subject" needs a "code"'),
+    ],
+)
 def test_malformed_line_named(tmp_path: Path, mirror: SqliteMirror, line: str, needle: str) -> None:
     good = [json.dumps(r, ensure_ascii=False) for r in mirror_rows()[:2]]
     path = tmp_path / "bad.jsonl"

@@ -32,16 +32,31 @@ pytestmark = pytest.mark.anyio
 class ExtraDeny:
     """A plugin adding a deny at subsidy steps for focus-list records."""
 
-    measure = Measure.model_validate({
-        "code": "X-SUB", "title": "限制申请专项资金", "category": "rights_limiting",
-        "legal_basis": [{"title": "《企业信息公示暂行条例》", "article": "第十八条", "level": "administrative_regulation"}],
-        "applies_to": {"list_kinds": ["focus"], "steps": ["subsidy.*"]}, "effect": "deny",
-    })
+    measure = Measure.model_validate(
+        {
+            "code": "X-SUB",
+            "title": "限制申请专项资金",
+            "category": "rights_limiting",
+            "legal_basis": [
+                {
+                    "title": "《企业信息公示暂行条例》",
+                    "article": "第十八条",
+                    "level": "administrative_regulation",
+                }
+            ],
+            "applies_to": {"list_kinds": ["focus"], "steps": ["subsidy.*"]},
+            "effect": "deny",
+        }
+    )
 
     @hookimpl
     def creditguard_extra_measures(self, step: str, records: Any) -> Any:
         hits = [er for er in records if er.record.list_kind == "focus"]
-        return [applied(self.measure, hits, origin="plugin:extra")] if hits and step.startswith("subsidy.") else None
+        return (
+            [applied(self.measure, hits, origin="plugin:extra")]
+            if hits and step.startswith("subsidy.")
+            else None
+        )
 
 
 @dataclass
@@ -66,18 +81,43 @@ SCENARIOS = [
     Scenario("commitment", ORG_FOCUS, "licensing.commitment", "review"),
     Scenario("non-public record", ORG_MULTI, "procurement.bid", "deny"),
     Scenario("related person", REP, "appointment.qualify", "deny"),
-    Scenario("stale", ORG_BLACK, "procurement.bid", "deny",
-             config={"failure": {"default": "stale"}, "guard": {"cache_ttl_s": 0}},
-             sources=lambda m: [FlakySource(m)], warm_then_fail=True),
-    Scenario("stale fallback", ORG_BLACK, "procurement.bid", "review",
-             config={"failure": {"default": "stale", "stale_fallback": "hold"}},
-             sources=lambda m: [FlakySource(m, failing=True)]),
-    Scenario("hold", ORG_CLEAN, "procurement.bid", "review", config={"failure": {"default": "hold"}},
-             sources=lambda m: [m, DownSource()]),
-    Scenario("allow policy", ORG_BLACK, "subsidy.apply", "allow", config={"failure": {"default": "allow"}},
-             sources=lambda m: [DownSource()]),
+    Scenario(
+        "stale",
+        ORG_BLACK,
+        "procurement.bid",
+        "deny",
+        config={"failure": {"default": "stale"}, "guard": {"cache_ttl_s": 0}},
+        sources=lambda m: [FlakySource(m)],
+        warm_then_fail=True,
+    ),
+    Scenario(
+        "stale fallback",
+        ORG_BLACK,
+        "procurement.bid",
+        "review",
+        config={"failure": {"default": "stale", "stale_fallback": "hold"}},
+        sources=lambda m: [FlakySource(m, failing=True)],
+    ),
+    Scenario(
+        "hold",
+        ORG_CLEAN,
+        "procurement.bid",
+        "review",
+        config={"failure": {"default": "hold"}},
+        sources=lambda m: [m, DownSource()],
+    ),
+    Scenario(
+        "allow policy",
+        ORG_BLACK,
+        "subsidy.apply",
+        "allow",
+        config={"failure": {"default": "allow"}},
+        sources=lambda m: [DownSource()],
+    ),
     Scenario("as_of replay", ORG_EXPIRED, "procurement.bid", "deny", as_of=-15),
-    Scenario("plugin extra measure", ORG_FOCUS, "subsidy.apply", "deny", plugins=lambda: [ExtraDeny()]),
+    Scenario(
+        "plugin extra measure", ORG_FOCUS, "subsidy.apply", "deny", plugins=lambda: [ExtraDeny()]
+    ),
 ]
 
 
@@ -92,7 +132,9 @@ def comparable(d: Decision) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
-async def test_sync_and_async_agree(sc: Scenario, make_guard: Any, make_async_guard: Any, mirror: Any) -> None:
+async def test_sync_and_async_agree(
+    sc: Scenario, make_guard: Any, make_async_guard: Any, mirror: Any
+) -> None:
     as_of = TODAY + timedelta(days=sc.as_of) if sc.as_of is not None else None
     sync_sources, async_sources = sc.sources(mirror), sc.sources(mirror)
     g = make_guard(sc.config, sources=sync_sources, plugins=sc.plugins())

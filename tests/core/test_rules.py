@@ -12,15 +12,32 @@ from hypothesis import strategies as st
 
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.models import EFFECT_RANK, AppliedMeasure, CreditRecord, EffectiveRecord, Measure
-from creditguard.rules import applied, combine, match_measure, outcome_of, record_matches, step_matches, why_not
+from creditguard.rules import (
+    applied,
+    combine,
+    match_measure,
+    outcome_of,
+    record_matches,
+    step_matches,
+    why_not,
+)
 
 LISTED = date(2025, 11, 3)
 EXPIRES = date(2028, 11, 2)
 
 
-def rec(status: str = "listed", *, listed: date = LISTED, expires: date | None = EXPIRES, **kw: Any) -> CreditRecord:
-    data = {"record_id": "R-1", "list_kind": "blacklist", "domain": "court_enforcement", "status": status,
-            "listed_on": listed.isoformat(), "expires_on": expires.isoformat() if expires else None, **kw}
+def rec(
+    status: str = "listed", *, listed: date = LISTED, expires: date | None = EXPIRES, **kw: Any
+) -> CreditRecord:
+    data = {
+        "record_id": "R-1",
+        "list_kind": "blacklist",
+        "domain": "court_enforcement",
+        "status": status,
+        "listed_on": listed.isoformat(),
+        "expires_on": expires.isoformat() if expires else None,
+        **kw,
+    }
     return CreditRecord.model_validate(data)
 
 
@@ -28,33 +45,60 @@ def er(record: CreditRecord, subject: str = "S") -> EffectiveRecord:
     return EffectiveRecord(record=record, source="mirror", subject_code=subject)
 
 
-def measure(effect: str = "deny", *, code: str = "M-1", kinds: tuple[str, ...] = ("blacklist",),
-            domains: tuple[str, ...] = ("*",), steps: tuple[str, ...] = ("procurement.*",), **kw: Any) -> Measure:
-    return Measure.model_validate({
-        "code": code, "title": f"措施{code}", "category": "rights_limiting", "legal_basis": ["《某法》第一条"],
-        "applies_to": {"list_kinds": list(kinds), "domains": list(domains), "steps": list(steps)},
-        "effect": effect, **kw,
-    })
+def measure(
+    effect: str = "deny",
+    *,
+    code: str = "M-1",
+    kinds: tuple[str, ...] = ("blacklist",),
+    domains: tuple[str, ...] = ("*",),
+    steps: tuple[str, ...] = ("procurement.*",),
+    **kw: Any,
+) -> Measure:
+    return Measure.model_validate(
+        {
+            "code": code,
+            "title": f"措施{code}",
+            "category": "rights_limiting",
+            "legal_basis": ["《某法》第一条"],
+            "applies_to": {
+                "list_kinds": list(kinds),
+                "domains": list(domains),
+                "steps": list(steps),
+            },
+            "effect": effect,
+            **kw,
+        }
+    )
 
 
 # -- record effect, exactly as spec §4 ----------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "effect"), [
-    ("listed", True), ("rectifying", True), ("rectified", False), ("repaired", False), ("removed", False),
-])
+@pytest.mark.parametrize(
+    ("status", "effect"),
+    [
+        ("listed", True),
+        ("rectifying", True),
+        ("rectified", False),
+        ("repaired", False),
+        ("removed", False),
+    ],
+)
 def test_effect_by_status(status: str, effect: bool) -> None:
     r = rec(status)
     assert r.has_effect(date(2026, 3, 2)) is effect
     assert (r.why_no_effect(date(2026, 3, 2)) is None) is effect
 
 
-@pytest.mark.parametrize(("on", "effect"), [
-    (LISTED - timedelta(days=1), False),
-    (LISTED, True),              # first day included
-    (EXPIRES, True),             # last day included
-    (EXPIRES + timedelta(days=1), False),
-])
+@pytest.mark.parametrize(
+    ("on", "effect"),
+    [
+        (LISTED - timedelta(days=1), False),
+        (LISTED, True),  # first day included
+        (EXPIRES, True),  # last day included
+        (EXPIRES + timedelta(days=1), False),
+    ],
+)
 def test_effect_window_edges_inclusive(on: date, effect: bool) -> None:
     assert rec().has_effect(on) is effect
 
@@ -71,13 +115,18 @@ def test_why_no_effect_says_why() -> None:
     assert "expired on 2028-11-02" in (rec().why_no_effect(date(2029, 1, 1)) or "")
 
 
-@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
-       st.sampled_from(["listed", "rectifying", "rectified", "repaired", "removed"]),
-       st.integers(min_value=0, max_value=4000), st.booleans())
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+    st.sampled_from(["listed", "rectifying", "rectified", "repaired", "removed"]),
+    st.integers(min_value=0, max_value=4000),
+    st.booleans(),
+)
 def test_effect_is_spec_formula(on: date, status: str, length: int, open_ended: bool) -> None:
     expires = None if open_ended else LISTED + timedelta(days=length)
     r = rec(status, expires=expires)
-    expected = status in ("listed", "rectifying") and LISTED <= on and (expires is None or on <= expires)
+    expected = (
+        status in ("listed", "rectifying") and on >= LISTED and (expires is None or on <= expires)
+    )
     assert r.has_effect(on) is expected
     assert (r.why_no_effect(on) is None) is expected
 
@@ -110,15 +159,18 @@ def test_domains_star_and_named() -> None:
     assert not record_matches(measure(domains=("customs",)), r)
 
 
-@pytest.mark.parametrize(("step", "patterns", "ok"), [
-    ("procurement.bid", ("procurement.*",), True),
-    ("procurement.bid", ("procurement.bid",), True),
-    ("procurement", ("procurement.*",), False),
-    ("licensing.commitment", ("licensing.*", "subsidy.*"), True),
-    ("subsidy.apply", ("procurement.*",), False),
-    ("anything.at_all", ("*",), True),
-    ("Procurement.bid", ("procurement.*",), False),  # case-sensitive
-])
+@pytest.mark.parametrize(
+    ("step", "patterns", "ok"),
+    [
+        ("procurement.bid", ("procurement.*",), True),
+        ("procurement.bid", ("procurement.bid",), True),
+        ("procurement", ("procurement.*",), False),
+        ("licensing.commitment", ("licensing.*", "subsidy.*"), True),
+        ("subsidy.apply", ("procurement.*",), False),
+        ("anything.at_all", ("*",), True),
+        ("Procurement.bid", ("procurement.*",), False),  # case-sensitive
+    ],
+)
 def test_step_globs(step: str, patterns: tuple[str, ...], ok: bool) -> None:
     assert step_matches(step, patterns) is ok
 
@@ -138,7 +190,10 @@ def test_effective_window_of_measure() -> None:
     assert match_measure(m, recs, date(2026, 1, 1)) is not None
     assert match_measure(m, recs, date(2026, 12, 31)) is not None
     assert match_measure(m, recs, date(2027, 1, 1)) is None
-    assert why_not(m, "procurement.bid", "blacklist", None, date(2027, 1, 1)) == "no longer in force since 2026-12-31"
+    assert (
+        why_not(m, "procurement.bid", "blacklist", None, date(2027, 1, 1))
+        == "no longer in force since 2026-12-31"
+    )
 
 
 def test_unpublished_measure_does_not_apply() -> None:
@@ -166,7 +221,10 @@ def test_match_collects_every_matching_record() -> None:
 def test_why_not_explains_each_reason() -> None:
     m = measure(domains=("tax",))
     on = date(2026, 3, 2)
-    assert why_not(m, "subsidy.apply", "blacklist", "tax", on) == "step subsidy.apply is not procurement.*"
+    assert (
+        why_not(m, "subsidy.apply", "blacklist", "tax", on)
+        == "step subsidy.apply is not procurement.*"
+    )
     assert why_not(m, "procurement.bid", "focus", "tax", on) == "list kind focus is not blacklist"
     assert why_not(m, "procurement.bid", "blacklist", "customs", on) == "domain customs is not tax"
     assert why_not(m, "procurement.bid", "blacklist", "tax", on) is None
@@ -175,14 +233,26 @@ def test_why_not_explains_each_reason() -> None:
 # -- outcome -----------------------------------------------------------------------------
 
 
-def am(effect: str, code: str | None = None, ids: tuple[str, ...] = ("R-1",), origin: str = "list") -> AppliedMeasure:
-    return applied(measure(effect, code=code or f"M-{effect}"), [er(rec(record_id=i)) for i in ids], origin=origin)
+def am(
+    effect: str, code: str | None = None, ids: tuple[str, ...] = ("R-1",), origin: str = "list"
+) -> AppliedMeasure:
+    return applied(
+        measure(effect, code=code or f"M-{effect}"),
+        [er(rec(record_id=i)) for i in ids],
+        origin=origin,
+    )
 
 
-@pytest.mark.parametrize(("effect", "outcome"), [
-    ("deny", "deny"), ("restrict", "restrict"), ("strict_review", "review"),
-    ("increase_inspection", "review"), ("notify", "allow"),
-])
+@pytest.mark.parametrize(
+    ("effect", "outcome"),
+    [
+        ("deny", "deny"),
+        ("restrict", "restrict"),
+        ("strict_review", "review"),
+        ("increase_inspection", "review"),
+        ("notify", "allow"),
+    ],
+)
 def test_outcome_of_each_effect(effect: str, outcome: str) -> None:
     biting, _ = combine([am(effect)], "procurement.bid")
     assert outcome_of(biting) == outcome
@@ -217,15 +287,25 @@ def test_no_measures_allow() -> None:
 
 _EFFECTS = list(EFFECT_RANK)
 _candidates = st.lists(
-    st.tuples(st.sampled_from(_EFFECTS), st.sampled_from(["A", "B", "C", "D"]),
-              st.sampled_from(["R-1", "R-2", "R-3"]), st.sampled_from(["list", "plugin:x"])),
-    min_size=1, max_size=8,
+    st.tuples(
+        st.sampled_from(_EFFECTS),
+        st.sampled_from(["A", "B", "C", "D"]),
+        st.sampled_from(["R-1", "R-2", "R-3"]),
+        st.sampled_from(["list", "plugin:x"]),
+    ),
+    min_size=1,
+    max_size=8,
 )
 
 
-@given(_candidates, st.randoms(use_true_random=False),
-       st.sampled_from(["procurement.bid", "licensing.commitment", "licensing.accept"]))
-def test_most_severe_wins_whatever_the_order(spec: list[tuple[str, str, str, str]], rnd: Any, step: str) -> None:
+@given(
+    _candidates,
+    st.randoms(use_true_random=False),
+    st.sampled_from(["procurement.bid", "licensing.commitment", "licensing.accept"]),
+)
+def test_most_severe_wins_whatever_the_order(
+    spec: list[tuple[str, str, str, str]], rnd: Any, step: str
+) -> None:
     cands = [am(e, code=c, ids=(r,), origin=o) for e, c, r, o in spec]
     shuffled = list(cands)
     rnd.shuffle(shuffled)
@@ -240,13 +320,17 @@ def test_most_severe_wins_whatever_the_order(spec: list[tuple[str, str, str, str
 
 
 def test_duplicate_codes_merge_records_and_keep_most_severe() -> None:
-    biting, _ = combine([am("restrict", "X", ("R-1",)), am("deny", "X", ("R-2",))], "procurement.bid")
+    biting, _ = combine(
+        [am("restrict", "X", ("R-1",)), am("deny", "X", ("R-2",))], "procurement.bid"
+    )
     assert len(biting) == 1
     assert biting[0].effect == "deny"
     assert set(biting[0].record_ids) == {"R-1", "R-2"}
 
 
 def test_sorted_by_severity_then_code() -> None:
-    biting, _ = combine([am("notify", "Z"), am("deny", "B"), am("restrict", "A"), am("deny", "A2")],
-                        "procurement.bid")
+    biting, _ = combine(
+        [am("notify", "Z"), am("deny", "B"), am("restrict", "A"), am("deny", "A2")],
+        "procurement.bid",
+    )
     assert [a.code for a in biting] == ["A2", "B", "A", "Z"]

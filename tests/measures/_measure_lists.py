@@ -22,15 +22,33 @@ effect = "{effect}"
 """
 
 
-def head(region: str = "320100", version: str = "1", *, extends: str | None = None,
-         published: str = "2026-01-01", effective: str = "2026-01-01") -> str:
+def head(
+    region: str = "320100",
+    version: str = "1",
+    *,
+    extends: str | None = None,
+    published: str = "2026-01-01",
+    effective: str = "2026-01-01",
+) -> str:
     ext = f'extends = "{extends}"\n' if extends else ""
-    return HEAD.format(region=region, version=version, published=published, effective=effective, extends=ext)
+    return HEAD.format(
+        region=region, version=version, published=published, effective=effective, extends=ext
+    )
 
 
-def measure(code: str = "M-01", *, category: str = "rights_limiting", kinds: str = '["blacklist"]',
-            domains: str = '["*"]', steps: str = '["procurement.*"]', effect: str = "deny", extra: str = "") -> str:
-    text = GOOD.format(code=code, category=category, kinds=kinds, domains=domains, steps=steps, effect=effect)
+def measure(
+    code: str = "M-01",
+    *,
+    category: str = "rights_limiting",
+    kinds: str = '["blacklist"]',
+    domains: str = '["*"]',
+    steps: str = '["procurement.*"]',
+    effect: str = "deny",
+    extra: str = "",
+) -> str:
+    text = GOOD.format(
+        code=code, category=category, kinds=kinds, domains=domains, steps=steps, effect=effect
+    )
     return text + extra
 
 

@@ -8,7 +8,12 @@ import pytest
 from _measure_lists import head, measure, write
 
 from creditguard.errors import MeasureListError, Problem
-from creditguard.measures import load_measure_list, parse_measure_list, validate_files, validate_lists
+from creditguard.measures import (
+    load_measure_list,
+    parse_measure_list,
+    validate_files,
+    validate_lists,
+)
 from creditguard.measures.validate import check_step_pattern, check_text
 
 
@@ -99,7 +104,12 @@ def test_nothing_half_loads(tmp_path: Path) -> None:
 
 
 def test_every_problem_at_once() -> None:
-    text = head() + measure(effect="nope") + measure("M-02", steps='["procurment.*"]') + measure("M-02")
+    text = (
+        head()
+        + measure(effect="nope")
+        + measure("M-02", steps='["procurment.*"]')
+        + measure("M-02")
+    )
     fields = sorted((p.measure or "", p.field or "") for p in errors(text))
     assert fields == [("M-01", "effect"), ("M-02", "applies_to.steps"), ("M-02", "code")]
 
@@ -116,7 +126,9 @@ def test_duplicate_codes() -> None:
     text = head() + measure("M-01") + measure("M-01")
     p = only(errors(text))
     assert p.field == "code" and "duplicate" in p.message
-    assert p.line == [i for i, line in enumerate(text.splitlines(), 1) if line == 'code = "M-01"'][1]
+    assert (
+        p.line == [i for i, line in enumerate(text.splitlines(), 1) if line == 'code = "M-01"'][1]
+    )
 
 
 def test_effective_window_inverted() -> None:
@@ -192,7 +204,9 @@ def test_rights_limiting_with_inferred_law_is_fine() -> None:
 
 
 def test_management_measure_may_rest_on_a_normative_document() -> None:
-    text = head() + measure(category="management").replace('level = "law"', 'level = "normative_document"')
+    text = head() + measure(category="management").replace(
+        'level = "law"', 'level = "normative_document"'
+    )
     assert problems(text) == []
 
 
@@ -241,9 +255,13 @@ def test_missing_dates_are_warnings() -> None:
 
 
 def national() -> str:
-    return head("000000", "n1", published="2025-01-01", effective="2025-01-01") + measure(
-        "ST-01", domains='["procurement", "tax"]', steps='["procurement.*"]', effect="restrict"
-    ) + measure("ST-02", category="management", steps='["licensing.*"]', effect="strict_review")
+    return (
+        head("000000", "n1", published="2025-01-01", effective="2025-01-01")
+        + measure(
+            "ST-01", domains='["procurement", "tax"]', steps='["procurement.*"]', effect="restrict"
+        )
+        + measure("ST-02", category="management", steps='["licensing.*"]', effect="strict_review")
+    )
 
 
 def layered(tmp: Path, child: str) -> list[Problem]:
@@ -276,7 +294,9 @@ def test_parent_cycle(tmp_path: Path) -> None:
         ({"extra": 'extends_to = ["legal_representative"]\n'}, "extends_to"),
     ],
 )
-def test_widening_rights_limiting_is_an_error(tmp_path: Path, change: dict[str, str], field: str) -> None:
+def test_widening_rights_limiting_is_an_error(
+    tmp_path: Path, change: dict[str, str], field: str
+) -> None:
     args = {"domains": '["procurement", "tax"]', "effect": "restrict", **change}
     child = head(extends="000000") + measure("ST-01", **args)
     p = only([x for x in layered(tmp_path, child) if x.severity == "error"])
@@ -299,18 +319,28 @@ def test_recategorising_rights_limiting_is_an_error(tmp_path: Path) -> None:
 
 
 def test_widening_management_measure_is_allowed(tmp_path: Path) -> None:
-    child = head(extends="000000") + measure("ST-02", category="management", steps='["*"]', effect="strict_review")
+    child = head(extends="000000") + measure(
+        "ST-02", category="management", steps='["*"]', effect="strict_review"
+    )
     assert layered(tmp_path, child) == []
 
 
 def test_withdrawing_an_unknown_inherited_measure(tmp_path: Path) -> None:
-    child = head(extends="000000") + '\n[[withdraws]]\ncode = "ST-09"\nreason = "本市不适用"\n' + measure()
+    child = (
+        head(extends="000000")
+        + '\n[[withdraws]]\ncode = "ST-09"\nreason = "本市不适用"\n'
+        + measure()
+    )
     p = only([x for x in layered(tmp_path, child) if x.severity == "error"])
     assert p.measure == "ST-09" and "no parent list" in p.message
 
 
 def test_withdrawal_with_reason_is_fine(tmp_path: Path) -> None:
-    child = head(extends="000000") + '\n[[withdraws]]\ncode = "ST-02"\nreason = "本市已并入一窗受理"\n' + measure()
+    child = (
+        head(extends="000000")
+        + '\n[[withdraws]]\ncode = "ST-02"\nreason = "本市已并入一窗受理"\n'
+        + measure()
+    )
     assert layered(tmp_path, child) == []
 
 

@@ -395,7 +395,11 @@ async def test_async_chunks_run_concurrently() -> None:
 
 
 def test_sync_chunks_run_concurrently() -> None:
-    script = Script([lambda r: (time.sleep(0.02), echo_found(r))[1]])
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.02)
+        return echo_found(request)
+
+    script = Script([slow])
     driver = SyncDriver(RemoteSettings(chunk_concurrency=8), script.transport())
     start = time.monotonic()
     found = driver.fetch(FakeSource(), [f"C{i}" for i in range(10_000)])

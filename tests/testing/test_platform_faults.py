@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -413,3 +414,18 @@ def test_state_changes_from_test_thread_are_seen_by_server_threads(
     thread.join()
     assert not errors
     assert len(live.get(f"/v1/subjects/{ORG}/records").json()["records"]) == 200
+
+
+@pytest.mark.integration
+def test_loopback_request_body_over_one_mib_is_413(live: httpx.Client) -> None:
+    resp = live.post("/v1/subjects:batch-records", content=b" " * (1024 * 1024 + 1))
+    assert resp.status_code == 413
+    assert resp.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.integration
+def test_loopback_bad_content_length_is_400(served: RunningServer) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/pushes HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        status_line = sock.makefile("rb").readline()
+    assert status_line.split()[1] == b"400"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import creditguard_procurement_window as plugin
 import pluggy
 import pytest
 
-import creditguard_procurement_window as plugin
 from creditguard import hookspecs
 from creditguard.measures import MeasureCatalog, parse_measure_list
 from creditguard.models import CreditRecord, EffectiveRecord
@@ -16,7 +16,9 @@ from creditguard.rules import combine, match_measure, outcome_of
 AS_OF = date(2026, 3, 2)
 
 
-def record(listed_on: date, *, domain: str = "procurement", kind: str = "blacklist", role: str = "self") -> EffectiveRecord:
+def record(
+    listed_on: date, *, domain: str = "procurement", kind: str = "blacklist", role: str = "self"
+) -> EffectiveRecord:
     rec = CreditRecord(
         record_id=f"R-{listed_on}",
         list_kind=kind,
@@ -79,8 +81,12 @@ def test_registered_with_pluggy() -> None:
     pm.register(plugin)
     pm.check_pending()  # a misspelt hook name fails here
     results = pm.hook.creditguard_extra_measures(
-        subject=None, step="procurement.bid", region="320100", as_of=AS_OF,
-        records=(record(date(2025, 6, 1)),), context={},
+        subject=None,
+        step="procurement.bid",
+        region="320100",
+        as_of=AS_OF,
+        records=(record(date(2025, 6, 1)),),
+        context={},
     )
     assert [m.code for r in results for m in r] == ["EX-PW-01"]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from creditguard.measures import MeasureCatalog, installed_pack_lists, validate_lists
-from creditguard.measures.explain import explain_step
 from creditguard_measures_jiangsu_example.plugin import LISTS
 from creditguard_measures_statutes.plugin import LISTS as NATIONAL
+
+from creditguard.measures import MeasureCatalog, installed_pack_lists, validate_lists
+from creditguard.measures.explain import explain_step
 
 
 def catalog() -> MeasureCatalog:
@@ -36,12 +37,16 @@ def test_replay_uses_the_version_in_force() -> None:
     assert c.resolve("320100", date(2026, 2, 28)).version == "2025.1"
     assert c.resolve("320100", date(2026, 3, 1)).version == "2026.1"
     # NJ-02 exists only from 2026.1.
-    assert "NJ-02" not in {rm.measure.code for rm in c.resolve("320100", date(2026, 2, 28)).measures}
+    assert "NJ-02" not in {
+        rm.measure.code for rm in c.resolve("320100", date(2026, 2, 28)).measures
+    }
 
 
 def test_explain_subsidy() -> None:
     resolved = catalog().resolve("320100", date(2026, 3, 2))
-    v = {x.code: x for x in explain_step(resolved, "subsidy.apply", "blacklist", "court_enforcement")}
+    v = {
+        x.code: x for x in explain_step(resolved, "subsidy.apply", "blacklist", "court_enforcement")
+    }
     assert v["NJ-01"].applies and v["ST-13"].applies
     assert v["S-01"].reason == "does not apply: step subsidy.apply is not procurement.*"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from creditguard.measures import MeasureCatalog, installed_pack_lists, validate_lists
-from creditguard.measures.explain import explain_step
 from creditguard_measures_shanghai.plugin import LISTS
 from creditguard_measures_statutes.plugin import LISTS as NATIONAL
+
+from creditguard.measures import MeasureCatalog, installed_pack_lists, validate_lists
+from creditguard.measures.explain import explain_step
 
 ON = date(2026, 3, 2)
 
@@ -18,7 +19,10 @@ def test_validates_clean_on_the_national_pack() -> None:
 
 def test_every_measure_cites_the_regulation_with_its_level() -> None:
     for m in LISTS[0].measures:
-        assert all(b.title == "《上海市社会信用条例》" and b.level == "local_regulation" for b in m.legal_basis)
+        assert all(
+            b.title == "《上海市社会信用条例》" and b.level == "local_regulation"
+            for b in m.legal_basis
+        )
         assert {b.article for b in m.legal_basis} <= {"第三十条", "第三十一条", "第三十三条"}
         # A local regulation alone cannot carry a rights-limiting measure.
         assert m.category != "rights_limiting"
@@ -42,7 +46,9 @@ def test_legal_representative_reached_at_appointment() -> None:
     resolved = MeasureCatalog([*NATIONAL, *LISTS]).resolve("310000", ON)
     verdicts = {
         v.code: v.status
-        for v in explain_step(resolved, "appointment.qualify", "blacklist", role="legal_representative")
+        for v in explain_step(
+            resolved, "appointment.qualify", "blacklist", role="legal_representative"
+        )
     }
     assert verdicts["SH-11"] == "applies"
 

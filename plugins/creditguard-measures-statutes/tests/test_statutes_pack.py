@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from creditguard_measures_statutes.plugin import LISTS
+
 from creditguard.measures import MeasureCatalog, installed_pack_lists, validate_lists
 from creditguard.measures.basis import JUDICIAL_INTERPRETATION, basis_kind
-from creditguard_measures_statutes.plugin import LISTS
 
 
 def test_validates_without_errors_or_warnings() -> None:
@@ -31,7 +32,12 @@ def test_national_region_and_not_called_the_basic_list() -> None:
 
 def test_procurement_ban_resolves_for_any_region() -> None:
     resolved = MeasureCatalog(LISTS).resolve("320102", date(2026, 3, 2))
-    assert [rm.measure.code for rm in resolved.candidates("procurement.bid")] == ["ST-01", "ST-02", "ST-03", "ST-11"]
+    assert [rm.measure.code for rm in resolved.candidates("procurement.bid")] == [
+        "ST-01",
+        "ST-02",
+        "ST-03",
+        "ST-11",
+    ]
 
 
 def test_registered_through_the_entry_point() -> None:

@@ -248,6 +248,18 @@ def _message(err: Mapping[str, Any], fld: str) -> str:
     return f"{err.get('msg', 'invalid value')} (got {shown})"
 
 
+def _innermost(exc: ValidationError) -> list[Any]:
+    """The errors, minus those about a container whose item already has an error
+    ("list_kinds.0: unknown list kind" makes "list_kinds: too short" noise)."""
+    errs = exc.errors()
+    locs = [tuple(e["loc"]) for e in errs]
+    return [
+        e
+        for e, loc in zip(errs, locs, strict=True)
+        if not any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs)
+    ]
+
+
 def _loc_path(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -280,7 +292,7 @@ def check_data(data: Any, *, name: str = "<list>", text: str | None = None) -> C
         head_list = MeasureList.model_validate({**head, "measures": []})
     except ValidationError as exc:
         head_ok = False
-        for err in exc.errors():
+        for err in _innermost(exc):
             path = _loc_path(err["loc"])
             line: int | None = None
             measure = None
@@ -383,7 +395,7 @@ def check_data(data: Any, *, name: str = "<list>", text: str | None = None) -> C
             except ValidationError:
                 measures.append(Measure.model_validate({**_PLACEHOLDER, "code": f"#{i + 1}"}))
                 skip[i] = frozenset({"*"})
-            for err in exc.errors():
+            for err in _innermost(exc):
                 path = _loc_path(err["loc"])
                 problems.append(
                     Problem(
@@ -450,11 +462,10 @@ def check_text(text: str, *, name: str = "<list>", fmt: str = "toml") -> Checked
         )
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_POS.search(str(exc))
-        return Checked(
-            name,
-            None,
-            [Problem(f"not valid TOML: {exc}", file=name, line=int(m.group(1)) if m else None)],
-        )
+        line = int(m.group(1)) if m else None
+        if line is None and "end of document" in str(exc):
+            line = max(1, len(text.splitlines()))
+        return Checked(name, None, [Problem(f"not valid TOML: {exc}", file=name, line=line)])
     return check_data(data, name=name, text=text)
 
 

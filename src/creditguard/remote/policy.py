@@ -105,7 +105,12 @@ def deadline_exceeded(last: SourceError | None, *, source: str | None) -> Deadli
         text = text[len(last.source) + 2 :]
     exc = DeadlineExceeded(f"deadline exceeded; last error: {text}", source=last.source or source)
     # Keep the last error's details as attributes without repeating them in the text.
-    exc.status, exc.code, exc.excerpt, exc.retry_after = last.status, last.code, last.excerpt, last.retry_after
+    exc.status, exc.code, exc.excerpt, exc.retry_after = (
+        last.status,
+        last.code,
+        last.excerpt,
+        last.retry_after,
+    )
     return exc
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +31,17 @@ __all__ = ["RunningServer", "serve"]
 
 # Bodies beyond this are refused unread (the API's own limit, 1 MiB, is checked later).
 _MAX_READ = 16 * 1024 * 1024
+_JSON = (("Content-Type", "application/json"),)
+_TOO_LARGE = Answer(
+    413,
+    b'{"error":{"code":"PAYLOAD_TOO_LARGE","message":"body too large","request_id":"-"}}',
+    _JSON,
+)
+_BAD_LENGTH = Answer(
+    400,
+    b'{"error":{"code":"INVALID_ARGUMENT","message":"bad Content-Length","request_id":"-"}}',
+    _JSON,
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -54,6 +66,11 @@ class _Server(ThreadingHTTPServer):
         with self.connections_lock:
             self.connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-request are routine here (resets, timeouts, stop()).
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Wake threads blocked on idle keep-alive connections so they end."""
@@ -105,15 +122,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._write_answer(_BAD_LENGTH)
+            return None
         if length > _MAX_READ:
             self.close_connection = True
-            self._write_answer(
-                Answer(
-                    413,
-                    b'{"error":{"code":"PAYLOAD_TOO_LARGE","message":"body too large","request_id":""}}',
-                )
-            )
+            self._write_answer(_TOO_LARGE)
             return None
         return self.rfile.read(length) if length else b""
 

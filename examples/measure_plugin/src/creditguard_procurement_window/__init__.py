@@ -39,7 +39,11 @@ MEASURE = Measure.model_validate(
         "legal_basis": [
             {"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}
         ],
-        "applies_to": {"list_kinds": ["blacklist"], "domains": list(DOMAINS), "steps": ["procurement.*"]},
+        "applies_to": {
+            "list_kinds": ["blacklist"],
+            "domains": list(DOMAINS),
+            "steps": ["procurement.*"],
+        },
     }
 )
 
@@ -66,7 +70,11 @@ def creditguard_extra_measures(
     if not step_matches(step, MEASURE.applies_to.steps):
         return None
     start = window_start(as_of)
-    hits = [er for er in records if record_matches(MEASURE, er) and start <= er.record.listed_on <= as_of]
+    hits = [
+        er
+        for er in records
+        if record_matches(MEASURE, er) and start <= er.record.listed_on <= as_of
+    ]
     if not hits:
         return None
     return [applied(MEASURE, hits, list_region=region, origin="plugin:procurement-window")]

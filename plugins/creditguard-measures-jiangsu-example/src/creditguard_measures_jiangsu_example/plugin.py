@@ -11,7 +11,9 @@ from creditguard.models import MeasureList
 __all__ = ["LISTS", "creditguard_register_measures"]
 
 #: The lists shipped in ``lists/``, loaded (and validated) once at import.
-LISTS: tuple[MeasureList, ...] = tuple(load_package_lists(__package__ or "creditguard_measures_jiangsu_example"))
+LISTS: tuple[MeasureList, ...] = tuple(
+    load_package_lists(__package__ or "creditguard_measures_jiangsu_example")
+)
 
 
 @hookimpl
