@@ -111,6 +111,9 @@ class _Assessment:
     outcome: Outcome
 
 
+_CLEAN = _Assessment((), None, (), (), (), (), "allow")
+
+
 @dataclass(frozen=True, slots=True)
 class FailurePolicy:
     """What a step does when records cannot be obtained: hold, allow, stale or raise."""
@@ -322,6 +325,10 @@ class Engine:
     # alive, so an id() is never reused while it is a key.
 
     def _assess(self, plan: Plan, gathered: list[_Gathered]) -> _Assessment:
+        if not any(g[1].records or g[1].possible_matches for g in gathered):
+            # A clean subject: nothing to match, and not worth a memo slot.
+            name = next((g[1].subject.name for g in gathered if g[1].subject is not None), None)
+            return _CLEAN if name is None else _Assessment((), name, (), (), (), (), "allow")
         key = (plan.day, plan.step, id(plan.candidates), plan.sc.code, *[(g[0], id(g[1])) for g in gathered])
         hit = self._memo.get(key)
         if hit is not None:

@@ -59,6 +59,11 @@ class _GuardBase:
             if src.name in self._sources:
                 raise ConfigError(f"two sources are named {src.name!r}")
             self._sources[src.name] = src
+        # Protocol isinstance checks cost microseconds; classify each source once.
+        self._local_sources = {n for n, src in self._sources.items() if isinstance(src, LocalSource)}
+        for n, src in self._sources.items():
+            if n not in self._local_sources and not isinstance(src, HttpSource):
+                raise ConfigError(f"source {n!r} is neither a LocalSource nor an HttpSource")
         self.cache = RecordCache(ttl=cfg.guard.cache_ttl_s, maxsize=cfg.guard.cache_size)
         f = cfg.failure
         self.engine = Engine(
@@ -224,16 +229,14 @@ class Guard(_GuardBase):
 
     def _perform(self, op: Fetch, deadline: float) -> Fetched:
         source = self._sources[op.source]
-        if isinstance(source, LocalSource):
+        if op.source in self._local_sources:
             return self._local(source, op)
-        if isinstance(source, HttpSource):
-            driver = self._get_driver()
-            try:
-                records = driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
-            except SourceError as exc:
-                return Fetched(None, exc, datetime.now(CST))
-            return Fetched(records, None, datetime.now(CST))
-        raise ConfigError(f"source {op.source!r} is neither a LocalSource nor an HttpSource")
+        driver = self._get_driver()
+        try:
+            records = driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
+        except SourceError as exc:
+            return Fetched(None, exc, datetime.now(CST))
+        return Fetched(records, None, datetime.now(CST))
 
     def _get_driver(self) -> Any:
         if self._driver is None:
@@ -313,17 +316,15 @@ class AsyncGuard(_GuardBase):
 
     async def _perform(self, op: Fetch, deadline: float) -> Fetched:
         source = self._sources[op.source]
-        if isinstance(source, LocalSource):
+        if op.source in self._local_sources:
             # Local lookups are indexed SQLite reads of microseconds: not worth a thread hop.
             return self._local(source, op)
-        if isinstance(source, HttpSource):
-            driver = self._get_driver()
-            try:
-                records = await driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
-            except SourceError as exc:
-                return Fetched(None, exc, datetime.now(CST))
-            return Fetched(records, None, datetime.now(CST))
-        raise ConfigError(f"source {op.source!r} is neither a LocalSource nor an HttpSource")
+        driver = self._get_driver()
+        try:
+            records = await driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
+        except SourceError as exc:
+            return Fetched(None, exc, datetime.now(CST))
+        return Fetched(records, None, datetime.now(CST))
 
     def _get_driver(self) -> Any:
         if self._driver is None:

@@ -45,10 +45,12 @@ CREATE TABLE IF NOT EXISTS decisions (
     region TEXT NOT NULL,
     outcome TEXT NOT NULL,
     verified INTEGER NOT NULL,
-    body TEXT NOT NULL REFERENCES bodies(hash)
+    body TEXT REFERENCES bodies(hash),  -- a shared body, or
+    data TEXT                           -- the body inline (clean decisions)
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(decided_at);
--- The decision JSON without id and time; shared by repeated identical decisions.
+-- The decision JSON without id, time and explanation (recomputed on read);
+-- shared by repeated identical decisions.
 CREATE TABLE IF NOT EXISTS bodies (
     hash TEXT PRIMARY KEY,
     data TEXT NOT NULL
@@ -56,6 +58,9 @@ CREATE TABLE IF NOT EXISTS bodies (
 """
 
 log = logging.getLogger("creditguard.journal")
+
+#: Stored in their own columns (id, time) or recomputed on read (explanation).
+_STORED_APART = {"decision_id", "decided_at", "explanation"}
 
 _journals: weakref.WeakSet[DecisionJournal] = weakref.WeakSet()
 
@@ -141,7 +146,7 @@ class DecisionJournal:
                 with conn:
                     conn.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", new_bodies.items())
                     conn.executemany(
-                        "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                        "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                     )
                 conn.close()
             except sqlite3.Error as exc:
@@ -180,13 +185,17 @@ class DecisionJournal:
         # measures and provenance are the same (memoised, immutable) objects, so the
         # rest of the JSON is serialised once and reused. The memo keeps those
         # objects alive, so their ids cannot be reused while they are keys.
+        if not d.records and not d.possible_matches:
+            # Clean decisions are mostly distinct subjects: stored inline, no memo churn.
+            return (d.decision_id, d.decided_at.isoformat(), mask_code(d.subject_code, d.subject_kind),
+                    d.step, d.region, d.outcome, int(d.verified), None, d.model_dump_json(exclude=_STORED_APART))
         parts = (d.records, d.measures, d.conditions, d.provenance, d.possible_matches)
         key = (id(d.records), id(d.measures), id(d.conditions), *map(id, d.provenance), d.subject_code,
                d.step, d.region, d.as_of, d.outcome, d.verified, d.stale, d.degraded_reason,
                d.list_region, d.list_version, d.subject_name, len(d.provenance), d.possible_matches)
         hit = self._bodies.get(key)
         if hit is None:
-            body = d.model_dump_json(exclude={"decision_id", "decided_at"})
+            body = d.model_dump_json(exclude=_STORED_APART)
             digest = hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
             if len(self._bodies) > 4096:
                 self._bodies.clear()
@@ -194,7 +203,7 @@ class DecisionJournal:
             hit = self._bodies[key] = (parts, digest, masked)
             new_bodies[digest] = body
         return (d.decision_id, d.decided_at.isoformat(), hit[2], d.step, d.region, d.outcome,
-                int(d.verified), hit[1])
+                int(d.verified), hit[1], None)
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
@@ -218,8 +227,8 @@ def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None,
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
         sql = (
-            "SELECT d.decision_id, d.decided_at, d.subject, d.step, d.region, d.outcome, d.verified, b.data"
-            " FROM decisions d JOIN bodies b ON b.hash = d.body"
+            "SELECT d.decision_id, d.decided_at, d.subject, d.step, d.region, d.outcome, d.verified,"
+            " COALESCE(b.data, d.data) FROM decisions d LEFT JOIN bodies b ON b.hash = d.body"
         )
         args: list[Any] = []
         if since is not None:
@@ -234,10 +243,16 @@ def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None,
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
     return [
-        JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]),
-                     _masked({"decision_id": r[0], "decided_at": r[1], **json.loads(r[7])}))
+        JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _masked(_full(r[0], r[1], r[7])))
         for r in rows
     ]
+
+
+def _full(decision_id: str, decided_at: str, body: str) -> dict[str, Any]:
+    """The decision as stored, with its explanation recomputed (it is a pure function of it)."""
+    data = {"decision_id": decision_id, "decided_at": decided_at, **json.loads(body)}
+    decision = Decision.model_validate(data)
+    return decision.model_dump(mode="json")
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:

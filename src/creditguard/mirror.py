@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from creditguard.codes import parse_code
 from creditguard.errors import InvalidCodeError, InvalidRecordError, StorageError
-from creditguard.models import CreditRecord, Subject, SubjectRecords
+from creditguard.models import CreditRecord, Subject, SubjectRecords, trusted
 
 __all__ = ["ImportReport", "SqliteMirror"]
 
@@ -42,6 +42,10 @@ CREATE INDEX IF NOT EXISTS records_subject ON records(subject_code);
 """
 
 _MAX_REPORTED = 20
+_LOOKUP = (
+    "SELECT 0, data FROM subjects WHERE code = ?1 "
+    "UNION ALL SELECT 1, data FROM records WHERE subject_code = ?1"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,10 @@ class SqliteMirror:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
+        # Lookups are random reads by code: map the file and keep a large page
+        # cache so an indexed probe costs no system call once pages are warm.
+        conn.execute("PRAGMA mmap_size=1073741824")
+        conn.execute("PRAGMA cache_size=-65536")
         return conn
 
     @property
@@ -125,17 +133,23 @@ class SqliteMirror:
         conn = self._conn
         out: dict[str, SubjectRecords] = {}
         for code in codes:
-            rows = conn.execute("SELECT data FROM records WHERE subject_code = ?", (code,)).fetchall()
-            records = [CreditRecord.model_validate_json(r[0]) for r in rows]
-            subj_row = conn.execute("SELECT data FROM subjects WHERE code = ?", (code,)).fetchone()
-            subject = Subject.model_validate_json(subj_row[0]) if subj_row else None
+            # One statement, two index probes: the subject row (kind 0) and its records (kind 1).
+            rows = conn.execute(_LOOKUP, (code,)).fetchall()
+            subject = None
+            records: list[CreditRecord] = []
+            for kind, data in rows:
+                if kind == 0:
+                    subject = Subject.model_validate_json(data)
+                else:
+                    records.append(CreditRecord.model_validate_json(data))
             if include_related:
                 records.extend(self._related(conn, code))
-            out[code] = SubjectRecords.model_construct(
+            out[code] = trusted(
+                SubjectRecords,
                 code=code,
                 subject=subject,
                 records=tuple(records),
-                found=bool(subj_row or records),
+                found=bool(rows) or bool(records),
                 possible_matches=(),
             )
         return out

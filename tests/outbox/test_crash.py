@@ -57,9 +57,10 @@ class TappedOutbox(SqliteOutbox):
 
 def child(path: Path, url: str, fd: int) -> None:  # pragma: no cover - runs in the forked child
     box = TappedOutbox(path, fd)
-    case_id = CaseRecorder(box, UNIT).record_step(
-        make_decision(("S-01", "deny"), ("S-02", "notify"))
-    )
+    # The id counter was copied from the parent at fork: make the decision id unique here.
+    unique = f"D{os.getpid()}-{time.time_ns()}"
+    decision = make_decision(("S-01", "deny"), ("S-02", "notify"), decision_id=unique)
+    case_id = CaseRecorder(box, UNIT).record_step(decision)
     box.tell(f"K {case_id}")
     d = loopback_deliverer(box, url, timeout_s=1.0, lease_s=1.5)
     while True:

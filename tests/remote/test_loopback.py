@@ -237,7 +237,8 @@ def test_sync_driver_works_in_a_forked_child(running: Any, platform: Any) -> Non
 
     driver = SyncDriver(SETTINGS)
     src = source(running)
-    assert fetch("sync", SETTINGS, src, [ORG], driver).error is None  # parent holds a pooled connection
+    # the parent now holds a pooled keep-alive connection
+    assert fetch("sync", SETTINGS, src, [ORG], driver).error is None
     pid = os.fork()
     if pid == 0:  # child: must not reuse the parent's connection or client
         code = 1
