@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from creditguard import Guard, hookimpl
-from creditguard.codes import resident_id_check_char, uscc_check_char
+from creditguard.codes import uscc_check_char
 from creditguard.config import config_from_dict
 from creditguard.mirror import SqliteMirror
 from creditguard.models import CreditRecord, MeasureList, Subject

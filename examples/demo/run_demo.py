@@ -9,6 +9,7 @@ All subjects and codes are fictional (valid checksums, invented companies).
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -56,11 +57,14 @@ def main() -> int:
         print("-" * 78)
         click.echo(render(decision))
         print()
+    pending = guard.cases.outbox.status(now=time.time()).pending if guard.cases is not None else 0
     guard.close()
     assert guard.journal is not None
     print("=" * 78)
     print(f"Every decision above was journaled in {guard.journal.path};")
     print("see them with:  .venv/bin/creditguard journal --config examples/demo/creditguard.toml")
+    print(f"Decisions that applied measures opened cases: {pending} item(s) wait in the outbox, since the")
+    print("demo has no platform to deliver to; see .venv/bin/creditguard outbox status --config examples/demo/creditguard.toml")
     return 0
 
 

@@ -32,6 +32,11 @@ Example::
 
     [journal]
     enabled = true
+
+    [outbox]                     # cases and feedback (on when unit_code is set)
+    # path = "var/outbox.db"     # or "postgresql://..." for several hosts
+    deliver = true               # background delivery in this process
+    # platform = "jiangsu"       # which [[sources]] entry to deliver to
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ __all__ = [
     "GuardSettings",
     "JournalConfig",
     "MeasuresConfig",
+    "OutboxConfig",
     "SourceConfig",
     "find_config",
     "load_config",
@@ -110,6 +116,16 @@ class FailureConfig(_Strict):
     steps: dict[str, Policy] = Field(default_factory=dict)
 
 
+class OutboxConfig(_Strict):
+    """The ``[outbox]`` table: where cases and feedback wait for delivery."""
+
+    enabled: bool | None = None  # default: on when [guard] unit_code is set
+    path: str | None = None  # SQLite file (default <data_dir>/outbox.db) or a postgresql:// DSN
+    deliver: bool = True  # run a background delivery worker in this process
+    platform: str | None = None  # the [[sources]] entry to deliver to (default: the first of type "platform")
+    drain_timeout_s: float = Field(default=5.0, ge=0)
+
+
 class JournalConfig(_Strict):
     """The ``[journal]`` table."""
 
@@ -126,6 +142,7 @@ class Config(_Strict):
     measures: MeasuresConfig = MeasuresConfig()
     failure: FailureConfig = FailureConfig()
     journal: JournalConfig = JournalConfig()
+    outbox: OutboxConfig = OutboxConfig()
     base_dir: str = Field(default=".", exclude=True)
 
     def path(self, value: str) -> Path:

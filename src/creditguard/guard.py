@@ -9,19 +9,35 @@ connection pools, caches and the journal) and share it between threads.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from creditguard.cache import RecordCache
 from creditguard.codes import SubjectCode
 from creditguard.config import Config, load_config
-from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched
-from creditguard.errors import ConfigError, CreditGuardError, MeasureListError, SourceError, SourceUnavailable
+from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched, Plan
+from creditguard.errors import (
+    ConfigError,
+    CreditGuardError,
+    MeasureListError,
+    SourceError,
+    SourceUnavailable,
+)
 from creditguard.journal import DecisionJournal
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.measures.loader import load_measure_list
@@ -29,6 +45,14 @@ from creditguard.models import Decision, MeasureList
 from creditguard.plugins import Hooks, build_plugin_manager
 from creditguard.screening import ScreenResult, blocks, finish_block, plan_block
 from creditguard.sources import HttpSource, LocalSource
+from creditguard.workflow import CaseDesk, StepDenied, open_case_desk
+
+if TYPE_CHECKING:
+    from creditguard.models import CreditRecord
+    from creditguard.outbox import OutboxItem
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = ["AsyncGuard", "Guard"]
 
@@ -76,6 +100,8 @@ class _GuardBase:
         )
         self.deadline = cfg.guard.deadline_ms / 1000
         self._transport = transport
+        #: Cases and feedback (``[outbox]``); None when the outbox is off.
+        self.cases: CaseDesk | None = open_case_desk(cfg)
         self.journal: DecisionJournal | None = None
         enabled = cfg.journal.enabled if journal is None else bool(journal)
         if enabled:
@@ -162,10 +188,31 @@ class _GuardBase:
             return Fetched(None, err, datetime.now(CST))
         return Fetched(records, None, datetime.now(CST))
 
+    def _require_cases(self) -> CaseDesk:
+        if self.cases is None:
+            raise ConfigError("cases need the outbox: set [guard] unit_code (and [outbox]) in the configuration")
+        return self.cases
+
+    @staticmethod
+    def _records_of(plan: Plan, answers: Sequence[Fetched]) -> dict[str, CreditRecord] | None:
+        """Current records by id from a plan's cached parts and fresh answers; None if a source failed."""
+        out: dict[str, CreditRecord] = {}
+        for g in plan.gathered:
+            out.update((r.record_id, r) for r in g[1].records)
+        for answer in answers:
+            if answer.error is not None or answer.records is None:
+                return None
+            got = answer.records.get(plan.sc.code)
+            if got is not None:
+                out.update((r.record_id, r) for r in got.records)
+        return out
+
     def close(self) -> None:
-        """Flush the journal and close connections."""
+        """Flush the journal, drain the outbox worker and close connections."""
         if self.journal is not None:
             self.journal.close()
+        if self.cases is not None:
+            self.cases.close()
 
 
 class Guard(_GuardBase):
@@ -181,12 +228,16 @@ class Guard(_GuardBase):
         region: str,
         as_of: date | None = None,
         context: Mapping[str, Any] | None = None,
+        open_case: bool = True,
     ) -> Decision:
         """Decide whether ``subject`` may pass ``step`` in ``region`` (on ``as_of``, default today).
 
-        Raises :class:`~creditguard.errors.InvalidCodeError` for a malformed
-        code and :class:`~creditguard.errors.RecordsUnavailable` only when the
-        step's failure policy is ``raise``.
+        When the decision applies measures and the outbox is on, the case is
+        initiated (written durably) before this returns; ``open_case=False``
+        skips that for a mere preview. Raises
+        :class:`~creditguard.errors.InvalidCodeError` for a malformed code and
+        :class:`~creditguard.errors.RecordsUnavailable` only when the step's
+        failure policy is ``raise``.
         """
         plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
         if plan.missing:
@@ -195,7 +246,94 @@ class Guard(_GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
+        if open_case and decision.measures and self.cases is not None:
+            self.cases.opened(decision)
         return decision
+
+    def feedback(
+        self,
+        decision: Decision,
+        *,
+        actions: Mapping[str, str | tuple[str, str]] | None = None,
+        detail: str = "",
+        workflow_ref: str | None = None,
+        connection: Any = None,
+    ) -> list[OutboxItem]:
+        """Report what the workflow did: one feedback entry per applied measure, written durably.
+
+        Measures not named in ``actions`` get the action of their effect
+        (deny → ``denied`` …). A measure whose records have lost effect by now
+        (repaired, removed, expired; looked up again) is fed back ``not_applied``
+        with the reason. ``connection`` writes through the integrator's own
+        database connection, inside its transaction.
+        """
+        desk = self._require_cases()
+        plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
+        deadline = time.monotonic() + self.deadline
+        answers = [self._perform(op, deadline) for op in plan.missing]
+        return desk.feedback(decision, actions=actions, detail=detail, workflow_ref=workflow_ref,
+                             current_records=self._records_of(plan, answers), connection=connection)
+
+    @contextmanager
+    def checked(
+        self,
+        subject: str | SubjectCode,
+        *,
+        step: str,
+        region: str,
+        workflow_ref: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Iterator[Decision]:
+        """Check before a step, feed back after it completes.
+
+        The block receives the decision and decides what to do with it; raise
+        :class:`~creditguard.workflow.StepDenied` to refuse the step (fed back
+        as done). An other exception means the step did not complete: nothing is
+        fed back and the case stays open.
+        """
+        decision = self.check(subject, step=step, region=region, context=context)
+        try:
+            yield decision
+        except StepDenied:
+            if self.cases is not None:
+                self.feedback(decision, workflow_ref=workflow_ref)
+            raise
+        if self.cases is not None and decision.measures:
+            self.feedback(decision, workflow_ref=workflow_ref)
+
+    def step(
+        self,
+        step: str,
+        *,
+        region: str,
+        subject: Callable[..., str] | str,
+        workflow_ref: Callable[..., str] | str | None = None,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Decorate a step function: checked before, fed back after.
+
+        ``subject`` (and ``workflow_ref``) are values or functions of the step's
+        arguments. A ``deny`` decision raises :class:`~creditguard.workflow.StepDenied`
+        without running the step; otherwise the step runs, receiving the
+        decision as ``decision=`` if it has such a parameter.
+        """
+
+        def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+            wants = "decision" in inspect.signature(fn).parameters
+
+            @functools.wraps(fn)
+            def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+                code = subject(*args, **kwargs) if callable(subject) else subject
+                ref = workflow_ref(*args, **kwargs) if callable(workflow_ref) else workflow_ref
+                with self.checked(code, step=step, region=region, workflow_ref=ref) as decision:
+                    if decision.outcome == "deny":
+                        raise StepDenied(decision)
+                    if wants:
+                        kwargs["decision"] = decision
+                    return fn(*args, **kwargs)
+
+            return inner
+
+        return wrap
 
     def screen(
         self,
@@ -272,6 +410,7 @@ class AsyncGuard(_GuardBase):
         region: str,
         as_of: date | None = None,
         context: Mapping[str, Any] | None = None,
+        open_case: bool = True,
     ) -> Decision:
         """Async twin of :meth:`Guard.check`; same arguments, same decisions."""
         plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
@@ -282,7 +421,79 @@ class AsyncGuard(_GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
+        if open_case and decision.measures and self.cases is not None:
+            # A durable (fsync'd) write: off the event loop.
+            await asyncio.to_thread(self.cases.opened, decision)
         return decision
+
+    async def feedback(
+        self,
+        decision: Decision,
+        *,
+        actions: Mapping[str, str | tuple[str, str]] | None = None,
+        detail: str = "",
+        workflow_ref: str | None = None,
+        connection: Any = None,
+    ) -> list[OutboxItem]:
+        """Async twin of :meth:`Guard.feedback`."""
+        desk = self._require_cases()
+        plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
+        deadline = time.monotonic() + self.deadline
+        answers = await asyncio.gather(*(self._perform(op, deadline) for op in plan.missing))
+        current = self._records_of(plan, answers)
+        return await asyncio.to_thread(
+            functools.partial(desk.feedback, decision, actions=actions, detail=detail,
+                              workflow_ref=workflow_ref, current_records=current, connection=connection)
+        )
+
+    @asynccontextmanager
+    async def checked(
+        self,
+        subject: str | SubjectCode,
+        *,
+        step: str,
+        region: str,
+        workflow_ref: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Decision]:
+        """Async twin of :meth:`Guard.checked` (``async with``)."""
+        decision = await self.check(subject, step=step, region=region, context=context)
+        try:
+            yield decision
+        except StepDenied:
+            if self.cases is not None:
+                await self.feedback(decision, workflow_ref=workflow_ref)
+            raise
+        if self.cases is not None and decision.measures:
+            await self.feedback(decision, workflow_ref=workflow_ref)
+
+    def step(
+        self,
+        step: str,
+        *,
+        region: str,
+        subject: Callable[..., str] | str,
+        workflow_ref: Callable[..., str] | str | None = None,
+    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+        """Async twin of :meth:`Guard.step`, for ``async def`` step functions."""
+
+        def wrap(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+            wants = "decision" in inspect.signature(fn).parameters
+
+            @functools.wraps(fn)
+            async def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+                code = subject(*args, **kwargs) if callable(subject) else subject
+                ref = workflow_ref(*args, **kwargs) if callable(workflow_ref) else workflow_ref
+                async with self.checked(code, step=step, region=region, workflow_ref=ref) as decision:
+                    if decision.outcome == "deny":
+                        raise StepDenied(decision)
+                    if wants:
+                        kwargs["decision"] = decision
+                    return await fn(*args, **kwargs)
+
+            return inner
+
+        return wrap
 
     async def screen(
         self,

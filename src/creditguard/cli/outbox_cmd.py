@@ -1,0 +1,156 @@
+"""``creditguard outbox status|flush|retry|dead``: see and act on the feedback backlog."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+import click
+
+from creditguard.cli._common import echo_json, fail, fail_from
+from creditguard.errors import CreditGuardError
+from creditguard.outbox import Deliverer, Outbox, open_outbox
+
+__all__ = ["outbox"]
+
+
+def _open(path: str | None, config: str | None) -> Outbox:
+    if path is None:
+        from creditguard.config import load_config
+
+        try:
+            cfg = load_config(config)
+        except CreditGuardError as exc:
+            fail_from(exc)
+        path = str(cfg.data_dir / "outbox.db")
+        if not os.path.exists(path):
+            fail(f"no outbox at {path} (name one with --path)")
+    try:
+        return open_outbox(path)
+    except CreditGuardError as exc:
+        fail_from(exc)
+
+
+_where = [
+    click.option(
+        "--path", "path", metavar="PATH|DSN", help="SQLite outbox file or postgresql:// DSN."
+    ),
+    click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False),
+        help="creditguard.toml (outbox in its data_dir).",
+    ),
+]
+
+
+def _with_where(f: Any) -> Any:
+    for option in reversed(_where):
+        f = option(f)
+    return f
+
+
+@click.group()
+def outbox() -> None:
+    """The durable outbox of cases, responses and feedback."""
+
+
+@outbox.command()
+@_with_where
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(path: str | None, config: str | None, as_json: bool) -> None:
+    """Backlog, oldest pending age, attempts and dead letters."""
+    st = _open(path, config).status(now=time.time())
+    if as_json:
+        echo_json(st.as_dict())
+        return
+    age = "-" if st.oldest_pending_age_s is None else f"{st.oldest_pending_age_s:.0f} s"
+    click.echo(
+        f"pending {st.pending} (due {st.due}, in flight {st.in_flight}), oldest {age}, max attempts {st.max_attempts}"
+    )
+    click.echo(f"delivered {st.delivered}, dead {st.dead}")
+    for kind, n in sorted(st.by_kind.items()):
+        click.echo(f"  {kind}: {n} pending")
+
+
+@outbox.command()
+@_with_where
+@click.option("--limit", default=100, show_default=True, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def dead(path: str | None, config: str | None, limit: int, as_json: bool) -> None:
+    """Dead letters with the platform's reasons."""
+    items = _open(path, config).items("dead", limit=limit)
+    if as_json:
+        echo_json([dataclasses.asdict(i) for i in items])
+        return
+    if not items:
+        click.echo("no dead letters")
+    for i in items:
+        click.echo(f"#{i.id} {i.kind} {i.path} attempts={i.attempts} key={i.key[:16]}…")
+        click.echo(f"    {i.last_error}")
+
+
+@outbox.command()
+@_with_where
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Retry every dead letter.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def retry(
+    path: str | None, config: str | None, ids: tuple[int, ...], all_: bool, as_json: bool
+) -> None:
+    """Put dead letters (IDS, or --all) back in the queue."""
+    if not ids and not all_:
+        fail("name dead-letter ids or pass --all", code=2)
+    n = _open(path, config).retry_dead(None if all_ else list(ids), now=time.time())
+    echo_json({"requeued": n}) if as_json else click.echo(f"requeued {n}")
+
+
+@outbox.command()
+@_with_where
+@click.option("--base-url", help="Deliver now to this platform (else only make items due).")
+@click.option("--app-key", help="Application key id.")
+@click.option(
+    "--secret-env",
+    default="CREDITGUARD_SECRET",
+    show_default=True,
+    help="Variable holding the secret.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=30.0,
+    show_default=True,
+    help="Stop delivering after this many seconds.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def flush(
+    path: str | None,
+    config: str | None,
+    base_url: str | None,
+    app_key: str | None,
+    secret_env: str,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Make every pending item due now and, with --base-url, deliver them."""
+    box = _open(path, config)
+    made_due = box.make_due(now=time.time())
+    counts = {"made_due": made_due, "delivered": 0, "retry": 0, "dead": 0}
+    if base_url:
+        secret = os.environ.get(secret_env)
+        if not app_key or not secret:
+            fail(f"--app-key and the secret in ${secret_env} are needed to deliver", code=2)
+        d = Deliverer(box, base_url=base_url, app_key=app_key, secret=secret)
+        deadline = time.monotonic() + timeout_s
+        try:
+            for a in d.deliver_due(limit=1_000_000, stop=lambda: time.monotonic() > deadline):
+                counts[a.result] += 1
+        finally:
+            d.close()
+    counts["pending"] = box.status(now=time.time()).pending
+    if as_json:
+        echo_json(counts)
+    else:
+        click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))

@@ -1,0 +1,161 @@
+"""Cases around workflow steps: initiate when a check applies measures, feed back after.
+
+:class:`CaseDesk` is what a guard uses when ``[outbox]`` is on: a
+:class:`~creditguard.cases.CaseRecorder` on the configured outbox, the book
+of platform-initiated cases, and (optionally) a background delivery worker
+sending to the configured platform. The guards' ``step`` decorator,
+``checked`` context manager and ``feedback`` call go through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from creditguard.errors import ConfigError, CreditGuardError
+
+if TYPE_CHECKING:
+    from creditguard.cases import CaseRecorder
+    from creditguard.config import Config
+    from creditguard.models import CreditRecord, Decision
+    from creditguard.outbox import DeliveryWorker, Outbox, OutboxItem
+
+__all__ = ["CaseDesk", "StepDenied", "open_case_desk"]
+
+log = logging.getLogger("creditguard.workflow")
+
+
+class StepDenied(CreditGuardError):
+    """A guarded step was not run because the decision is ``deny``; ``decision`` says why."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+        codes = ", ".join(m.code for m in decision.measures)
+        super().__init__(
+            f"{decision.subject_display} may not pass {decision.step} in {decision.region} "
+            f"(measures {codes}; decision {decision.decision_id})"
+        )
+
+
+class CaseDesk:
+    """Initiates cases and records feedback durably; remembers which case a decision opened."""
+
+    def __init__(self, recorder: CaseRecorder, outbox: Outbox, worker: DeliveryWorker | None,
+                 *, drain_timeout: float = 5.0) -> None:
+        self.recorder = recorder
+        self.outbox = outbox
+        self.worker = worker
+        self.drain_timeout = drain_timeout
+        self._cases: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def opened(self, decision: Decision) -> str | None:
+        """Initiate the case of a decision that applied measures (durable before returning)."""
+        if not decision.measures:
+            return None
+        case_id = self.recorder.initiate(decision)
+        if case_id is not None:
+            with self._lock:
+                self._cases[decision.decision_id] = case_id
+                if len(self._cases) > 100_000:
+                    self._cases.popitem(last=False)
+        return case_id
+
+    def case_of(self, decision: Decision) -> str:
+        """The case a decision opened (initiating it now if this process has not)."""
+        with self._lock:
+            found = self._cases.get(decision.decision_id)
+        if found is not None:
+            return found
+        case_id = self.opened(decision)
+        if case_id is None:
+            raise ConfigError(f"decision {decision.decision_id} applied no measure: there is no case to feed back")
+        return case_id
+
+    def feedback(
+        self,
+        decision: Decision,
+        *,
+        actions: Mapping[str, str | tuple[str, str]] | None = None,
+        detail: str = "",
+        workflow_ref: str | None = None,
+        current_records: Mapping[str, CreditRecord] | None = None,
+        connection: Any = None,
+    ) -> list[OutboxItem]:
+        """One feedback entry per applied measure, written durably."""
+        if not decision.measures:
+            return []
+        return self.recorder.feedback(
+            self.case_of(decision),
+            decision,
+            actions=actions,
+            detail=detail,
+            workflow_ref=workflow_ref,
+            current_records=current_records,
+            connection=connection,
+        )
+
+    def close(self) -> None:
+        """Drain and stop the delivery worker, then close the outbox."""
+        if self.worker is not None:
+            drained = self.worker.stop(drain_timeout_s=self.drain_timeout)
+            if not drained:
+                log.warning("outbox not drained at shutdown; undelivered items stay queued for later")
+        self.outbox.close()
+
+
+def open_case_desk(config: Config) -> CaseDesk | None:
+    """The case desk the configuration asks for, or None when the outbox is off."""
+    cfg = config.outbox
+    enabled = cfg.enabled if cfg.enabled is not None else bool(config.guard.unit_code)
+    if not enabled:
+        return None
+    if not config.guard.unit_code:
+        raise ConfigError("[outbox] is enabled but [guard] unit_code is not set: cases need this unit's code")
+    from creditguard.cases import CaseRecorder, SqliteCaseBook
+    from creditguard.outbox import Deliverer, DeliveryWorker, open_outbox
+
+    target = cfg.path
+    if target is None:
+        path = str(config.data_dir / "outbox.db")
+    elif target.startswith(("postgresql://", "postgres://")):
+        path = target
+    else:
+        path = str(config.path(target))
+    outbox = open_outbox(path)
+    worker = None
+    if cfg.deliver:
+        platform = _platform_options(config)
+        if platform is not None:
+            base_url, app_key, secret = platform
+            deliverer = Deliverer(outbox, base_url=base_url, app_key=app_key, secret=secret)
+            worker = DeliveryWorker(deliverer, restart_after_fork=True)
+    book = SqliteCaseBook(config.data_dir / "platform-cases.db")
+    recorder = CaseRecorder(outbox, config.guard.unit_code, book=book,
+                            notify=worker.notify if worker is not None else None)
+    if worker is not None:
+        worker.start()
+    return CaseDesk(recorder, outbox, worker, drain_timeout=cfg.drain_timeout_s)
+
+
+def _platform_options(config: Config) -> tuple[str, str, str] | None:
+    wanted = config.outbox.platform
+    for sc in config.sources:
+        if (wanted is not None and sc.name == wanted) or (wanted is None and sc.type == "platform"):
+            opts = sc.options
+            secret = opts.get("secret")
+            if secret is None and opts.get("secret_env"):
+                secret = os.environ.get(str(opts["secret_env"]))
+            if not (opts.get("base_url") and opts.get("app_key") and secret):
+                raise ConfigError(
+                    f"[outbox] delivers to source {sc.name!r}, which needs base_url, app_key and a secret "
+                    "(secret_env naming a set environment variable)"
+                )
+            return str(opts["base_url"]), str(opts["app_key"]), str(secret)
+    if wanted is not None:
+        raise ConfigError(f"[outbox] platform = {wanted!r} names no [[sources]] entry")
+    return None
