@@ -193,6 +193,26 @@ class _GuardBase:
             raise ConfigError("cases need the outbox: set [guard] unit_code (and [outbox]) in the configuration")
         return self.cases
 
+    def deliver_now(self, *, timeout: float = 5.0) -> bool:
+        """Deliver what is due now and wait for deliveries in flight; True when none is left.
+
+        The background worker delivers on its own; call this in tests (to
+        assert what the platform received) or before a planned shutdown. Items
+        waiting for a later retry (after a 5xx, say) are not forced.
+        """
+        desk = self._require_cases()
+        if desk.worker is None:
+            raise ConfigError("no platform to deliver to: add a [[sources]] entry of type 'platform'")
+        end = time.monotonic() + timeout
+        while True:
+            desk.worker.deliverer.deliver_due()
+            status = desk.outbox.status(now=time.time())
+            if status.due == 0 and status.in_flight == 0:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.01)  # another deliverer holds a lease: let it finish
+
     @staticmethod
     def _records_of(plan: Plan, answers: Sequence[Fetched]) -> dict[str, CreditRecord] | None:
         """Current records by id from a plan's cached parts and fresh answers; None if a source failed."""
