@@ -251,6 +251,7 @@ class Engine:
         gathered = plan.gathered
         policy = None
         reason = None
+        notes: list[str] = []
         if failures:
             policy = self.failure.for_step(step)
             if policy == "stale":
@@ -262,10 +263,14 @@ class Engine:
                     else:
                         prov = entry.provenance.model_copy(update={"stale": True})
                         gathered.append((name, entry.records, entry.fetched_at, True, prov))
+                        at = entry.fetched_at.strftime("%Y-%m-%d %H:%M")
+                        notes.append(f"{_failure_text(name, err)} (used records fetched at {at})")
                 failures = still
                 policy = self.failure.stale_fallback
             if failures:
-                reason = "; ".join(f"{name}: {err}" for name, err in failures)
+                notes.extend(_failure_text(name, err) for name, err in failures)
+            reason = "; ".join(notes) or None
+            if failures:
                 if policy == "raise":
                     raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
 
@@ -355,6 +360,11 @@ class Engine:
 #: Spec §8: step names are dotted lower-case words (a glob or a capital would match no measure).
 _STEP_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 _GOOD_STEPS: set[str] = set()
+
+
+def _failure_text(name: str, err: SourceError) -> str:
+    text = str(err)
+    return text if text.startswith(f"{name}: ") else f"{name}: {text}"
 
 
 def _check_step_region(step: str, region: str) -> None:

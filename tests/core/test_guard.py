@@ -77,6 +77,7 @@ def test_stale_policy_uses_cached_records(make_guard: GuardFactory, mirror: Sqli
     assert d.provenance[0].stale is True
     assert d.provenance[0].fetched_at == first.provenance[0].fetched_at
     assert "缓存" in d.explanation
+    assert d.verified and "used records fetched at" in (d.degraded_reason or "")
 
 
 def test_stale_policy_falls_back_when_nothing_cached(

@@ -25,6 +25,9 @@ EXIT_BY_OUTCOME = {"allow": 0, "review": 3, "restrict": 4, "deny": 5}
 def check(code: str, step: str, region: str, as_of: object, config_path: str | None, as_json: bool) -> None:
     """Check CODE before STEP in REGION and print the decision.
 
+    This is a query: it is journaled but opens no case (workflows open cases
+    through the library's check, step and feedback calls).
+
     Exit status: 0 allow, 3 review, 4 restrict, 5 deny, 1 error, 2 usage.
     """
     from creditguard.guard import Guard
@@ -35,7 +38,8 @@ def check(code: str, step: str, region: str, as_of: object, config_path: str | N
     except CreditGuardError as exc:
         fail(str(exc))
     try:
-        decision = guard.check(code, step=step, region=region, as_of=day)
+        # A query from the command line is not a workflow step: it opens no case.
+        decision = guard.check(code, step=step, region=region, as_of=day, open_case=False)
     except InvalidCodeError as exc:
         guard.close()
         fail(f"invalid code: {exc}")
