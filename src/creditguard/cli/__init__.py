@@ -20,6 +20,7 @@ __all__ = ["main"]
 _COMMANDS: dict[str, str] = {
     "check": "creditguard.cli.check_cmd:check",
     "code": "creditguard.cli.code_cmd:code",
+    "config": "creditguard.cli.config_cmd:config",
     "journal": "creditguard.cli.journal_cmd:journal",
     "measures": "creditguard.cli.measures_cmd:measures",
     "mirror": "creditguard.cli.mirror_cmd:mirror",
