@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["mask_code", "mask_name"]
+import re
+
+__all__ = ["mask_code", "mask_name", "mask_text"]
+
+# Anything shaped like a resident ID number (18 or 15 characters), standing alone.
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
 def mask_code(code: str, kind: str | None = None) -> str:
@@ -37,3 +42,8 @@ def mask_name(name: str | None) -> str | None:
     if not name:
         return name
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+def mask_text(text: str) -> str:
+    """``text`` (an error message, a remote body excerpt) with ID-number-shaped strings masked."""
+    return _ID_LIKE.sub(lambda m: mask_code(m.group()), text)

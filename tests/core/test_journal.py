@@ -146,3 +146,12 @@ def test_journal_command_uses_config(make_guard: GuardFactory, tmp_path: Path) -
     result = CliRunner().invoke(main, ["journal", "--json"], env={"CREDITGUARD_CONFIG": str(cfg)})
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 3
+
+
+def test_mask_text_masks_id_numbers_in_free_text() -> None:
+    from creditguard.masking import mask_text
+
+    text = "subject 320102198001011234 refused; org 91320100MA1W2K7D41 ok; old 320102800101123"
+    masked = mask_text(text)
+    assert "19800101" not in masked and "800101" not in masked
+    assert "320102********1234" in masked and "91320100MA1W2K7D41" in masked

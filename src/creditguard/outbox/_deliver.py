@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from creditguard.masking import mask_text
 from creditguard.outbox._item import ClaimedItem, Outbox
 from creditguard.signing import signed_headers
 
@@ -252,6 +253,7 @@ class Deliverer:
         if retry_after is not None:
             delay = max(delay, retry_after)
         next_at = self._clock() + delay
+        message = mask_text(message)
         self.outbox.mark_retry(c.id, c.owner, next_at=next_at, status=status, error=message)
         log.info(
             "outbox item %s (%s) attempt %d failed, retry in %.1f s: %s",
@@ -269,6 +271,7 @@ class Deliverer:
         return self._retry(c, status, message, None)
 
     def _dead(self, c: ClaimedItem, status: int | None, message: str) -> Attempt:
+        message = mask_text(message)
         self.outbox.mark_dead(c.id, c.owner, now=self._clock(), status=status, error=message)
         log.warning("outbox item %s (%s) dead-lettered: %s", c.item.key[:12], c.item.kind, message)
         return Attempt(c.id, c.item.key, c.item.kind, "dead", status, message)

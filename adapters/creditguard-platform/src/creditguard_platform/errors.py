@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import httpx
 
 from creditguard.errors import SourceError, SourceRefused, SourceUnavailable
-from creditguard.masking import mask_code
+from creditguard.masking import mask_text
 
 __all__ = ["ErrorBody", "error_from_response", "mask_text", "parse_error_body", "parse_retry_after"]
 
@@ -48,7 +47,6 @@ _LABELS = {
     413: "payload too large",
     429: "rate limited",
 }
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +57,6 @@ class ErrorBody:
     message: str | None = None
     request_id: str | None = None
     excerpt: str | None = None
-
-
-def mask_text(text: str) -> str:
-    """``text`` with anything shaped like a resident ID number masked."""
-    return _ID_LIKE.sub(lambda m: mask_code(m.group()), text)
 
 
 def parse_error_body(response: httpx.Response) -> ErrorBody:

@@ -1,0 +1,101 @@
+"""Fictional subjects, a measure list and guard configs shared by the workflow tests.
+
+Every code is made up and built with the check-character helpers; none
+belongs to a real person or company.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from creditguard.codes import org_code_check_char, uscc_check_char
+from creditguard.models import MeasureList
+from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform
+
+UNIT = "320100-CG"
+REGION = "320100"
+
+
+def uscc(body: str, division: str = REGION) -> str:
+    """A valid USCC of an enterprise with an 8-character organisation body."""
+    first17 = "91" + division + body + org_code_check_char(body)
+    return first17 + uscc_check_char(first17)
+
+
+ORG_BLACK = uscc("MA1W2K7D")  # a blacklist record: deny for procurement, restrict for subsidies
+ORG_FOCUS = uscc("MA1X3L8E")  # a focus-list record: strict review for licensing
+ORG_CLEAN = uscc("MA24EFGH")  # no record at all
+
+DENY, NOTE, RESTRICT, REVIEW = "WF-01", "WF-02", "WF-03", "WF-04"
+
+_BASIS = {"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}
+
+
+def _measure(code: str, effect: str, kinds: list[str], steps: list[str]) -> dict[str, Any]:
+    return {
+        "code": code,
+        "title": f"测试措施 {code}",
+        "category": "rights_limiting",
+        "legal_basis": [_BASIS],
+        "applies_to": {"list_kinds": kinds, "domains": ["*"], "steps": steps},
+        "effect": effect,
+    }
+
+
+def measure_list() -> MeasureList:
+    """The 320100 list of the workflow tests (no parent list)."""
+    return MeasureList.model_validate(
+        {
+            "region": REGION,
+            "version": "2026.1",
+            "issued_by": "测试信用办",
+            "measures": [
+                _measure(DENY, "deny", ["blacklist"], ["procurement.*"]),
+                _measure(NOTE, "notify", ["blacklist"], ["procurement.*"]),
+                _measure(RESTRICT, "restrict", ["blacklist"], ["subsidy.*"]),
+                _measure(REVIEW, "strict_review", ["focus"], ["licensing.*"]),
+            ],
+        }
+    )
+
+
+def fill(platform: ReferencePlatform) -> dict[str, str]:
+    """Records of the test subjects on the platform; record ids by subject."""
+    black = platform.add_record(ORG_BLACK, list_kind="blacklist", domain="court_enforcement")
+    focus = platform.add_record(ORG_FOCUS, list_kind="focus", domain="tax", status="rectifying")
+    platform.add_subject(ORG_CLEAN)
+    return {ORG_BLACK: black["record_id"], ORG_FOCUS: focus["record_id"]}
+
+
+def config_dict(data_dir: str, url: str, **outbox: Any) -> dict[str, Any]:
+    """A guard config: one platform source at ``url``, the outbox as given."""
+    return {
+        "guard": {"data_dir": data_dir, "unit_code": UNIT},
+        "measures": {"packs": False},
+        "journal": {"enabled": False},
+        "sources": [
+            {
+                "name": "jiangsu",
+                "type": "platform",
+                "base_url": url,
+                "app_key": DEFAULT_APP_KEY,
+                "secret": DEFAULT_SECRET,
+            }
+        ],
+        "outbox": outbox,
+    }
+
+
+def feedback_seen(platform: ReferencePlatform, code: str) -> list[tuple[str, str]]:
+    """(measure, action) of the feedback the platform accepted about ``code``, sorted."""
+    return sorted((f["measure_code"], f["action"]) for f in platform.feedback_for(code))
+
+
+def accepted(platform: ReferencePlatform, path_part: str) -> list[tuple[str | None, str]]:
+    """(idempotency key, canonical body) of every 2xx request whose path contains ``path_part``."""
+    return [
+        (r.idempotency_key, json.dumps(r.body, sort_keys=True))
+        for r in platform.requests_log
+        if path_part in r.path and r.status is not None and 200 <= r.status < 300
+    ]
