@@ -270,9 +270,8 @@ class Engine:
             if failures:
                 notes.extend(_failure_text(name, err) for name, err in failures)
             reason = "; ".join(notes) or None
-            if failures:
-                if policy == "raise":
-                    raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
+            if failures and policy == "raise":
+                raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
 
         if len(gathered) > 1:
             # Cached, fetched and stale answers arrive in any order; the configured source
