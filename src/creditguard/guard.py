@@ -214,8 +214,14 @@ class _GuardBase:
             time.sleep(0.01)  # another deliverer holds a lease: let it finish
 
     @staticmethod
-    def _records_of(plan: Plan, answers: Sequence[Fetched]) -> dict[str, CreditRecord] | None:
-        """Current records by id from a plan's cached parts and fresh answers; None if a source failed."""
+    def _records_of(
+        decision: Decision, plan: Plan, answers: Sequence[Fetched]
+    ) -> dict[str, CreditRecord] | None:
+        """Current records by id from a plan's cached parts and fresh answers; None if a source failed.
+
+        A record of the decision that no source holds any more comes back as
+        ``removed``, so its measures are fed back ``not_applied``.
+        """
         out: dict[str, CreditRecord] = {}
         for g in plan.gathered:
             out.update((r.record_id, r) for r in g[1].records)
@@ -223,8 +229,11 @@ class _GuardBase:
             if answer.error is not None or answer.records is None:
                 return None
             got = answer.records.get(plan.sc.code)
-            if got is not None:
-                out.update((r.record_id, r) for r in got.records)
+            if got is None:
+                return None  # the answer says nothing of the subject: no proof of removal
+            out.update((r.record_id, r) for r in got.records)
+        for er in decision.records:
+            out.setdefault(er.record.record_id, er.record.model_copy(update={"status": "removed"}))
         return out
 
     def close(self) -> None:
@@ -288,11 +297,13 @@ class Guard(_GuardBase):
         database connection, inside its transaction.
         """
         desk = self._require_cases()
+        if not decision.measures:
+            return []
         plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
         deadline = time.monotonic() + self.deadline
         answers = [self._perform(op, deadline) for op in plan.missing]
         return desk.feedback(decision, actions=actions, detail=detail, workflow_ref=workflow_ref,
-                             current_records=self._records_of(plan, answers), connection=connection)
+                             current_records=self._records_of(decision, plan, answers), connection=connection)
 
     @contextmanager
     def checked(
@@ -457,10 +468,12 @@ class AsyncGuard(_GuardBase):
     ) -> list[OutboxItem]:
         """Async twin of :meth:`Guard.feedback`."""
         desk = self._require_cases()
+        if not decision.measures:
+            return []
         plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
         deadline = time.monotonic() + self.deadline
         answers = await asyncio.gather(*(self._perform(op, deadline) for op in plan.missing))
-        current = self._records_of(plan, answers)
+        current = self._records_of(decision, plan, answers)
         return await asyncio.to_thread(
             functools.partial(desk.feedback, decision, actions=actions, detail=detail,
                               workflow_ref=workflow_ref, current_records=current, connection=connection)

@@ -14,17 +14,26 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from creditguard.errors import ConfigError, CreditGuardError
 
 if TYPE_CHECKING:
     from creditguard.cases import CaseRecorder
-    from creditguard.config import Config
+    from creditguard.config import Config, SourceConfig
     from creditguard.models import CreditRecord, Decision
     from creditguard.outbox import DeliveryWorker, Outbox, OutboxItem
 
-__all__ = ["CaseDesk", "StepDenied", "open_case_desk"]
+__all__ = [
+    "CaseDesk",
+    "StepDenied",
+    "case_book_path",
+    "open_case_desk",
+    "outbox_enabled",
+    "outbox_target",
+    "platform_source",
+]
 
 log = logging.getLogger("creditguard.workflow")
 
@@ -44,8 +53,14 @@ class StepDenied(CreditGuardError):
 class CaseDesk:
     """Initiates cases and records feedback durably; remembers which case a decision opened."""
 
-    def __init__(self, recorder: CaseRecorder, outbox: Outbox, worker: DeliveryWorker | None,
-                 *, drain_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        recorder: CaseRecorder,
+        outbox: Outbox,
+        worker: DeliveryWorker | None,
+        *,
+        drain_timeout: float = 5.0,
+    ) -> None:
         self.recorder = recorder
         self.outbox = outbox
         self.worker = worker
@@ -65,15 +80,20 @@ class CaseDesk:
                     self._cases.popitem(last=False)
         return case_id
 
+    def _known(self, decision: Decision) -> str | None:
+        with self._lock:
+            return self._cases.get(decision.decision_id)
+
     def case_of(self, decision: Decision) -> str:
         """The case a decision opened (initiating it now if this process has not)."""
-        with self._lock:
-            found = self._cases.get(decision.decision_id)
+        found = self._known(decision)
         if found is not None:
             return found
         case_id = self.opened(decision)
         if case_id is None:
-            raise ConfigError(f"decision {decision.decision_id} applied no measure: there is no case to feed back")
+            raise ConfigError(
+                f"decision {decision.decision_id} applied no measure: there is no case to feed back"
+            )
         return case_id
 
     def feedback(
@@ -86,11 +106,22 @@ class CaseDesk:
         current_records: Mapping[str, CreditRecord] | None = None,
         connection: Any = None,
     ) -> list[OutboxItem]:
-        """One feedback entry per applied measure, written durably."""
+        """One feedback entry per applied measure, written durably.
+
+        With ``connection``, a case this process has not initiated is initiated
+        through that connection too, so it commits (or rolls back) with the
+        feedback rather than waiting on the integrator's open write transaction.
+        """
         if not decision.measures:
             return []
+        if connection is not None and self._known(decision) is None:
+            case_id = self.recorder.initiate(decision, connection=connection)
+            if case_id is None:  # pragma: no cover - a decision with measures always has a case
+                raise ConfigError(f"decision {decision.decision_id} opened no case")
+        else:
+            case_id = self.case_of(decision)
         return self.recorder.feedback(
-            self.case_of(decision),
+            case_id,
             decision,
             actions=actions,
             detail=detail,
@@ -104,29 +135,61 @@ class CaseDesk:
         if self.worker is not None:
             drained = self.worker.stop(drain_timeout_s=self.drain_timeout)
             if not drained:
-                log.warning("outbox not drained at shutdown; undelivered items stay queued for later")
+                log.warning(
+                    "outbox not drained at shutdown; undelivered items stay queued for later"
+                )
         self.outbox.close()
+
+
+def outbox_enabled(config: Config) -> bool:
+    """Whether ``[outbox]`` is on: as set, else on when ``[guard] unit_code`` is set."""
+    cfg = config.outbox
+    return cfg.enabled if cfg.enabled is not None else bool(config.guard.unit_code)
+
+
+def outbox_target(config: Config) -> str:
+    """The outbox the configuration names: a SQLite path (resolved) or a PostgreSQL DSN.
+
+    ``[outbox] path`` relative to the config file's folder, default
+    ``<data_dir>/outbox.db``; ``postgresql://`` / ``postgres://`` DSNs as given.
+    """
+    target = config.outbox.path
+    if target is None:
+        return str(config.data_dir / "outbox.db")
+    if target.startswith(("postgresql://", "postgres://")) or "dbname=" in target:
+        return target
+    return str(config.path(target))
+
+
+def case_book_path(config: Config) -> Path:
+    """The book of platform-initiated cases: ``<data_dir>/platform-cases.db``."""
+    return config.data_dir / "platform-cases.db"
+
+
+def platform_source(config: Config) -> SourceConfig | None:
+    """The ``[[sources]]`` entry cases go to: ``[outbox] platform``, else the first of type platform."""
+    wanted = config.outbox.platform
+    for sc in config.sources:
+        if (wanted is not None and sc.name == wanted) or (wanted is None and sc.type == "platform"):
+            return sc
+    if wanted is not None:
+        raise ConfigError(f"[outbox] platform = {wanted!r} names no [[sources]] entry")
+    return None
 
 
 def open_case_desk(config: Config) -> CaseDesk | None:
     """The case desk the configuration asks for, or None when the outbox is off."""
-    cfg = config.outbox
-    enabled = cfg.enabled if cfg.enabled is not None else bool(config.guard.unit_code)
-    if not enabled:
+    if not outbox_enabled(config):
         return None
     if not config.guard.unit_code:
-        raise ConfigError("[outbox] is enabled but [guard] unit_code is not set: cases need this unit's code")
+        raise ConfigError(
+            "[outbox] is enabled but [guard] unit_code is not set: cases need this unit's code"
+        )
     from creditguard.cases import CaseRecorder, SqliteCaseBook
     from creditguard.outbox import Deliverer, DeliveryWorker, open_outbox
 
-    target = cfg.path
-    if target is None:
-        path = str(config.data_dir / "outbox.db")
-    elif target.startswith(("postgresql://", "postgres://")):
-        path = target
-    else:
-        path = str(config.path(target))
-    outbox = open_outbox(path)
+    cfg = config.outbox
+    outbox = open_outbox(outbox_target(config))
     worker = None
     if cfg.deliver:
         platform = _platform_options(config)
@@ -134,28 +197,29 @@ def open_case_desk(config: Config) -> CaseDesk | None:
             base_url, app_key, secret = platform
             deliverer = Deliverer(outbox, base_url=base_url, app_key=app_key, secret=secret)
             worker = DeliveryWorker(deliverer, restart_after_fork=True)
-    book = SqliteCaseBook(config.data_dir / "platform-cases.db")
-    recorder = CaseRecorder(outbox, config.guard.unit_code, book=book,
-                            notify=worker.notify if worker is not None else None)
+    book = SqliteCaseBook(case_book_path(config))
+    recorder = CaseRecorder(
+        outbox,
+        config.guard.unit_code,
+        book=book,
+        notify=worker.notify if worker is not None else None,
+    )
     if worker is not None:
         worker.start()
     return CaseDesk(recorder, outbox, worker, drain_timeout=cfg.drain_timeout_s)
 
 
 def _platform_options(config: Config) -> tuple[str, str, str] | None:
-    wanted = config.outbox.platform
-    for sc in config.sources:
-        if (wanted is not None and sc.name == wanted) or (wanted is None and sc.type == "platform"):
-            opts = sc.options
-            secret = opts.get("secret")
-            if secret is None and opts.get("secret_env"):
-                secret = os.environ.get(str(opts["secret_env"]))
-            if not (opts.get("base_url") and opts.get("app_key") and secret):
-                raise ConfigError(
-                    f"[outbox] delivers to source {sc.name!r}, which needs base_url, app_key and a secret "
-                    "(secret_env naming a set environment variable)"
-                )
-            return str(opts["base_url"]), str(opts["app_key"]), str(secret)
-    if wanted is not None:
-        raise ConfigError(f"[outbox] platform = {wanted!r} names no [[sources]] entry")
-    return None
+    sc = platform_source(config)
+    if sc is None:
+        return None
+    opts = sc.options
+    secret = opts.get("secret")
+    if secret is None and opts.get("secret_env"):
+        secret = os.environ.get(str(opts["secret_env"]))
+    if not (opts.get("base_url") and opts.get("app_key") and secret):
+        raise ConfigError(
+            f"[outbox] delivers to source {sc.name!r}, which needs base_url, app_key and a secret "
+            "(secret_env naming a set environment variable)"
+        )
+    return str(opts["base_url"]), str(opts["app_key"]), str(secret)

@@ -6,11 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import creditguard_platform.plugin as platform_plugin
 import pytest
-from workflow_helpers import config_dict, fill, measure_list
+from workflow_helpers import AsyncFactory, SyncFactory, build_guard, fill
 
-from creditguard.config import config_from_dict
 from creditguard.guard import AsyncGuard, Guard
 from creditguard.testing import ReferencePlatform, RunningServer, serve
 
@@ -34,17 +32,11 @@ def server(platform: ReferencePlatform) -> Iterator[RunningServer]:
         yield running
 
 
-GuardFactory = Callable[..., Any]
-
-
 def _factory(
     cls: type[Any], tmp_path: Path, server: RunningServer, built: list[Any]
-) -> GuardFactory:
-    def make(**outbox: Any) -> Any:
-        cfg = config_from_dict(config_dict(str(tmp_path / "var"), server.url, **outbox), base_dir=tmp_path)
-        guard = cls(
-            cfg, measure_lists=[measure_list()], plugins=[platform_plugin], load_entrypoints=False
-        )
+) -> Callable[..., Any]:
+    def make(**settings: Any) -> Any:
+        guard = build_guard(cls, tmp_path / "var", server.url, **settings)
         built.append(guard)
         return guard
 
@@ -52,7 +44,7 @@ def _factory(
 
 
 @pytest.fixture
-def make_guard(tmp_path: Path, server: RunningServer) -> Iterator[GuardFactory]:
+def make_guard(tmp_path: Path, server: RunningServer) -> Iterator[SyncFactory]:
     """Build a :class:`Guard` on the loopback platform; ``[outbox]`` settings as keywords."""
     built: list[Guard] = []
     yield _factory(Guard, tmp_path, server, built)
@@ -61,7 +53,7 @@ def make_guard(tmp_path: Path, server: RunningServer) -> Iterator[GuardFactory]:
 
 
 @pytest.fixture
-def make_aguard(tmp_path: Path, server: RunningServer) -> Iterator[GuardFactory]:
+def make_aguard(tmp_path: Path, server: RunningServer) -> Iterator[AsyncFactory]:
     """Build an :class:`AsyncGuard` on the loopback platform (closed synchronously at teardown)."""
     built: list[AsyncGuard] = []
     yield _factory(AsyncGuard, tmp_path, server, built)

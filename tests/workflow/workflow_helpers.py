@@ -7,11 +7,18 @@ belongs to a real person or company.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import creditguard_platform.plugin as platform_plugin
+
 from creditguard.codes import org_code_check_char, uscc_check_char
+from creditguard.config import config_from_dict
+from creditguard.guard import AsyncGuard, Guard
 from creditguard.models import MeasureList
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform
+from creditguard.workflow import CaseDesk
 
 UNIT = "320100-CG"
 REGION = "320100"
@@ -68,10 +75,10 @@ def fill(platform: ReferencePlatform) -> dict[str, str]:
     return {ORG_BLACK: black["record_id"], ORG_FOCUS: focus["record_id"]}
 
 
-def config_dict(data_dir: str, url: str, **outbox: Any) -> dict[str, Any]:
+def config_dict(data_dir: str, url: str, *, unit_code: str = UNIT, **outbox: Any) -> dict[str, Any]:
     """A guard config: one platform source at ``url``, the outbox as given."""
     return {
-        "guard": {"data_dir": data_dir, "unit_code": UNIT},
+        "guard": {"data_dir": data_dir, "unit_code": unit_code},
         "measures": {"packs": False},
         "journal": {"enabled": False},
         "sources": [
@@ -99,3 +106,26 @@ def accepted(platform: ReferencePlatform, path_part: str) -> list[tuple[str | No
         for r in platform.requests_log
         if path_part in r.path and r.status is not None and 200 <= r.status < 300
     ]
+
+
+SyncFactory = Callable[..., Guard]
+AsyncFactory = Callable[..., AsyncGuard]
+
+
+def desk(guard: Guard | AsyncGuard) -> CaseDesk:
+    """The guard's case desk (the outbox is on)."""
+    assert guard.cases is not None
+    return guard.cases
+
+
+def build_guard(
+    cls: type[Any], data_dir: Path, url: str, *, unit_code: str = UNIT, **outbox: Any
+) -> Any:
+    """A guard of class ``cls`` on the platform at ``url``, keeping its files in ``data_dir``."""
+    raw = config_dict(str(data_dir), url, unit_code=unit_code, **outbox)
+    return cls(
+        config_from_dict(raw, base_dir=data_dir),
+        measure_lists=[measure_list()],
+        plugins=[platform_plugin],
+        load_entrypoints=False,
+    )

@@ -9,19 +9,14 @@ from qcc_support import load
 
 from creditguard.errors import SourceRefused
 from creditguard.remote.driver import SyncDriver
-from creditguard.remote.policy import RemoteSettings
+from creditguard.testing.exchange import answer_in_turn, instant_driver
 
 USCC = "91110000710925462X"
 PERSON = "320102198005141232"
 
 
 def driver(answers: list[dict[str, object]], calls: list[httpx.Request]) -> SyncDriver:
-    def handle(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(200, json=answers[min(len(calls), len(answers)) - 1])
-
-    settings = RemoteSettings(deadline_s=5.0, backoff_initial=0.0, jitter=0.0)
-    return SyncDriver(settings, httpx.MockTransport(handle), sleep=lambda seconds: None)
+    return instant_driver(answer_in_turn(*answers, sent=calls))
 
 
 def source() -> QichachaSource:

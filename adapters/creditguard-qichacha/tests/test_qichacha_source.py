@@ -8,11 +8,11 @@ from datetime import date, datetime
 import httpx
 import pytest
 from creditguard_qichacha import QichachaSource, create_source
-from creditguard_qichacha.dates import CST
 from creditguard_qichacha.envelope import STATUS_CODES
 from creditguard_qichacha.token import token
 from qcc_support import always, by_page, drive, load
 
+from creditguard.agency_dates import CST
 from creditguard.errors import ConfigError, SourceRefused, SourceUnavailable
 from creditguard.models import SubjectRecords
 from creditguard.sources import HttpSource

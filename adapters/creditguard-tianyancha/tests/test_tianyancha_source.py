@@ -7,9 +7,9 @@ from datetime import date, datetime
 import httpx
 import pytest
 from creditguard_tianyancha import TianyanchaSource, create_source
-from creditguard_tianyancha.dates import CST
 from tyc_support import always, by_page, drive, load
 
+from creditguard.agency_dates import CST
 from creditguard.errors import ConfigError, SourceRefused, SourceUnavailable
 from creditguard.sources import HttpSource
 

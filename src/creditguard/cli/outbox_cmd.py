@@ -19,18 +19,23 @@ __all__ = ["outbox"]
 def _open(path: str | None, config: str | None) -> Outbox:
     if path is None:
         from creditguard.config import load_config
+        from creditguard.workflow import outbox_target
 
         try:
-            cfg = load_config(config)
+            path = outbox_target(load_config(config))
         except CreditGuardError as exc:
             fail_from(exc)
-        path = str(cfg.data_dir / "outbox.db")
-        if not os.path.exists(path):
+        # A DSN names a server, not a file; PostgresOutbox reports a bad one without showing it.
+        if not _is_dsn(path) and not os.path.exists(path):
             fail(f"no outbox at {path} (name one with --path)")
     try:
         return open_outbox(path)
     except CreditGuardError as exc:
         fail_from(exc)
+
+
+def _is_dsn(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://")) or "dbname=" in target
 
 
 _where = [
@@ -41,7 +46,7 @@ _where = [
         "--config",
         "config",
         type=click.Path(dir_okay=False),
-        help="creditguard.toml (outbox in its data_dir).",
+        help="creditguard.toml: its [outbox] path, default data_dir/outbox.db.",
     ),
 ]
 

@@ -1,47 +1,158 @@
-"""``creditguard sync``: read the platform's push feed into the local mirror."""
+"""``creditguard sync``: read the platform's push feed into the local mirror.
+
+Settings come from ``--config`` (or ``$CREDITGUARD_CONFIG``) and can be
+overridden one by one on the command line: the platform is ``[outbox]
+platform`` or the first source of type ``platform``, the mirror the first
+source of type ``mirror``, the sync state and the book of platform cases live
+in ``data_dir`` next to the outbox the guards use, and the unit code is
+``[guard] unit_code``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
-from creditguard.cli._common import echo_json, fail, fail_from
+from creditguard.cli._common import EXIT_USAGE, echo_json, fail, fail_from
 from creditguard.errors import CreditGuardError
 
+if TYPE_CHECKING:
+    from creditguard.config import Config
+    from creditguard.mirror import SqliteMirror
+
 __all__ = ["sync"]
+
+_DEFAULT_SECRET_ENV = "CREDITGUARD_SECRET"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything one sync run needs, resolved from options and configuration."""
+
+    base_url: str
+    app_key: str
+    secret: str
+    mirror: SqliteMirror
+    state: Path
+    case_book: Path
+    outbox: str | None
+    unit_code: str | None
+
+
+def _secret(options: dict[str, Any], secret_env: str | None) -> tuple[str | None, str]:
+    """The secret and where it was looked for (for the error message; never the value)."""
+    if secret_env is not None:
+        return os.environ.get(secret_env), f"${secret_env}"
+    if options.get("secret"):
+        return str(options["secret"]), "the source's secret"
+    name = str(options.get("secret_env") or _DEFAULT_SECRET_ENV)
+    return os.environ.get(name), f"${name}"
+
+
+def _mirror(cfg: Config, mirror_path: str | None) -> SqliteMirror:
+    from creditguard.defaults import mirror_source
+    from creditguard.mirror import SqliteMirror
+
+    if mirror_path is not None:
+        return SqliteMirror(mirror_path)
+    sc = next((s for s in cfg.sources if s.type == "mirror"), None)
+    if sc is None:
+        fail(
+            "the configuration has no [[sources]] entry of type 'mirror' to sync into; "
+            "add one or pass --mirror",
+            code=EXIT_USAGE,
+        )
+    # The same resolution as the guard's mirror source: path from the file's folder, else data_dir.
+    built: SqliteMirror = mirror_source(
+        name=sc.name, data_dir=cfg.data_dir, base_dir=cfg.base_dir, **sc.options
+    )
+    return built
+
+
+def _plan(
+    cfg: Config,
+    from_file: bool,
+    *,
+    base_url: str | None,
+    app_key: str | None,
+    secret_env: str | None,
+    mirror_path: str | None,
+    state_path: str | None,
+    outbox_path: str | None,
+    unit_code: str | None,
+) -> _Plan:
+    from creditguard.workflow import case_book_path, outbox_enabled, outbox_target, platform_source
+
+    source = platform_source(cfg) if from_file else None
+    options = source.options if source is not None else {}
+    base_url = base_url or (str(options["base_url"]) if options.get("base_url") else None)
+    app_key = app_key or (str(options["app_key"]) if options.get("app_key") else None)
+    if not base_url or not app_key:
+        fail(
+            "no platform to read: pass --base-url and --app-key, or --config with a "
+            "[[sources]] entry of type 'platform'",
+            code=EXIT_USAGE,
+        )
+    secret, where = _secret(options, secret_env)
+    if not secret:
+        fail(f"the platform secret is not set: export it in {where}", code=EXIT_USAGE)
+    mirror = _mirror(cfg, mirror_path)
+    unit = unit_code or cfg.guard.unit_code or None
+    if from_file:
+        state = Path(state_path) if state_path else cfg.data_dir / "sync-state.db"
+        book = case_book_path(cfg)
+        outbox = outbox_path or (outbox_target(cfg) if outbox_enabled(cfg) else None)
+    else:
+        # No configuration file: files live next to the mirror, as they always did.
+        state = Path(state_path) if state_path else Path(mirror.path).with_name("sync-state.db")
+        book = state.with_name("platform-cases.db")
+        outbox = outbox_path
+    if outbox and not unit:
+        fail(
+            "answering platform cases needs this unit's code: --unit-code or [guard] unit_code",
+            code=EXIT_USAGE,
+        )
+    return _Plan(base_url, app_key, secret, mirror, state, book, outbox, unit)
 
 
 @click.command()
 @click.option(
-    "--base-url", required=True, help="Platform base URL, e.g. https://credit.example.gov.cn/api."
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="creditguard.toml [$CREDITGUARD_CONFIG]; the options below override it.",
 )
-@click.option("--app-key", required=True, help="Application key id.")
+@click.option("--base-url", help="Platform base URL [the config's platform source].")
+@click.option("--app-key", help="Application key id [the config's platform source].")
 @click.option(
     "--secret-env",
-    default="CREDITGUARD_SECRET",
-    show_default=True,
-    help="Variable holding the secret.",
+    help="Variable holding the secret [the source's secret/secret_env, else CREDITGUARD_SECRET].",
 )
 @click.option(
     "--mirror",
     "mirror_path",
-    required=True,
     type=click.Path(dir_okay=False),
-    help="SQLite mirror file.",
+    help="SQLite mirror file [the config's mirror source].",
 )
 @click.option(
     "--state",
     "state_path",
     type=click.Path(dir_okay=False),
-    help="Sync state file [mirror's folder/sync-state.db].",
+    help="Sync state file [data_dir/sync-state.db, or next to --mirror without a config].",
 )
 @click.option(
-    "--outbox", "outbox_path", metavar="PATH|DSN", help="Outbox for responses to platform cases."
+    "--outbox",
+    "outbox_path",
+    metavar="PATH|DSN",
+    help="Outbox for responses to platform cases [the config's [outbox]].",
 )
-@click.option("--unit-code", help="This unit's code (needed to answer platform cases).")
+@click.option("--unit-code", help="This unit's code [[guard] unit_code].")
 @click.option("--implements", multiple=True, help="A measure code this unit carries out (repeat).")
 @click.option("--limit", default=100, show_default=True, help="Events per page.")
 @click.option(
@@ -49,10 +160,11 @@ __all__ = ["sync"]
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def sync(
-    base_url: str,
-    app_key: str,
-    secret_env: str,
-    mirror_path: str,
+    config_path: str | None,
+    base_url: str | None,
+    app_key: str | None,
+    secret_env: str | None,
+    mirror_path: str | None,
     state_path: str | None,
     outbox_path: str | None,
     unit_code: str | None,
@@ -61,29 +173,48 @@ def sync(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Apply new push events once each; persist the cursor after each page."""
+    """Apply new push events once each; persist the cursor after each page.
+
+    Exit codes: 0 done, 1 the platform or a local store failed (the cursor
+    stays at the last applied page), 2 missing settings.
+    """
     from creditguard.cases import CaseRecorder, SqliteCaseBook
-    from creditguard.mirror import SqliteMirror
+    from creditguard.config import find_config, load_config
     from creditguard.outbox import open_outbox
     from creditguard.sync import PushSync, SyncState
 
-    secret = os.environ.get(secret_env)
-    if not secret:
-        fail(f"the platform secret is not set: export {secret_env}", code=2)
-    state_file = Path(state_path) if state_path else Path(mirror_path).with_name("sync-state.db")
     try:
-        recorder = None
-        if outbox_path:
-            if not unit_code:
-                fail("--unit-code is needed with --outbox", code=2)
-            book = SqliteCaseBook(state_file.with_name("platform-cases.db"))
-            recorder = CaseRecorder(open_outbox(outbox_path), unit_code, book=book)
-        runner = PushSync(
-            SqliteMirror(mirror_path), SyncState(state_file), cases=recorder, implemented=implements
+        from_file = find_config(config_path) is not None
+        cfg = load_config(config_path)
+        plan = _plan(
+            cfg,
+            from_file,
+            base_url=base_url,
+            app_key=app_key,
+            secret_env=secret_env,
+            mirror_path=mirror_path,
+            state_path=state_path,
+            outbox_path=outbox_path,
+            unit_code=unit_code,
         )
-        with httpx.Client(timeout=timeout_s) as client:
+        with contextlib.ExitStack() as stack:
+            stack.callback(plan.mirror.close)
+            recorder = None
+            if plan.outbox:
+                assert plan.unit_code is not None
+                box = open_outbox(plan.outbox)
+                stack.callback(box.close)
+                book = SqliteCaseBook(plan.case_book)
+                recorder = CaseRecorder(box, plan.unit_code, book=book)
+            state = SyncState(plan.state)
+            runner = PushSync(plan.mirror, state, cases=recorder, implemented=implements)
+            client = stack.enter_context(httpx.Client(timeout=timeout_s))
             report = runner.pull(
-                client, base_url=base_url, app_key=app_key, secret=secret, limit=limit
+                client,
+                base_url=plan.base_url,
+                app_key=plan.app_key,
+                secret=plan.secret,
+                limit=limit,
             )
     except CreditGuardError as exc:
         fail_from(exc)

@@ -32,13 +32,13 @@ characters of the body.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import httpx
 
+from creditguard.agency_http import EXCERPT_CHARS, excerpt, json_body, raise_for_status, scrub
 from creditguard.errors import SourceRefused, SourceUnavailable
 
 __all__ = ["STATUS_CODES", "Page", "read_page"]
@@ -97,7 +97,6 @@ STATUS_CODES: Final[Mapping[str, tuple[Kind, str]]] = {
 }
 
 _RETRY_AFTER: Final[dict[str, float]] = {"110": 7200.0}
-_EXCERPT: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,26 +114,15 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
 
     ``secrets`` are blanked out of anything quoted from the body.
     """
+    raise_for_status(response, source=source, secrets=secrets)
     status = response.status_code
-    if status == 429 or status >= 500:
-        raise SourceUnavailable(
-            "temporarily unavailable",
-            source=source,
-            status=status,
-            excerpt=_excerpt(response, secrets),
-            retry_after=_retry_after(response),
-        )
-    if not 200 <= status < 300:
-        raise SourceRefused(
-            "request refused", source=source, status=status, excerpt=_excerpt(response, secrets)
-        )
-    body = _json(response)
+    body = json_body(response)
     if not isinstance(body, dict) or "Status" not in body:
         raise SourceUnavailable(
             "answer is not the Qichacha JSON envelope",
             source=source,
             status=status,
-            excerpt=_excerpt(response, secrets),
+            excerpt=excerpt(response, secrets),
         )
     code = str(body.get("Status")).strip()
     kind, meaning = STATUS_CODES.get(code, ("refused", "undocumented status"))
@@ -142,7 +130,7 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
         return _page(body, response, source=source, secrets=secrets)
     if kind == "no_data":
         return Page(total=0, items=(), verified=False)
-    said = _scrub(str(body.get("Message") or ""), secrets)[:_EXCERPT]
+    said = scrub(str(body.get("Message") or ""), secrets)[:EXCERPT_CHARS]
     message = f"Status {code} ({meaning})" + (f": {said}" if said else "")
     if kind == "unavailable":
         raise SourceUnavailable(
@@ -165,14 +153,14 @@ def _page(
             "Result.Data is not a list",
             source=source,
             status=response.status_code,
-            excerpt=_excerpt(response, secrets),
+            excerpt=excerpt(response, secrets),
         )
     if not all(isinstance(item, dict) for item in data):
         raise SourceUnavailable(
             "Result.Data holds something other than objects",
             source=source,
             status=response.status_code,
-            excerpt=_excerpt(response, secrets),
+            excerpt=excerpt(response, secrets),
         )
     paging = body.get("Paging")
     total = _int(paging.get("TotalRecords")) if isinstance(paging, dict) else -1
@@ -186,13 +174,6 @@ def _page(
     )
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except ValueError:  # includes UnicodeDecodeError
-        return None
-
-
 def _int(value: object) -> int:
     if isinstance(value, bool):
         return -1
@@ -201,20 +182,3 @@ def _int(value: object) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return -1
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    return float(raw) if raw.isdigit() else None
-
-
-def _excerpt(response: httpx.Response, secrets: Sequence[str]) -> str:
-    text = response.content[: _EXCERPT * 4].decode("utf-8", errors="replace")
-    return _scrub(text, secrets)[:_EXCERPT]
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final
 
+from creditguard.agency_dates import parse_date
 from creditguard.models import CreditRecord, PossibleMatch
-from creditguard_qichacha.dates import parse_date
 
 __all__ = ["DOMAIN", "LIST_NAME", "RECORD_PREFIX", "record_id", "to_possible_match", "to_record"]
 

@@ -17,13 +17,13 @@ from typing import Any, Final
 
 import httpx
 
+from creditguard.agency_dates import CST
 from creditguard.errors import ConfigError, SourceRefused
+from creditguard.identifiers import SubjectKeys
 from creditguard.models import CreditRecord, PossibleMatch, Subject, SubjectRecords
 from creditguard.sources import Exchange
-from creditguard_qichacha.dates import CST
 from creditguard_qichacha.envelope import read_page
 from creditguard_qichacha.mapping import to_possible_match, to_record
-from creditguard_qichacha.matching import SubjectKeys
 from creditguard_qichacha.token import auth_headers
 
 __all__ = [

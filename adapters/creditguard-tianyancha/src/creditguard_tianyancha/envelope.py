@@ -22,13 +22,13 @@ status and the first 200 characters of the body.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import httpx
 
+from creditguard.agency_http import EXCERPT_CHARS, excerpt, json_body, raise_for_status, scrub
 from creditguard.errors import SourceRefused, SourceUnavailable
 
 __all__ = ["ERROR_CODES", "Page", "read_page"]
@@ -50,8 +50,6 @@ ERROR_CODES: Final[Mapping[int, tuple[Kind, str]]] = {
     300011: ("refused", "permission problem"),
 }
 
-_EXCERPT: Final = 200
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -66,26 +64,15 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
 
     ``secrets`` are blanked out of any body excerpt put into an error message.
     """
+    raise_for_status(response, source=source, secrets=secrets)
     status = response.status_code
-    if status == 429 or status >= 500:
-        raise SourceUnavailable(
-            "temporarily unavailable",
-            source=source,
-            status=status,
-            excerpt=_excerpt(response, secrets),
-            retry_after=_retry_after(response),
-        )
-    if not 200 <= status < 300:
-        raise SourceRefused(
-            "request refused", source=source, status=status, excerpt=_excerpt(response, secrets)
-        )
-    body = _json(response)
+    body = json_body(response)
     if not isinstance(body, dict) or "error_code" not in body:
         raise SourceUnavailable(
             "answer is not the Tianyancha JSON envelope",
             source=source,
             status=status,
-            excerpt=_excerpt(response, secrets),
+            excerpt=excerpt(response, secrets),
         )
     code = _int(body.get("error_code"))
     if code == 0:
@@ -93,7 +80,7 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
     kind, meaning = ERROR_CODES.get(code, ("refused", "undocumented error code"))
     if kind == "no_data":
         return Page(total=0, items=())
-    reason = _scrub(str(body.get("reason") or ""), secrets)[:_EXCERPT]
+    reason = scrub(str(body.get("reason") or ""), secrets)[:EXCERPT_CHARS]
     message = (
         f"error_code {code} ({meaning}): {reason}" if reason else f"error_code {code} ({meaning})"
     )
@@ -115,17 +102,10 @@ def _page(
             "result.items is missing or not a list of objects",
             source=source,
             status=response.status_code,
-            excerpt=_excerpt(response, secrets),
+            excerpt=excerpt(response, secrets),
         )
     total = _int(result.get("total"))
     return Page(total=max(total, len(items)), items=items)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except ValueError:  # includes UnicodeDecodeError
-        return None
 
 
 def _int(value: object) -> int:
@@ -136,20 +116,3 @@ def _int(value: object) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return -1
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    return float(raw) if raw.isdigit() else None
-
-
-def _excerpt(response: httpx.Response, secrets: Sequence[str]) -> str:
-    text = response.content[: _EXCERPT * 4].decode("utf-8", errors="replace")
-    return _scrub(text, secrets)[:_EXCERPT]
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

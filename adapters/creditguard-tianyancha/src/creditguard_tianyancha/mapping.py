@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final, Literal
 
+from creditguard.agency_dates import parse_date
+from creditguard.identifiers import Match
 from creditguard.models import CreditRecord, PossibleMatch, RecordStatus
-from creditguard_tianyancha.dates import parse_date
-from creditguard_tianyancha.matching import Match
 
 __all__ = ["DOMAIN", "LIST_NAME", "RECORD_PREFIX", "region_of", "to_possible_match", "to_record"]
 

@@ -16,7 +16,9 @@ from typing import Any, Final
 
 import httpx
 
+from creditguard.agency_dates import CST
 from creditguard.errors import ConfigError, SourceRefused
+from creditguard.identifiers import SubjectKeys
 from creditguard.models import (
     CreditRecord,
     PossibleMatch,
@@ -25,10 +27,8 @@ from creditguard.models import (
     SubjectRecords,
 )
 from creditguard.sources import Exchange
-from creditguard_tianyancha.dates import CST
 from creditguard_tianyancha.envelope import read_page
 from creditguard_tianyancha.mapping import to_possible_match, to_record
-from creditguard_tianyancha.matching import SubjectKeys
 
 __all__ = [
     "CURRENT_PATH",

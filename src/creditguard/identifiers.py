@@ -1,15 +1,18 @@
-"""Does a returned identifier belong to the subject we asked about?
+"""Does an identifier an agency returned belong to the subject we asked about?
 
-A keyword search returns every listing the agency associates with the
-keyword, including other subjects with similar names. Only an exact
-identifier match may produce a record with effect (FACTS §6):
+A keyword search at a remote agency returns every listing it associates with
+the keyword, including other subjects with similar names. Only an exact
+identifier match may produce a record with effect (FACTS §2.1, §6):
 
 - an organisation matches on its unified social credit code or the embedded
-  GB 11714 organisation code (positions 9–17, with or without the hyphen);
+  GB 11714 organisation code (positions 9–17, with or without the hyphen:
+  ``71092546-2``);
 - a person matches on the full 18-character ID number, or its legacy
   15-digit form (which converts to exactly one 18-digit number).
 
-Everything else is classified so the caller can decide what to show:
+Identifiers are compared after :func:`~creditguard.codes.normalize` (case,
+full-width forms, spaces and hyphens). Everything else is classified so the
+caller can decide what to show:
 
 ``exact``
     the identifier equals one of the subject's identifiers;
@@ -34,6 +37,7 @@ from creditguard.errors import InvalidCodeError
 __all__ = ["Match", "SubjectKeys"]
 
 Match = Literal["exact", "masked", "name_only", "other"]
+"""How an agency's identifier relates to a subject; see the module docstring."""
 
 # Characters agencies use to hide parts of a number, after normalisation (which
 # turns the full-width asterisk into "*"). Not "X": it is an ID check character.
@@ -44,11 +48,13 @@ _MASK_CHARS: Final = frozenset("*×#")
 class SubjectKeys:
     """The identifiers that count as an exact match for one subject code."""
 
-    #: the code as the guard passed it (the key of the exchange's result)
+    #: the code as the caller passed it (the key of an exchange's result)
     code: str
+    #: ``None`` when the code does not parse (then only its exact text matches)
     kind: Literal["organization", "person"] | None
     #: the normalised full code: what is sent to the agency as the keyword
     keyword: str
+    #: every normalised text that is an exact match
     exact: frozenset[str]
     #: the code as it may appear in messages (persons masked)
     shown: str
@@ -72,7 +78,7 @@ class SubjectKeys:
         return cls(code, "person", full, frozenset(keys), parsed.masked)
 
     def classify(self, identifier: object) -> Match:
-        """How ``identifier`` (as the agency returned it) relates to this subject."""
+        """How ``identifier`` (as the agency returned it: text, number or absent) relates."""
         if not isinstance(identifier, str | int):
             return "name_only"
         text = normalize(str(identifier))
@@ -95,6 +101,8 @@ def _visible_agree(masked: str, key: str) -> bool:
 
 
 def _mask(text: str) -> str:
+    # Unlike masking.mask_code, hide short texts entirely: an unparsed code
+    # may be a truncated ID number, and 6 + 4 visible characters would be most of it.
     if len(text) <= 10:
         return "*" * len(text)
     return text[:6] + "*" * (len(text) - 10) + text[-4:]

@@ -1,15 +1,19 @@
-"""Dates as the agency writes them, read as China Standard Time calendar days."""
+"""Dates as remote agencies write them, read as China Standard Time calendar days.
+
+Agency payloads carry listing and judgment dates as epoch milliseconds or
+seconds, as ``2019-05-20`` style strings (also ``2019年05月20日``,
+``20190520``) or as ISO 8601 date-times; every court date is a CST day.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Final
 
-__all__ = ["CST", "parse_date"]
+from creditguard.engine import CST
 
-#: China Standard Time (UTC+8, no daylight saving): the zone every court date is in.
-CST: Final = timezone(timedelta(hours=8), "CST")
+__all__ = ["CST", "parse_date"]
 
 _SEPARATED: Final = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _COMPACT: Final = re.compile(r"(\d{4})(\d{2})(\d{2})")
@@ -23,7 +27,8 @@ def parse_date(value: object) -> date | None:
 
     Accepts epoch milliseconds or seconds (number or digit string), ``2019-05-20``
     (also with ``/`` or ``.``, or followed by a time), ``2019年05月20日``,
-    ``20190520`` and ISO 8601 date-times with an offset (converted to CST).
+    ``20190520`` and ISO 8601 date-times (with an offset: converted to CST;
+    without: taken as written). ``0`` and negative epochs mean "no date".
     """
     if value is None or isinstance(value, bool):
         return None
