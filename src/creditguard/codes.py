@@ -430,7 +430,11 @@ def _parse_uscc(n: str, strict: bool) -> SubjectCode | _Failure:
             )
     expected = USCC_CHARSET[-_uscc_total(n) % 31]
     if n[17] != expected:
-        return _Failure(f"check character should be '{expected}', found '{n[17]}'", 18, n)
+        hint = ""
+        if n.isdigit() and n.endswith("000"):
+            # A spreadsheet that read the code as a number keeps 15 significant digits.
+            hint = " (trailing zeros: was it read as a number by a spreadsheet? keep codes as text)"
+        return _Failure(f"check character should be '{expected}', found '{n[17]}'{hint}", 18, n)
 
     warnings: list[tuple[str, int]] = []
     for i in range(2, 8):
