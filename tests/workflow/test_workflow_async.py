@@ -19,6 +19,7 @@ from workflow_helpers import (
     REVIEW,
     AsyncFactory,
     build_guard,
+    deliver_backlog,
     desk,
     fill,
 )
@@ -239,7 +240,7 @@ async def test_async_feedback_twice_is_once_and_survives_an_outage(
     assert [i.key for i in first] == [i.key for i in second]
     assert desk(g).outbox.status(now=time.time()).pending == 5  # 2 cases, 3 feedback
     outage.remove()
-    desk(g).outbox.make_due(now=time.time())
+    deliver_backlog(g, lambda: len(platform.feedback) == 3)
     await g.aclose()
     got = sorted((f["measure_code"], f["action"]) for f in platform.feedback)
     assert got == [(DENY, "denied"), (NOTE, "notified"), (RESTRICT, "restricted")]

@@ -7,6 +7,7 @@ belongs to a real person or company.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,22 @@ def build_guard(
         plugins=[platform_plugin],
         load_entrypoints=False,
     )
+
+
+def deliver_backlog(
+    guard: Guard | AsyncGuard, done: Callable[[], bool], timeout: float = 8.0
+) -> None:
+    """After an outage: make waiting items due and wake the worker until ``done()``.
+
+    Once is not enough: an attempt in flight when the platform came back
+    still fails and schedules its retry after this call.
+    """
+    cases = desk(guard)
+    assert cases.worker is not None
+    end = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > end:
+            raise AssertionError("the backlog was not delivered in time")
+        cases.outbox.make_due(now=time.time())
+        cases.worker.notify()
+        time.sleep(0.05)
