@@ -37,6 +37,7 @@ Example::
     # path = "var/outbox.db"     # or "postgresql://..." for several hosts
     deliver = true               # background delivery in this process
     # platform = "jiangsu"       # which [[sources]] entry to deliver to
+    implements = ["S-01", "NJ-01"]   # measures this unit carries out (platform cases)
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ class OutboxConfig(_Strict):
     deliver: bool = True  # run a background delivery worker in this process
     platform: str | None = None  # the [[sources]] entry to deliver to (default: the first of type "platform")
     drain_timeout_s: float = Field(default=5.0, ge=0)
+    # Measure codes this unit carries out: platform-initiated cases accept these and decline the rest.
+    implements: tuple[str, ...] = ()
 
 
 class JournalConfig(_Strict):

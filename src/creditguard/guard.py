@@ -579,8 +579,8 @@ class AsyncGuard(_GuardBase):
         return self._driver
 
     async def aclose(self) -> None:
-        """Flush the journal and close connections."""
-        self.close()
+        """Flush the journal, drain the outbox worker and close connections (off the event loop)."""
+        await asyncio.to_thread(self.close)
         if self._driver is not None:
             await self._driver.aclose()
 

@@ -277,3 +277,15 @@ def test_outbox_command_on_a_real_postgres(tmp_path: Path) -> None:
         desk.close()
         with psycopg.connect(dsn, autocommit=True) as conn:  # leave the shared database as found
             conn.execute("DELETE FROM creditguard_outbox WHERE idem_key = %s", (key,))
+
+
+@pytest.mark.integration
+def test_sync_takes_the_measures_this_unit_implements_from_the_config(
+    tmp_path: Path, server: RunningServer, platform: ReferencePlatform
+) -> None:
+    case = platform.initiate_case(ORG_BLACK, [DENY, "XX-01"], region=REGION)
+    cfg_file = write_config(tmp_path / "app", server.url, extra=f'[outbox]\nimplements = ["{DENY}"]\n')
+    code, _out, err = run("sync", "--config", str(cfg_file), "--json", env=ENV)
+    assert code == 0, err
+    (open_case,) = SqliteCaseBook(tmp_path / "app" / "var" / "platform-cases.db").open_for(ORG_BLACK)
+    assert (open_case.case_id, open_case.accepted) == (case["case_id"], (DENY,))

@@ -153,7 +153,8 @@ def _plan(
     help="Outbox for responses to platform cases [the config's [outbox]].",
 )
 @click.option("--unit-code", help="This unit's code [[guard] unit_code].")
-@click.option("--implements", multiple=True, help="A measure code this unit carries out (repeat).")
+@click.option("--implements", multiple=True,
+              help="A measure code this unit carries out (repeat; default: [outbox] implements).")
 @click.option("--limit", default=100, show_default=True, help="Events per page.")
 @click.option(
     "--timeout", "timeout_s", default=30.0, show_default=True, help="HTTP timeout in seconds."
@@ -207,7 +208,9 @@ def sync(
                 book = SqliteCaseBook(plan.case_book)
                 recorder = CaseRecorder(box, plan.unit_code, book=book)
             state = SyncState(plan.state)
-            runner = PushSync(plan.mirror, state, cases=recorder, implemented=implements)
+            # Measures this unit carries out: the options, else [outbox] implements.
+            implemented = implements or cfg.outbox.implements
+            runner = PushSync(plan.mirror, state, cases=recorder, implemented=implemented)
             client = stack.enter_context(httpx.Client(timeout=timeout_s))
             report = runner.pull(
                 client,
