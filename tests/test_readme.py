@@ -54,8 +54,13 @@ def test_python_examples_run_and_their_claims_hold(demo_tree: Path, index: int) 
     source = blocks("python")[index]
     namespace: dict[str, Any] = {"__name__": "readme_example"}
     exec(compile(source, f"README.md python block {index + 1}", "exec"), namespace)
-    for expr, expected in claims(source):
-        assert eval(expr, namespace) == expected, expr
+    try:
+        for expr, expected in claims(source):
+            assert eval(expr, namespace) == expected, expr
+    finally:
+        guard = namespace.get("guard")
+        if guard is not None and hasattr(guard, "close"):
+            guard.close()
 
 
 def test_config_example_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

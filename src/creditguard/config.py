@@ -48,7 +48,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from creditguard.errors import ConfigError
 
@@ -146,7 +146,13 @@ class Config(_Strict):
     failure: FailureConfig = FailureConfig()
     journal: JournalConfig = JournalConfig()
     outbox: OutboxConfig = OutboxConfig()
-    base_dir: str = Field(default=".", exclude=True)
+    base_dir: str = Field(default=".", exclude=True, validate_default=True)
+
+    @field_validator("base_dir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        # Resolved once, so a later chdir never moves the journal, mirror or outbox.
+        return str(Path(value).resolve())
 
     def path(self, value: str) -> Path:
         """A path from the file, resolved against the file's folder."""
@@ -191,7 +197,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"cannot read config file {found}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{found}: not valid TOML: {exc}") from None
-    return config_from_dict(raw, base_dir=found.parent, name=str(found))
+    return config_from_dict(raw, base_dir=found.resolve().parent, name=str(found))
 
 
 def config_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike[str] = ".", name: str = "<config>") -> Config:
