@@ -18,6 +18,7 @@ from typing import Any, Final
 import httpx
 
 from creditguard.errors import SourceRefused, SourceUnavailable
+from creditguard.masking import mask_text
 
 __all__ = ["EXCERPT_CHARS", "excerpt", "json_body", "raise_for_status", "scrub"]
 
@@ -56,10 +57,10 @@ def json_body(response: httpx.Response) -> Any:
 
 
 def excerpt(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
-    """The start of the body as text, at most :data:`EXCERPT_CHARS`, secrets blanked."""
+    """The start of the body as text, at most :data:`EXCERPT_CHARS`, secrets blanked, ID numbers masked."""
     # Decode a little more than needed: multi-byte characters and scrubbing shorten it.
     text = response.content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    return scrub(text, secrets)[:EXCERPT_CHARS]
+    return mask_text(scrub(text, secrets))[:EXCERPT_CHARS]
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

@@ -6,6 +6,8 @@
 * :class:`Fault` describes what goes wrong: latency, error statuses, 429 with
   ``Retry-After``, garbage and truncated bodies, slow drip, resets, oversize
   bodies, the platform being down.
+* :class:`HttpSourceContract` is a base class of contract tests every
+  :class:`~creditguard.sources.HttpSource` adapter should pass.
 * :func:`serve` runs a platform over real HTTP on loopback
   (``creditguard platform serve`` does the same from the command line).
 * The pytest plugin (:mod:`creditguard.testing.pytest_plugin`) gives
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from creditguard.testing.auth import SigningAuth
+    from creditguard.testing.contract import HttpSourceContract
     from creditguard.testing.data import load_jsonl, load_measure_files, save_jsonl
     from creditguard.testing.faults import Fault, FaultSchedule, Injection
     from creditguard.testing.reference import ReferencePlatform
@@ -33,6 +36,7 @@ __all__ = [
     "DEFAULT_SECRET",
     "Fault",
     "FaultSchedule",
+    "HttpSourceContract",
     "Injection",
     "LoggedRequest",
     "ReferencePlatform",
@@ -49,6 +53,7 @@ _WHERE = {
     "DEFAULT_SECRET": "state",
     "Fault": "faults",
     "FaultSchedule": "faults",
+    "HttpSourceContract": "contract",
     "Injection": "faults",
     "LoggedRequest": "state",
     "ReferencePlatform": "reference",

@@ -126,7 +126,9 @@ class QichachaSource:
         self, keys: SubjectKeys
     ) -> Generator[httpx.Request, httpx.Response, SubjectRecords]:
         fetched_on = datetime.fromtimestamp(self._clock(), CST).date()
-        secrets = (self._app_key, self._secret_key)
+        # A gateway's error page may echo the request: blank the person's ID number too.
+        person = keys.exact if keys.kind != "organization" else ()
+        secrets = (self._app_key, self._secret_key, *person)
         records: dict[str, CreditRecord] = {}
         possible: dict[tuple[str, str | None, str], PossibleMatch] = {}
         company = ""

@@ -114,11 +114,13 @@ class TianyanchaSource:
         records: dict[str, CreditRecord] = {}
         possible: dict[tuple[str, str | None, str], PossibleMatch] = {}
         subject_name: str | None = None
+        # A gateway's error page may echo the request: blank the person's ID number too.
+        secrets = (self._token, *(keys.exact if keys.kind != "organization" else ()))
         seen = 0
         page_num = 1
         while True:
             response = yield self.request(keys.keyword, page_num)
-            page = read_page(response, source=self.name, secrets=(self._token,))
+            page = read_page(response, source=self.name, secrets=secrets)
             for item in page.items:
                 match = keys.classify(item.get("cardnum"))
                 if match == "exact":

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import httpx
 from pydantic import ValidationError
 
+from creditguard.agency_http import excerpt
 from creditguard.errors import SourceRefused, SourceUnavailable
+from creditguard.masking import mask_text
 from creditguard.models import CreditRecord, Subject, SubjectRecords
 from creditguard.sources import Exchange
 
@@ -36,11 +38,17 @@ class CityCreditSource:
         out: dict[str, SubjectRecords] = {}
         for code in codes:
             request = httpx.Request(
-                "GET", f"{self.base_url}/credit/{code}", headers={"Authorization": f"Bearer {self._token}"}
+                "GET",
+                f"{self.base_url}/credit/{code}",
+                headers={"Authorization": f"Bearer {self._token}"},
             )
             response = yield request
             out[code] = self._parse(code, response)
         return out
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        # A gateway may echo the request: blank the token, mask ID numbers.
+        return mask_text(excerpt(response, (self._token,)))
 
     def _parse(self, code: str, response: httpx.Response) -> SubjectRecords:
         if response.status_code == 404:
@@ -54,15 +62,31 @@ class CityCreditSource:
                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
             )
         if response.status_code != 200:
-            raise SourceRefused("city credit API refused the request", source=self.name,
-                                status=response.status_code, excerpt=response.text[:200])
+            raise SourceRefused(
+                "city credit API refused the request",
+                source=self.name,
+                status=response.status_code,
+                excerpt=self._excerpt(response),
+            )
         try:
             body = response.json()
             records = tuple(CreditRecord.model_validate(item) for item in body["items"])
             subject = body.get("subject")
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            raise SourceUnavailable(f"city credit API sent a malformed answer: {exc}", source=self.name,
-                                    status=200, excerpt=response.text[:200]) from None
-        kind = "person" if code[:17].isdigit() and len(code) == 18 and code[0] != "9" else "organization"
-        subj = Subject(code=code, kind=kind, name=subject.get("name")) if isinstance(subject, dict) else None
+            raise SourceUnavailable(
+                f"city credit API sent a malformed answer: {exc}",
+                source=self.name,
+                status=200,
+                excerpt=self._excerpt(response),
+            ) from None
+        kind = (
+            "person"
+            if code[:17].isdigit() and len(code) == 18 and code[0] != "9"
+            else "organization"
+        )
+        subj = (
+            Subject(code=code, kind=kind, name=subject.get("name"))
+            if isinstance(subject, dict)
+            else None
+        )
         return SubjectRecords(code=code, subject=subj, records=records)
