@@ -26,6 +26,7 @@ demo: $(VENV)/.core
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src plugins adapters examples tests benchmarks
+	$(BIN)/ruff format --check src plugins adapters examples tests benchmarks
 
 typecheck: $(VENV)/.test
 	$(BIN)/mypy

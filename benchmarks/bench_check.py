@@ -52,7 +52,14 @@ def org_code(n: int) -> str:
 def forty_measures() -> MeasureList:
     measures = []
     kinds = [["blacklist"], ["focus"], ["blacklist", "focus"]]
-    effects = ["deny", "restrict", "strict_review", "no_commitment", "increase_inspection", "notify"]
+    effects = [
+        "deny",
+        "restrict",
+        "strict_review",
+        "no_commitment",
+        "increase_inspection",
+        "notify",
+    ]
     domains = [["*"], ["court_enforcement"], ["tax"], ["market_regulation", "environment"]]
     for i in range(40):
         measures.append(
@@ -60,7 +67,13 @@ def forty_measures() -> MeasureList:
                 "code": f"B-{i:02d}",
                 "title": f"基准措施{i}",
                 "category": "rights_limiting" if i % 3 == 0 else "management",
-                "legal_basis": [{"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}],
+                "legal_basis": [
+                    {
+                        "title": "《中华人民共和国政府采购法》",
+                        "article": "第二十二条",
+                        "level": "law",
+                    }
+                ],
                 "applies_to": {
                     "list_kinds": kinds[i % 3],
                     "domains": domains[i % 4],
@@ -70,7 +83,9 @@ def forty_measures() -> MeasureList:
                 "effective_from": "2021-01-01",
             }
         )
-    return MeasureList.model_validate({"region": "320100", "version": "bench", "measures": measures})
+    return MeasureList.model_validate(
+        {"region": "320100", "version": "bench", "measures": measures}
+    )
 
 
 class Observer:
@@ -88,12 +103,27 @@ def bench_warm_check(tmp: Path) -> dict[str, float]:
     mirror = SqliteMirror(tmp / "warm.db")
     code = org_code(1)
     subject = Subject(code=code, kind="organization", name="基准企业")
-    for i, (kind, domain) in enumerate([("blacklist", "court_enforcement"), ("focus", "tax"), ("blacklist", "market_regulation")]):
-        mirror.upsert(subject, CreditRecord(record_id=f"R-{i}", list_kind=kind, domain=domain,  # type: ignore[arg-type]
-                                            listed_on=date(2025, 1, 1), status="listed"))
+    for i, (kind, domain) in enumerate(
+        [("blacklist", "court_enforcement"), ("focus", "tax"), ("blacklist", "market_regulation")]
+    ):
+        mirror.upsert(
+            subject,
+            CreditRecord(
+                record_id=f"R-{i}",
+                list_kind=kind,
+                domain=domain,  # type: ignore[arg-type]
+                listed_on=date(2025, 1, 1),
+                status="listed",
+            ),
+        )
     cfg = config_from_dict({"guard": {"data_dir": str(tmp)}, "measures": {"packs": False}})
-    guard = Guard(cfg, sources=[mirror], measure_lists=[forty_measures()], plugins=[Observer()],
-                  load_entrypoints=False)
+    guard = Guard(
+        cfg,
+        sources=[mirror],
+        measure_lists=[forty_measures()],
+        plugins=[Observer()],
+        load_entrypoints=False,
+    )
     d = guard.check(code, step="procurement.bid", region="320100")
     assert len(d.records) == 3 and d.measures, d
     cg = per_call_median(lambda: guard.check(code, step="procurement.bid", region="320100"))
@@ -122,8 +152,13 @@ def bench_clean_mirror(tmp: Path, size: int) -> dict[str, float]:
     path = cache_dir / f"creditguard-bench-mirror-{size}.db"
     mirror = SqliteMirror(path)
     if mirror.count()[1] < size:
-        rec = CreditRecord(record_id="x", list_kind="blacklist", domain="tax", listed_on=date(2025, 1, 1),
-                           status="listed")
+        rec = CreditRecord(
+            record_id="x",
+            list_kind="blacklist",
+            domain="tax",
+            listed_on=date(2025, 1, 1),
+            status="listed",
+        )
         data = rec.model_dump_json()
         conn = mirror._conn
         conn.execute("BEGIN")
@@ -132,7 +167,9 @@ def bench_clean_mirror(tmp: Path, size: int) -> dict[str, float]:
             ((f"R{i}", org_code(i + 10), data.replace('"x"', f'"R{i}"', 1)) for i in range(size)),
         )
         conn.execute("COMMIT")
-    cfg = config_from_dict({"guard": {"data_dir": str(tmp), "cache_ttl_s": 0}, "measures": {"packs": False}})
+    cfg = config_from_dict(
+        {"guard": {"data_dir": str(tmp), "cache_ttl_s": 0}, "measures": {"packs": False}}
+    )
     guard = Guard(cfg, sources=[mirror], measure_lists=[forty_measures()], load_entrypoints=False)
     clean = [org_code(size + 1000 + i) for i in range(5000)]
     it = iter(range(10**9))
@@ -147,7 +184,10 @@ def bench_clean_mirror(tmp: Path, size: int) -> dict[str, float]:
 
 def bench_import() -> float:
     code = "import time; t=time.perf_counter(); import creditguard; print(time.perf_counter()-t)"
-    runs = [float(subprocess.check_output([sys.executable, "-c", code]).decode()) * 1000 for _ in range(7)]
+    runs = [
+        float(subprocess.check_output([sys.executable, "-c", code]).decode()) * 1000
+        for _ in range(7)
+    ]
     return statistics.median(runs)
 
 
@@ -163,7 +203,9 @@ def main() -> None:
         tmp = Path(t)
         results["openfeature_eval_one_hook_us"] = bench_openfeature()
         results.update(bench_warm_check(tmp))
-        results["warm_ratio"] = results["creditguard_warm_check_us"] / results["openfeature_eval_one_hook_us"]
+        results["warm_ratio"] = (
+            results["creditguard_warm_check_us"] / results["openfeature_eval_one_hook_us"]
+        )
         if args.mirror_size:
             results.update(bench_clean_mirror(tmp, args.mirror_size))
     results["import_ms"] = bench_import()
@@ -171,12 +213,18 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(f"machine: {results['machine']}")
-    print(f"OpenFeature in-memory evaluation, one hook: {results['openfeature_eval_one_hook_us']:.2f} µs")
-    print(f"warm check (3 records, 40 measures, journal + one observer): {results['creditguard_warm_check_us']:.2f} µs"
-          f"  ratio {results['warm_ratio']:.2f} (budget ≤ 0.70)")
+    print(
+        f"OpenFeature in-memory evaluation, one hook: {results['openfeature_eval_one_hook_us']:.2f} µs"
+    )
+    print(
+        f"warm check (3 records, 40 measures, journal + one observer): {results['creditguard_warm_check_us']:.2f} µs"
+        f"  ratio {results['warm_ratio']:.2f} (budget ≤ 0.70)"
+    )
     if "clean_check_1m_mirror_us" in results:
-        print(f"clean subject against a {int(results['mirror_records']):,}-record mirror: "
-              f"{results['clean_check_1m_mirror_us']:.2f} µs (budget ≤ 10)")
+        print(
+            f"clean subject against a {int(results['mirror_records']):,}-record mirror: "
+            f"{results['clean_check_1m_mirror_us']:.2f} µs (budget ≤ 10)"
+        )
     print(f"import creditguard: {results['import_ms']:.1f} ms (budget ≤ 250)")
 
 

@@ -32,8 +32,15 @@ def org_code(n: int) -> str:
 def build_config(url: str, data_dir: Path) -> dict[str, object]:
     return {
         "guard": {"data_dir": str(data_dir), "deadline_ms": 5000, "unit_code": "320100-BENCH"},
-        "sources": [{"name": "platform", "type": "platform", "base_url": url,
-                     "app_key": "test-key", "secret": "test-secret"}],
+        "sources": [
+            {
+                "name": "platform",
+                "type": "platform",
+                "base_url": url,
+                "app_key": "test-key",
+                "secret": "test-secret",
+            }
+        ],
         "measures": {"packs": True},
     }
 
@@ -48,7 +55,9 @@ def main() -> None:
     codes = [org_code(i) for i in range(args.subjects)]
     for code in codes[::50]:  # 2 % of subjects listed
         ref.add_record(code, list_kind="blacklist", domain="court_enforcement")
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     with serve(ref) as server, tempfile.TemporaryDirectory() as tmp:
         cfg = config_from_dict(build_config(server.url, Path(tmp)))
         guard = Guard(cfg)
@@ -56,10 +65,14 @@ def main() -> None:
         results = guard.screen(codes, step="procurement.bid", region="320100")
         sync_s = time.perf_counter() - t0
         denied = sum(r.outcome == "deny" for r in results)
-        assert len(results) == len(codes) and all(r.decision and r.decision.verified for r in results)
+        assert len(results) == len(codes) and all(
+            r.decision and r.decision.verified for r in results
+        )
         guard.close()
-        print(f"sync screen, {len(codes):,} subjects, platform latency {args.latency_ms:.0f} ms: "
-              f"{sync_s:.2f} s ({denied} denied)  budget ≤ 2 s")
+        print(
+            f"sync screen, {len(codes):,} subjects, platform latency {args.latency_ms:.0f} ms: "
+            f"{sync_s:.2f} s ({denied} denied)  budget ≤ 2 s"
+        )
 
         aguard = AsyncGuard(config_from_dict(build_config(server.url, Path(tmp))))
 
@@ -80,8 +93,10 @@ def main() -> None:
             naive.check(code, step="procurement.bid", region="320100")
         per = (time.perf_counter() - t0) / len(sample)
         naive.close()
-        print(f"naive one request per subject: {per * 1000:.1f} ms each, "
-              f"{per * len(codes):.0f} s extrapolated to {len(codes):,} subjects")
+        print(
+            f"naive one request per subject: {per * 1000:.1f} ms each, "
+            f"{per * len(codes):.0f} s extrapolated to {len(codes):,} subjects"
+        )
 
 
 if __name__ == "__main__":

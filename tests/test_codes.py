@@ -545,4 +545,3 @@ def test_default_today_is_used() -> None:
     tomorrow = date.today() + timedelta(days=1)
     assert not is_valid(make_id_only("320102", tomorrow))
     assert is_valid(make_id("320102", date.today() - timedelta(days=1), 1))
-

@@ -38,16 +38,22 @@ class ProcurementApp:
 
 def test_blacklisted_supplier_cannot_bid(creditguard_platform: Any, creditguard_guard: Any) -> None:
     app = ProcurementApp(creditguard_guard)
-    creditguard_platform.add_record("91320100MA1W2K7D41", list_kind="blacklist", domain="court_enforcement")
+    creditguard_platform.add_record(
+        "91320100MA1W2K7D41", list_kind="blacklist", domain="court_enforcement"
+    )
     assert app.submit_bid("91320100MA1W2K7D41").rejected
     assert creditguard_guard.deliver_now()
     feedback = creditguard_platform.feedback_for("91320100MA1W2K7D41")
     assert feedback[0]["action"] == "denied"
 
 
-def test_clean_supplier_bids_and_nothing_is_reported(creditguard_platform: Any, creditguard_guard: Any) -> None:
+def test_clean_supplier_bids_and_nothing_is_reported(
+    creditguard_platform: Any, creditguard_guard: Any
+) -> None:
     app = ProcurementApp(creditguard_guard)
     assert not app.submit_bid("91110000710925462X").rejected
     assert creditguard_guard.deliver_now()
     assert creditguard_platform.feedback_for("91110000710925462X") == []
-    assert all(c.get("subject_code") != "91110000710925462X" for c in creditguard_platform.cases.values())
+    assert all(
+        c.get("subject_code") != "91110000710925462X" for c in creditguard_platform.cases.values()
+    )

@@ -36,7 +36,13 @@ Key = tuple[str, str, bool]
 class RecordCache:
     """LRU of subject records with a freshness window."""
 
-    def __init__(self, *, ttl: float = 300.0, maxsize: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float = 300.0,
+        maxsize: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self._clock = clock
         self._data: LRUCache[Key, CacheEntry] = LRUCache(maxsize=maxsize)
@@ -51,7 +57,9 @@ class RecordCache:
             return None
         return entry
 
-    def stale(self, source: str, code: str, include_related: bool, max_stale: float) -> CacheEntry | None:
+    def stale(
+        self, source: str, code: str, include_related: bool, max_stale: float
+    ) -> CacheEntry | None:
         """The entry if it is younger than ``max_stale`` (for use when the source fails)."""
         with self._lock:
             entry = self._data.get((source, code, include_related))
@@ -59,9 +67,23 @@ class RecordCache:
             return None
         return entry
 
-    def put(self, source: str, code: str, include_related: bool, records: SubjectRecords, fetched_at: datetime) -> CacheEntry:
+    def put(
+        self,
+        source: str,
+        code: str,
+        include_related: bool,
+        records: SubjectRecords,
+        fetched_at: datetime,
+    ) -> CacheEntry:
         """Store records fetched now."""
-        prov = trusted(Provenance, source=source, fetched_at=fetched_at, stale=False, found=records.found, error=None)
+        prov = trusted(
+            Provenance,
+            source=source,
+            fetched_at=fetched_at,
+            stale=False,
+            found=records.found,
+            error=None,
+        )
         entry = CacheEntry(records, fetched_at, self._clock(), prov)
         # Kept even with ttl=0: the entry still serves stale-if-error.
         with self._lock:

@@ -123,7 +123,9 @@ class OutboxConfig(_Strict):
     enabled: bool | None = None  # default: on when [guard] unit_code is set
     path: str | None = None  # SQLite file (default <data_dir>/outbox.db) or a postgresql:// DSN
     deliver: bool = True  # run a background delivery worker in this process
-    platform: str | None = None  # the [[sources]] entry to deliver to (default: the first of type "platform")
+    platform: str | None = (
+        None  # the [[sources]] entry to deliver to (default: the first of type "platform")
+    )
     drain_timeout_s: float = Field(default=5.0, ge=0)
     # Measure codes this unit carries out: platform-initiated cases accept these and decline the rest.
     implements: tuple[str, ...] = ()
@@ -200,7 +202,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return config_from_dict(raw, base_dir=found.resolve().parent, name=str(found))
 
 
-def config_from_dict(raw: dict[str, Any], *, base_dir: str | os.PathLike[str] = ".", name: str = "<config>") -> Config:
+def config_from_dict(
+    raw: dict[str, Any], *, base_dir: str | os.PathLike[str] = ".", name: str = "<config>"
+) -> Config:
     """Validate a decoded configuration, naming the file and field of every problem."""
     try:
         return Config.model_validate({**raw, "base_dir": str(base_dir)})

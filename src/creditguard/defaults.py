@@ -17,15 +17,21 @@ __all__ = ["creditguard_register_sources", "mirror_source"]
 
 
 def mirror_source(
-    *, name: str, path: str | None = None, data_dir: str | os.PathLike[str] = ".creditguard",
-    base_dir: str | os.PathLike[str] = ".", **unknown: Any
+    *,
+    name: str,
+    path: str | None = None,
+    data_dir: str | os.PathLike[str] = ".creditguard",
+    base_dir: str | os.PathLike[str] = ".",
+    **unknown: Any,
 ) -> Any:
     """Build the SQLite mirror source (``path`` defaults to ``<data_dir>/mirror.db``)."""
     from creditguard.errors import ConfigError
     from creditguard.mirror import SqliteMirror
 
     if unknown:
-        raise ConfigError(f"source {name!r} (type mirror): unknown option(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"source {name!r} (type mirror): unknown option(s) {', '.join(sorted(unknown))}"
+        )
     if path is None:
         full = Path(data_dir) / "mirror.db"
     else:

@@ -208,8 +208,19 @@ class Engine:
                 missing.append(Fetch(name, (sc.code,), related))
             else:
                 gathered.append((name, entry.records, entry.fetched_at, False, entry.provenance))
-        return Plan(sc, step, region, day, resolved.region, resolved.version, candidates, related,
-                    gathered, missing, context or _EMPTY)
+        return Plan(
+            sc,
+            step,
+            region,
+            day,
+            resolved.region,
+            resolved.version,
+            candidates,
+            related,
+            gathered,
+            missing,
+            context or _EMPTY,
+        )
 
     def finish(self, plan: Plan, answers: Sequence[Fetched] = ()) -> Decision:
         """Take the answers to ``plan.missing`` (in order) and return the decision."""
@@ -222,10 +233,14 @@ class Engine:
             for fetch, answer in zip(plan.missing, answers, strict=True):
                 got = answer.records.get(sc.code) if answer.records is not None else None
                 if answer.error is None and got is not None:
-                    entry = self.cache.put(fetch.source, sc.code, plan.related, got, answer.fetched_at)
+                    entry = self.cache.put(
+                        fetch.source, sc.code, plan.related, got, answer.fetched_at
+                    )
                     gathered.append((fetch.source, got, answer.fetched_at, False, entry.provenance))
                 else:
-                    err = answer.error or SourceError("answer lacks the subject", source=fetch.source)
+                    err = answer.error or SourceError(
+                        "answer lacks the subject", source=fetch.source
+                    )
                     failures.append((fetch.source, err))
         return self.decide(plan, failures)
 
@@ -271,7 +286,9 @@ class Engine:
                 notes.extend(_failure_text(name, err) for name, err in failures)
             reason = "; ".join(notes) or None
             if failures and policy == "raise":
-                raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
+                raise RecordsUnavailable(
+                    f"credit records unavailable ({reason})", cause=failures[0][1]
+                )
 
         if len(gathered) > 1:
             # Cached, fetched and stale answers arrive in any order; the configured source
@@ -287,7 +304,14 @@ class Engine:
             stale = stale or g[3]
         for src, err in failures:
             provs.append(
-                trusted(Provenance, source=src, fetched_at=decided_at, stale=False, found=False, error=str(err))
+                trusted(
+                    Provenance,
+                    source=src,
+                    fetched_at=decided_at,
+                    stale=False,
+                    found=False,
+                    error=str(err),
+                )
             )
         measures, conditions, outcome = a.measures, a.conditions, a.outcome
         if records and self.hooks.has_extra_measures:
@@ -321,7 +345,6 @@ class Engine:
         )
         return decision
 
-
     # -- memoised pure part ----------------------------------------------------------
     # Warm checks see the very same cached SubjectRecords objects again and again, so
     # the pure part of a decision (records with effect, matched measures, outcome) is
@@ -333,7 +356,13 @@ class Engine:
             # A clean subject: nothing to match, and not worth a memo slot.
             name = next((g[1].subject.name for g in gathered if g[1].subject is not None), None)
             return _CLEAN if name is None else _Assessment((), name, (), (), (), (), "allow")
-        key = (plan.day, plan.step, id(plan.candidates), plan.sc.code, *[(g[0], id(g[1])) for g in gathered])
+        key = (
+            plan.day,
+            plan.step,
+            id(plan.candidates),
+            plan.sc.code,
+            *[(g[0], id(g[1])) for g in gathered],
+        )
         hit = self._memo.get(key)
         if hit is not None:
             return hit[1]  # type: ignore[no-any-return]
@@ -345,7 +374,9 @@ class Engine:
                 if am is not None:
                     found.append(am)
         measures, conditions = combine(found, plan.step, self.commitment_steps)
-        result = _Assessment(records, name, possible, tuple(found), measures, conditions, outcome_of(measures))
+        result = _Assessment(
+            records, name, possible, tuple(found), measures, conditions, outcome_of(measures)
+        )
         self._remember(self._memo, key, ((plan.candidates, tuple(g[1] for g in gathered)), result))
         return result
 
@@ -406,11 +437,15 @@ def _merge(
             seen_ids.add(rec.record_id)
             if rec.basis:
                 seen_basis.add(key)
-            out.append(trusted(EffectiveRecord, record=rec, source=source, subject_code=rec.via or code))
+            out.append(
+                trusted(EffectiveRecord, record=rec, source=source, subject_code=rec.via or code)
+            )
     return tuple(out), name, tuple(possible)
 
 
-def records_without_effect(records: Sequence[CreditRecord], day: date) -> list[tuple[CreditRecord, str]]:
+def records_without_effect(
+    records: Sequence[CreditRecord], day: date
+) -> list[tuple[CreditRecord, str]]:
     """Records that have no effect on ``day``, each with the plain reason (for feedback)."""
     out = []
     for rec in records:

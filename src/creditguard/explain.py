@@ -47,7 +47,9 @@ def explain(d: Decision) -> str:
             f"未能取得该主体的信用记录（{d.degraded_reason or '数据源不可用'}），本决定未经核验；"
             f"按本环节的处理策略，结果为：{OUTCOME_LABELS[d.outcome]}。"
         )
-    parts.append(f"信用查询：{d.as_of.isoformat()}，环节 {d.step}，数据来源 {sources}（获取于 {when}）。")
+    parts.append(
+        f"信用查询：{d.as_of.isoformat()}，环节 {d.step}，数据来源 {sources}（获取于 {when}）。"
+    )
     if d.stale:
         parts.append("部分数据为数据源故障时使用的缓存数据，可能不是最新。")
     if not d.records:
@@ -88,12 +90,18 @@ def explain(d: Decision) -> str:
             mlines.append(
                 f"- {am.code} {am.title}（{EFFECT_LABELS[am.effect]}）{via}，依据：{_basis(am)}。"
             )
-        lst = f" {d.list_region} 措施清单（版本 {d.list_version}）" if d.list_region else "适用的措施清单"
+        lst = (
+            f" {d.list_region} 措施清单（版本 {d.list_version}）"
+            if d.list_region
+            else "适用的措施清单"
+        )
         parts.append(f"根据{lst}，本环节适用以下失信惩戒措施：\n" + "\n".join(mlines) + "\n")
     else:
         parts.append("根据适用的措施清单，本环节无应适用的惩戒措施。\n")
     for am in d.conditions:
-        parts.append(f"另：{am.code} {am.title}（{EFFECT_LABELS[am.effect]}），依据：{_basis(am)}，在告知承诺环节适用。\n")
+        parts.append(
+            f"另：{am.code} {am.title}（{EFFECT_LABELS[am.effect]}），依据：{_basis(am)}，在告知承诺环节适用。\n"
+        )
     parts.append(f"处理结果：{OUTCOME_LABELS[d.outcome]}。\n")
     parts.append(
         "如对上述失信记录有异议，可向认定部门提出异议申请；已纠正失信行为、履行相关义务的，可依法申请信用修复。"

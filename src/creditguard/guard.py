@@ -84,7 +84,9 @@ class _GuardBase:
                 raise ConfigError(f"two sources are named {src.name!r}")
             self._sources[src.name] = src
         # Protocol isinstance checks cost microseconds; classify each source once.
-        self._local_sources = {n for n, src in self._sources.items() if isinstance(src, LocalSource)}
+        self._local_sources = {
+            n for n, src in self._sources.items() if isinstance(src, LocalSource)
+        }
         for n, src in self._sources.items():
             if n not in self._local_sources and not isinstance(src, HttpSource):
                 raise ConfigError(f"source {n!r} is neither a LocalSource nor an HttpSource")
@@ -150,7 +152,10 @@ class _GuardBase:
             options = sc.options
             # Where the guard keeps its files, for factories that name these parameters.
             params = inspect.signature(factory).parameters
-            for key, value in (("data_dir", str(self.config.data_dir)), ("base_dir", self.config.base_dir)):
+            for key, value in (
+                ("data_dir", str(self.config.data_dir)),
+                ("base_dir", self.config.base_dir),
+            ):
                 if key in params and params[key].kind is not inspect.Parameter.VAR_KEYWORD:
                     options.setdefault(key, value)
             try:
@@ -190,7 +195,9 @@ class _GuardBase:
 
     def _require_cases(self) -> CaseDesk:
         if self.cases is None:
-            raise ConfigError("cases need the outbox: set [guard] unit_code (and [outbox]) in the configuration")
+            raise ConfigError(
+                "cases need the outbox: set [guard] unit_code (and [outbox]) in the configuration"
+            )
         return self.cases
 
     def deliver_now(self, *, timeout: float = 5.0) -> bool:
@@ -202,7 +209,9 @@ class _GuardBase:
         """
         desk = self._require_cases()
         if desk.worker is None:
-            raise ConfigError("no platform to deliver to: add a [[sources]] entry of type 'platform'")
+            raise ConfigError(
+                "no platform to deliver to: add a [[sources]] entry of type 'platform'"
+            )
         end = time.monotonic() + timeout
         while True:
             desk.worker.deliverer.deliver_due()
@@ -271,7 +280,9 @@ class Guard(_GuardBase):
         plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
         if plan.missing:
             deadline = time.monotonic() + self.deadline
-            decision = self.engine.finish(plan, [self._perform(op, deadline) for op in plan.missing])
+            decision = self.engine.finish(
+                plan, [self._perform(op, deadline) for op in plan.missing]
+            )
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
@@ -302,8 +313,14 @@ class Guard(_GuardBase):
         plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
         deadline = time.monotonic() + self.deadline
         answers = [self._perform(op, deadline) for op in plan.missing]
-        return desk.feedback(decision, actions=actions, detail=detail, workflow_ref=workflow_ref,
-                             current_records=self._records_of(decision, plan, answers), connection=connection)
+        return desk.feedback(
+            decision,
+            actions=actions,
+            detail=detail,
+            workflow_ref=workflow_ref,
+            current_records=self._records_of(decision, plan, answers),
+            connection=connection,
+        )
 
     @contextmanager
     def checked(
@@ -385,9 +402,13 @@ class Guard(_GuardBase):
         """
         results: list[ScreenResult] = []
         for rows in blocks(codes):
-            block = plan_block(self.engine, rows, step=step, region=region, as_of=as_of, context=context)
+            block = plan_block(
+                self.engine, rows, step=step, region=region, as_of=as_of, context=context
+            )
             deadline = time.monotonic() + self.deadline
-            done = finish_block(self.engine, block, [self._perform(f, deadline) for f in block.fetches])
+            done = finish_block(
+                self.engine, block, [self._perform(f, deadline) for f in block.fetches]
+            )
             for r in done:
                 if r.decision is not None:
                     self._after(r.decision, context)
@@ -402,7 +423,9 @@ class Guard(_GuardBase):
             return self._local(source, op)
         driver = self._get_driver()
         try:
-            records = driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
+            records = driver.fetch(
+                source, op.codes, include_related=op.include_related, deadline=deadline
+            )
         except SourceError as exc:
             return Fetched(None, exc, datetime.now(CST))
         return Fetched(records, None, datetime.now(CST))
@@ -412,7 +435,9 @@ class Guard(_GuardBase):
             from creditguard.remote.driver import SyncDriver
             from creditguard.remote.policy import RemoteSettings
 
-            self._driver = SyncDriver(RemoteSettings(deadline_s=self.deadline), transport=self._transport)
+            self._driver = SyncDriver(
+                RemoteSettings(deadline_s=self.deadline), transport=self._transport
+            )
         return self._driver
 
     def close(self) -> None:
@@ -475,8 +500,15 @@ class AsyncGuard(_GuardBase):
         answers = await asyncio.gather(*(self._perform(op, deadline) for op in plan.missing))
         current = self._records_of(decision, plan, answers)
         return await asyncio.to_thread(
-            functools.partial(desk.feedback, decision, actions=actions, detail=detail,
-                              workflow_ref=workflow_ref, current_records=current, connection=connection)
+            functools.partial(
+                desk.feedback,
+                decision,
+                actions=actions,
+                detail=detail,
+                workflow_ref=workflow_ref,
+                current_records=current,
+                connection=connection,
+            )
         )
 
     @asynccontextmanager
@@ -517,7 +549,9 @@ class AsyncGuard(_GuardBase):
             async def inner(*args: P.args, **kwargs: P.kwargs) -> R:
                 code = subject(*args, **kwargs) if callable(subject) else subject
                 ref = workflow_ref(*args, **kwargs) if callable(workflow_ref) else workflow_ref
-                async with self.checked(code, step=step, region=region, workflow_ref=ref) as decision:
+                async with self.checked(
+                    code, step=step, region=region, workflow_ref=ref
+                ) as decision:
                     if decision.outcome == "deny":
                         raise StepDenied(decision)
                     if wants:
@@ -544,7 +578,9 @@ class AsyncGuard(_GuardBase):
 
         async def run(rows: list[tuple[int, str]]) -> list[ScreenResult]:
             async with gate:
-                block = plan_block(self.engine, rows, step=step, region=region, as_of=as_of, context=context)
+                block = plan_block(
+                    self.engine, rows, step=step, region=region, as_of=as_of, context=context
+                )
                 deadline = time.monotonic() + self.deadline
                 answers = await asyncio.gather(*(self._perform(f, deadline) for f in block.fetches))
                 done = finish_block(self.engine, block, answers)
@@ -565,7 +601,9 @@ class AsyncGuard(_GuardBase):
             return self._local(source, op)
         driver = self._get_driver()
         try:
-            records = await driver.fetch(source, op.codes, include_related=op.include_related, deadline=deadline)
+            records = await driver.fetch(
+                source, op.codes, include_related=op.include_related, deadline=deadline
+            )
         except SourceError as exc:
             return Fetched(None, exc, datetime.now(CST))
         return Fetched(records, None, datetime.now(CST))
@@ -575,7 +613,9 @@ class AsyncGuard(_GuardBase):
             from creditguard.remote.driver import AsyncDriver
             from creditguard.remote.policy import RemoteSettings
 
-            self._driver = AsyncDriver(RemoteSettings(deadline_s=self.deadline), transport=self._transport)
+            self._driver = AsyncDriver(
+                RemoteSettings(deadline_s=self.deadline), transport=self._transport
+            )
         return self._driver
 
     async def aclose(self) -> None:

@@ -144,7 +144,9 @@ class DecisionJournal:
             try:
                 conn = self._connect()
                 with conn:
-                    conn.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", new_bodies.items())
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO bodies VALUES (?, ?)", new_bodies.items()
+                    )
                     conn.executemany(
                         "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                     )
@@ -174,11 +176,12 @@ class DecisionJournal:
         self._thread = None
         self._queue = deque()
 
-    def entries(self, *, since: datetime | None = None, limit: int | None = None) -> list[JournalEntry]:
+    def entries(
+        self, *, since: datetime | None = None, limit: int | None = None
+    ) -> list[JournalEntry]:
         """Flush, then read decisions (oldest first)."""
         self.flush()
         return read_journal(self.path, since=since, limit=limit)
-
 
     def _row(self, d: Decision, new_bodies: dict[str, str]) -> tuple[Any, ...]:
         # Repeated checks of one subject differ only in id and time; their records,
@@ -187,12 +190,37 @@ class DecisionJournal:
         # objects alive, so their ids cannot be reused while they are keys.
         if not d.records and not d.possible_matches:
             # Clean decisions are mostly distinct subjects: stored inline, no memo churn.
-            return (d.decision_id, d.decided_at.isoformat(), mask_code(d.subject_code, d.subject_kind),
-                    d.step, d.region, d.outcome, int(d.verified), None, d.model_dump_json(exclude=_STORED_APART))
+            return (
+                d.decision_id,
+                d.decided_at.isoformat(),
+                mask_code(d.subject_code, d.subject_kind),
+                d.step,
+                d.region,
+                d.outcome,
+                int(d.verified),
+                None,
+                d.model_dump_json(exclude=_STORED_APART),
+            )
         parts = (d.records, d.measures, d.conditions, d.provenance, d.possible_matches)
-        key = (id(d.records), id(d.measures), id(d.conditions), *map(id, d.provenance), d.subject_code,
-               d.step, d.region, d.as_of, d.outcome, d.verified, d.stale, d.degraded_reason,
-               d.list_region, d.list_version, d.subject_name, len(d.provenance), d.possible_matches)
+        key = (
+            id(d.records),
+            id(d.measures),
+            id(d.conditions),
+            *map(id, d.provenance),
+            d.subject_code,
+            d.step,
+            d.region,
+            d.as_of,
+            d.outcome,
+            d.verified,
+            d.stale,
+            d.degraded_reason,
+            d.list_region,
+            d.list_version,
+            d.subject_name,
+            len(d.provenance),
+            d.possible_matches,
+        )
         hit = self._bodies.get(key)
         if hit is None:
             body = d.model_dump_json(exclude=_STORED_APART)
@@ -202,8 +230,18 @@ class DecisionJournal:
             masked = mask_code(d.subject_code, d.subject_kind)
             hit = self._bodies[key] = (parts, digest, masked)
             new_bodies[digest] = body
-        return (d.decision_id, d.decided_at.isoformat(), hit[2], d.step, d.region, d.outcome,
-                int(d.verified), hit[1], None)
+        return (
+            d.decision_id,
+            d.decided_at.isoformat(),
+            hit[2],
+            d.step,
+            d.region,
+            d.outcome,
+            int(d.verified),
+            hit[1],
+            None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
@@ -219,7 +257,9 @@ class JournalEntry:
     data: dict[str, Any]
 
 
-def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None, limit: int | None = None) -> list[JournalEntry]:
+def read_journal(
+    path: str | os.PathLike[str], *, since: datetime | None = None, limit: int | None = None
+) -> list[JournalEntry]:
     """Read journaled decisions, oldest first, masking resident ID numbers in the data."""
     p = Path(path)
     if not p.exists():
@@ -243,7 +283,9 @@ def read_journal(path: str | os.PathLike[str], *, since: datetime | None = None,
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
     return [
-        JournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _masked(_full(r[0], r[1], r[7])))
+        JournalEntry(
+            r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _masked(_full(r[0], r[1], r[7]))
+        )
         for r in rows
     ]
 
@@ -267,4 +309,3 @@ def _masked(data: dict[str, Any]) -> dict[str, Any]:
             if pm.get("identifier"):
                 pm["identifier"] = mask_code(pm["identifier"])
     return data
-

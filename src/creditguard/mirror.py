@@ -78,7 +78,9 @@ class SqliteMirror:
     # -- connections -------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=True)
+        conn = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=True
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
@@ -128,7 +130,9 @@ class SqliteMirror:
 
     # -- reading -----------------------------------------------------------------
 
-    def lookup(self, codes: Sequence[str], *, include_related: bool = False) -> Mapping[str, SubjectRecords]:
+    def lookup(
+        self, codes: Sequence[str], *, include_related: bool = False
+    ) -> Mapping[str, SubjectRecords]:
         """Records of each code; for persons with ``include_related``, their organizations' too."""
         conn = self._conn
         out: dict[str, SubjectRecords] = {}
@@ -156,12 +160,18 @@ class SqliteMirror:
 
     def _related(self, conn: sqlite3.Connection, person_code: str) -> list[CreditRecord]:
         related: list[CreditRecord] = []
-        orgs = conn.execute("SELECT code FROM subjects WHERE legal_rep = ?", (person_code,)).fetchall()
+        orgs = conn.execute(
+            "SELECT code FROM subjects WHERE legal_rep = ?", (person_code,)
+        ).fetchall()
         for (org_code,) in orgs:
-            for (data,) in conn.execute("SELECT data FROM records WHERE subject_code = ?", (org_code,)):
+            for (data,) in conn.execute(
+                "SELECT data FROM records WHERE subject_code = ?", (org_code,)
+            ):
                 rec = CreditRecord.model_validate_json(data)
                 if rec.role == "self":
-                    related.append(rec.model_copy(update={"role": "legal_representative", "via": org_code}))
+                    related.append(
+                        rec.model_copy(update={"role": "legal_representative", "via": org_code})
+                    )
         return related
 
     def count(self) -> tuple[int, int]:
@@ -173,7 +183,9 @@ class SqliteMirror:
 
     # -- writing -----------------------------------------------------------------
 
-    def upsert(self, subject: Subject | None, record: CreditRecord, *, subject_code: str | None = None) -> None:
+    def upsert(
+        self, subject: Subject | None, record: CreditRecord, *, subject_code: str | None = None
+    ) -> None:
         """Insert or replace one record (and its subject), in its own transaction."""
         code = subject.code if subject is not None else subject_code
         if code is None:
@@ -189,11 +201,15 @@ class SqliteMirror:
 
     def subject_of(self, record_id: str) -> str | None:
         """The subject code a record belongs to, if held."""
-        row = self._conn.execute("SELECT subject_code FROM records WHERE record_id = ?", (record_id,)).fetchone()
+        row = self._conn.execute(
+            "SELECT subject_code FROM records WHERE record_id = ?", (record_id,)
+        ).fetchone()
         return str(row[0]) if row else None
 
     @staticmethod
-    def _write(conn: sqlite3.Connection, code: str, subject: Subject | None, record: CreditRecord) -> None:
+    def _write(
+        conn: sqlite3.Connection, code: str, subject: Subject | None, record: CreditRecord
+    ) -> None:
         if subject is not None:
             legal_rep = subject.legal_representative.code if subject.legal_representative else None
             conn.execute(
@@ -223,7 +239,9 @@ class SqliteMirror:
             raise InvalidRecordError(f"not UTF-8 text ({exc.reason})", path=str(p)) from exc
         return self.import_rows(rows, lines=_count_lines(p))
 
-    def import_rows(self, rows: Iterable[tuple[Subject, CreditRecord]], *, lines: int = 0) -> ImportReport:
+    def import_rows(
+        self, rows: Iterable[tuple[Subject, CreditRecord]], *, lines: int = 0
+    ) -> ImportReport:
         """Write already-validated rows in one transaction."""
         rows = list(rows)
         subjects = set()
@@ -239,7 +257,9 @@ def _count_lines(p: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def parse_lines(lines: Iterable[str], *, name: str = "<input>") -> Iterator[tuple[Subject, CreditRecord]]:
+def parse_lines(
+    lines: Iterable[str], *, name: str = "<input>"
+) -> Iterator[tuple[Subject, CreditRecord]]:
     """Validate JSONL lines of ``{"subject", "record"}``; raise once naming every bad line."""
     good: list[tuple[Subject, CreditRecord]] = []
     bad: list[str] = []
@@ -253,8 +273,14 @@ def parse_lines(lines: Iterable[str], *, name: str = "<input>") -> Iterator[tupl
             bad.append(f"{name}:{lineno}: {exc}")
     if bad:
         shown = "\n".join(bad[:_MAX_REPORTED])
-        more = f"\n... and {len(bad) - _MAX_REPORTED} more bad lines" if len(bad) > _MAX_REPORTED else ""
-        raise InvalidRecordError(f"{len(bad)} bad line(s), nothing imported:\n{shown}{more}", path=name)
+        more = (
+            f"\n... and {len(bad) - _MAX_REPORTED} more bad lines"
+            if len(bad) > _MAX_REPORTED
+            else ""
+        )
+        raise InvalidRecordError(
+            f"{len(bad)} bad line(s), nothing imported:\n{shown}{more}", path=name
+        )
     yield from good
 
 
@@ -273,7 +299,9 @@ def _parse_row(line: str, seen: dict[str, int], lineno: int) -> tuple[Subject, C
     except InvalidCodeError as exc:
         raise InvalidRecordError(f"subject.code: {exc}") from None
     try:
-        subject = Subject.model_validate({**subj, "code": sc.code, "kind": subj.get("kind", sc.kind)})
+        subject = Subject.model_validate(
+            {**subj, "code": sc.code, "kind": subj.get("kind", sc.kind)}
+        )
         record = CreditRecord.model_validate(obj["record"])
     except ValidationError as exc:
         err = exc.errors()[0]

@@ -47,7 +47,9 @@ SubjectKind = Literal["organization", "person"]
 RecordStatus = Literal["listed", "rectifying", "rectified", "repaired", "removed"]
 Role = Literal["self", "legal_representative", "responsible_person"]
 Category = Literal["rights_limiting", "management", "market_social"]
-Effect = Literal["notify", "increase_inspection", "strict_review", "no_commitment", "restrict", "deny"]
+Effect = Literal[
+    "notify", "increase_inspection", "strict_review", "no_commitment", "restrict", "deny"
+]
 Outcome = Literal["allow", "review", "restrict", "deny"]
 BasisLevel = Literal[
     "law",

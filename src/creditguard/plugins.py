@@ -140,7 +140,9 @@ class Hooks:
 
                 lists.append(validate_data(dict(measure_list), name="<registered list>"))
             else:
-                raise MeasureListError(f"register() takes a MeasureList, got {type(measure_list).__name__}")
+                raise MeasureListError(
+                    f"register() takes a MeasureList, got {type(measure_list).__name__}"
+                )
 
         self.pm.hook.creditguard_register_measures(register=register)
         return lists
@@ -188,4 +190,6 @@ class Hooks:
                     kwargs = {"decision": decision, "context": context}
                     function(*[kwargs[name] for name in argnames])
             except Exception:
-                log.exception("observer %s failed on decision %s", plugin_name, decision.decision_id)
+                log.exception(
+                    "observer %s failed on decision %s", plugin_name, decision.decision_id
+                )

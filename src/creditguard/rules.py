@@ -59,7 +59,12 @@ def record_matches(measure: Measure, er: EffectiveRecord) -> bool:
 
 
 def match_measure(
-    measure: Measure, records: Sequence[EffectiveRecord], on: date, *, list_region: str = "", origin: str = "list"
+    measure: Measure,
+    records: Sequence[EffectiveRecord],
+    on: date,
+    *,
+    list_region: str = "",
+    origin: str = "list",
 ) -> AppliedMeasure | None:
     """The measure as applied to the matching records, or ``None`` when none match.
 
@@ -74,7 +79,11 @@ def match_measure(
 
 
 def applied(
-    measure: Measure, records: Iterable[EffectiveRecord], *, list_region: str = "", origin: str = "list"
+    measure: Measure,
+    records: Iterable[EffectiveRecord],
+    *,
+    list_region: str = "",
+    origin: str = "list",
 ) -> AppliedMeasure:
     """Build an :class:`AppliedMeasure` for ``measure`` resting on ``records``.
 
@@ -107,7 +116,9 @@ def step_matches(step: str, patterns: Sequence[str]) -> bool:
 
 
 def combine(
-    candidates: Iterable[AppliedMeasure], step: str, commitment_steps: Sequence[str] = DEFAULT_COMMITMENT_STEPS
+    candidates: Iterable[AppliedMeasure],
+    step: str,
+    commitment_steps: Sequence[str] = DEFAULT_COMMITMENT_STEPS,
 ) -> tuple[tuple[AppliedMeasure, ...], tuple[AppliedMeasure, ...]]:
     """Split applicable measures into those that bite at ``step`` and mere conditions.
 
@@ -129,15 +140,26 @@ def _merged(candidates: Iterable[AppliedMeasure]) -> tuple[AppliedMeasure, ...]:
     by_code: dict[str, list[AppliedMeasure]] = {}
     for am in candidates:
         by_code.setdefault(am.code, []).append(am)
-    merged = [group[0] if len(group) == 1 else _merge_same_code(group) for group in by_code.values()]
+    merged = [
+        group[0] if len(group) == 1 else _merge_same_code(group) for group in by_code.values()
+    ]
     return tuple(sorted(merged, key=lambda a: (-EFFECT_RANK[a.effect], a.code)))
 
 
 def _merge_same_code(group: Sequence[AppliedMeasure]) -> AppliedMeasure:
     # A total order picks the kept copy (most severe, list before plugins) and the
     # record ids are united and sorted, so candidate order cannot change the result.
-    keep = min(group, key=lambda a: (-EFFECT_RANK[a.effect], a.origin != "list", a.origin,
-                                     a.list_region, a.via or "", a.title))
+    keep = min(
+        group,
+        key=lambda a: (
+            -EFFECT_RANK[a.effect],
+            a.origin != "list",
+            a.origin,
+            a.list_region,
+            a.via or "",
+            a.title,
+        ),
+    )
     ids = tuple(sorted({rid for a in group for rid in a.record_ids}))
     return keep if ids == keep.record_ids else keep.model_copy(update={"record_ids": ids})
 
@@ -157,7 +179,9 @@ def stricter(a: Outcome, b: Outcome) -> Outcome:
     return a if _OUTCOME_RANK[a] >= _OUTCOME_RANK[b] else b
 
 
-def why_not(measure: Measure, step: str, list_kind: str, domain: str | None, on: date) -> str | None:
+def why_not(
+    measure: Measure, step: str, list_kind: str, domain: str | None, on: date
+) -> str | None:
     """Plain reason ``measure`` would not apply to a record of this kind at ``step``; None if it would."""
     at = measure.applies_to
     if not step_matches(step, at.steps):

@@ -105,7 +105,9 @@ def plan_block(
 
 def finish_block(engine: Engine, block: Block, answers: Sequence[Fetched]) -> list[ScreenResult]:
     """Decide every planned row from the grouped answers."""
-    by_group = {(f.source, f.include_related): a for f, a in zip(block.fetches, answers, strict=True)}
+    by_group = {
+        (f.source, f.include_related): a for f, a in zip(block.fetches, answers, strict=True)
+    }
     out: list[ScreenResult] = []
     for row, text, plan, error in block.rows:
         if plan is None:

@@ -50,7 +50,9 @@ def canonical_query(query: str | Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(pairs))
 
 
-def canonical_string(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> str:
+def canonical_string(
+    method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes
+) -> str:
     """The six-line canonical string of spec §2 (no trailing newline)."""
     return "\n".join(
         [
@@ -64,7 +66,9 @@ def canonical_string(method: str, path: str, query: str, timestamp: str, nonce: 
     )
 
 
-def sign(secret: str | bytes, method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> str:
+def sign(
+    secret: str | bytes, method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes
+) -> str:
     """Lowercase hex HMAC-SHA256 of the canonical string."""
     key = secret.encode() if isinstance(secret, str) else secret
     msg = canonical_string(method, path, query, timestamp, nonce, body).encode()
@@ -143,7 +147,9 @@ def verify(
     nonce = lower.get("x-cg-nonce", "")
     signature = lower.get("x-cg-signature", "")
     if not (app_key and ts and nonce and signature):
-        raise SignatureError("missing X-CG-AppKey, X-CG-Timestamp, X-CG-Nonce or X-CG-Signature header")
+        raise SignatureError(
+            "missing X-CG-AppKey, X-CG-Timestamp, X-CG-Nonce or X-CG-Signature header"
+        )
     secret = secrets_by_key.get(app_key)
     if secret is None:
         raise SignatureError("unknown app key")
@@ -154,7 +160,9 @@ def verify(
     current = time.time() if now is None else now
     skew = abs(current - int(ts) / 1000)
     if skew > MAX_SKEW_SECONDS:
-        raise SignatureError(f"timestamp is {skew:.0f} s away from the server clock (limit {MAX_SKEW_SECONDS} s)")
+        raise SignatureError(
+            f"timestamp is {skew:.0f} s away from the server clock (limit {MAX_SKEW_SECONDS} s)"
+        )
     expected = sign(secret, method, path, query, ts, nonce, body)
     if not hmac.compare_digest(expected, signature.lower()):
         raise SignatureError("signature does not match")

@@ -38,7 +38,9 @@ class LocalSource(Protocol):
 
     name: str
 
-    def lookup(self, codes: Sequence[str], *, include_related: bool = False) -> Mapping[str, SubjectRecords]:
+    def lookup(
+        self, codes: Sequence[str], *, include_related: bool = False
+    ) -> Mapping[str, SubjectRecords]:
         """Records of each code; a code the source has never heard of maps to ``found=False``."""
         ...
 

@@ -28,7 +28,7 @@ def test_show_fills_defaults_and_hides_literal_secrets(tmp_path: Path) -> None:
 
 def test_show_names_the_bad_field(tmp_path: Path) -> None:
     cfg = tmp_path / "creditguard.toml"
-    cfg.write_text("[guard]\ndeadline_ms = -5\n[failure]\ndefault = \"open\"\n", encoding="utf-8")
+    cfg.write_text('[guard]\ndeadline_ms = -5\n[failure]\ndefault = "open"\n', encoding="utf-8")
     res = CliRunner().invoke(main, ["config", "show", "--config", str(cfg)])
     assert res.exit_code == 1
     assert "guard.deadline_ms" in res.output and "failure.default" in res.output
@@ -37,4 +37,11 @@ def test_show_names_the_bad_field(tmp_path: Path) -> None:
 def test_schema_describes_every_table() -> None:
     res = CliRunner().invoke(main, ["config", "schema"])
     schema = json.loads(res.stdout)
-    assert set(schema["properties"]) >= {"guard", "sources", "measures", "failure", "journal", "outbox"}
+    assert set(schema["properties"]) >= {
+        "guard",
+        "sources",
+        "measures",
+        "failure",
+        "journal",
+        "outbox",
+    }

@@ -16,8 +16,11 @@ STEPS = ["procurement.bid", "subsidy.apply", "licensing.approve", "licensing.com
 
 def test_threads_share_one_guard_and_agree(make_guard: Any) -> None:
     guard = make_guard({"guard": {"cache_ttl_s": 0}})  # every check reads the mirror too
-    expected = {(c, s): guard.check(c, step=s, region=REGION).outcome
-                for c in (ORG_BLACK, ORG_FOCUS, ORG_CLEAN) for s in STEPS}
+    expected = {
+        (c, s): guard.check(c, step=s, region=REGION).outcome
+        for c in (ORG_BLACK, ORG_FOCUS, ORG_CLEAN)
+        for s in STEPS
+    }
     errors: list[BaseException] = []
 
     def work(seed: int) -> None:
@@ -61,6 +64,8 @@ def test_a_forked_child_checks_and_journals_on_its_own(make_guard: Any) -> None:
     parent = guard.check(ORG_BLACK, step="procurement.bid", region=REGION)
     guard.close()
     assert outcome == "deny"
-    assert child_id.rsplit("-", 1)[0] != parent.decision_id.rsplit("-", 1)[0]  # re-seeded after fork
+    assert (
+        child_id.rsplit("-", 1)[0] != parent.decision_id.rsplit("-", 1)[0]
+    )  # re-seeded after fork
     ids = {e.decision_id for e in read_journal(guard.journal.path)}
     assert {child_id, parent.decision_id} <= ids

@@ -191,11 +191,15 @@ def test_config_is_frozen() -> None:
         Config().guard.data_dir = "x"  # type: ignore[misc]
 
 
-def test_paths_stay_put_when_the_working_directory_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_stay_put_when_the_working_directory_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from creditguard.config import load_config
 
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "creditguard.toml").write_text('[guard]\ndata_dir = "var"\n', encoding="utf-8")
+    (tmp_path / "app" / "creditguard.toml").write_text(
+        '[guard]\ndata_dir = "var"\n', encoding="utf-8"
+    )
     monkeypatch.chdir(tmp_path)
     cfg = load_config("app/creditguard.toml")
     monkeypatch.chdir(tmp_path / "app")

@@ -35,8 +35,15 @@ def org(n: int) -> str:
     return body + uscc_check_char(body)
 
 
-INPUT = [ORG_BLACK, "9132010", ORG_CLEAN, " 91320100ma1w2k7d41 ".replace("91320100ma1w2k7d41", ORG_BLACK.lower()),
-         "not a code", ORG_FOCUS, PERSON_CLEAN]
+INPUT = [
+    ORG_BLACK,
+    "9132010",
+    ORG_CLEAN,
+    " 91320100ma1w2k7d41 ".replace("91320100ma1w2k7d41", ORG_BLACK.lower()),
+    "not a code",
+    ORG_FOCUS,
+    PERSON_CLEAN,
+]
 
 
 def test_results_follow_the_input_and_bad_codes_stay_on_their_row(make_guard: Any) -> None:
@@ -79,8 +86,12 @@ def test_a_bad_step_or_region_fails_the_whole_batch(make_guard: Any) -> None:
 @pytest.mark.anyio
 async def test_async_screen_gives_the_same_answers(make_guard: Any, make_async_guard: Any) -> None:
     sync = make_guard().screen(INPUT * 3, step="licensing.approve", region=REGION)
-    asyn = await make_async_guard().screen(INPUT * 3, step="licensing.approve", region=REGION, concurrency=2)
-    assert [(r.row, r.outcome, r.error) for r in sync] == [(r.row, r.outcome, r.error) for r in asyn]
+    asyn = await make_async_guard().screen(
+        INPUT * 3, step="licensing.approve", region=REGION, concurrency=2
+    )
+    assert [(r.row, r.outcome, r.error) for r in sync] == [
+        (r.row, r.outcome, r.error) for r in asyn
+    ]
     assert [r.as_dict()["measures"] for r in sync] == [r.as_dict()["measures"] for r in asyn]
 
 
@@ -93,11 +104,20 @@ def test_screening_uses_the_platform_batch_endpoint(tmp_path: Path) -> None:
     codes = [org(i) for i in range(1000)]
     ref.add_record(codes[7], list_kind="blacklist", domain="court_enforcement")
     with serve(ref) as server:
-        cfg = config_from_dict({
-            "guard": {"data_dir": str(tmp_path)},
-            "sources": [{"name": "p", "type": "platform", "base_url": server.url,
-                         "app_key": "test-key", "secret": "test-secret"}],
-        })
+        cfg = config_from_dict(
+            {
+                "guard": {"data_dir": str(tmp_path)},
+                "sources": [
+                    {
+                        "name": "p",
+                        "type": "platform",
+                        "base_url": server.url,
+                        "app_key": "test-key",
+                        "secret": "test-secret",
+                    }
+                ],
+            }
+        )
         guard = Guard(cfg)
         results = guard.screen(codes, step="procurement.bid", region="320100")
         guard.close()
@@ -123,7 +143,9 @@ def cli_config(tmp_path: Path, mirror: Any) -> Path:
 
     (tmp_path / "lists").mkdir()
     for name, data in (("city.json", city_list_data()), ("province.json", province_list_data())):
-        (tmp_path / "lists" / name).write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+        (tmp_path / "lists" / name).write_text(
+            json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8"
+        )
     cfg = tmp_path / "creditguard.toml"
     cfg.write_text(
         f'[guard]\ndata_dir = "var"\n[[sources]]\nname = "mirror"\ntype = "mirror"\npath = "{mirror.path}"\n'
@@ -133,29 +155,78 @@ def cli_config(tmp_path: Path, mirror: Any) -> Path:
     return cfg
 
 
-def test_cli_screen_writes_rows_and_a_summary(tmp_path: Path, cli_config: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_screen_writes_rows_and_a_summary(
+    tmp_path: Path, cli_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CREDITGUARD_DISABLE_PLUGINS", "platform,tianyancha,qichacha")
-    src = write_csv(tmp_path / "in.csv", [{"name": "a", "uscc": ORG_BLACK}, {"name": "b", "uscc": "oops"},
-                                          {"name": "c", "uscc": ORG_CLEAN}])
+    src = write_csv(
+        tmp_path / "in.csv",
+        [
+            {"name": "a", "uscc": ORG_BLACK},
+            {"name": "b", "uscc": "oops"},
+            {"name": "c", "uscc": ORG_CLEAN},
+        ],
+    )
     out = tmp_path / "out.csv"
     runner = CliRunner()
-    res = runner.invoke(main, ["screen", str(src), "--code-column", "uscc", "--step", "procurement.bid",
-                               "--region", REGION, "--config", str(cli_config), "--out", str(out)])
+    res = runner.invoke(
+        main,
+        [
+            "screen",
+            str(src),
+            "--code-column",
+            "uscc",
+            "--step",
+            "procurement.bid",
+            "--region",
+            REGION,
+            "--config",
+            str(cli_config),
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 1, res.output  # one row could not be decided
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["name"] for r in rows] == ["a", "b", "c"]
     assert [r["outcome"] for r in rows] == ["deny", "error", "allow"]
     assert "screened 3: 1 allow, 0 review, 0 restrict, 1 deny, 1 error" in res.output
-    res = runner.invoke(main, ["screen", str(src), "--code-column", "uscc", "--step", "procurement.bid",
-                               "--region", REGION, "--config", str(cli_config), "--json"])
+    res = runner.invoke(
+        main,
+        [
+            "screen",
+            str(src),
+            "--code-column",
+            "uscc",
+            "--step",
+            "procurement.bid",
+            "--region",
+            REGION,
+            "--config",
+            str(cli_config),
+            "--json",
+        ],
+    )
     data = json.loads(res.stdout)
     assert data["summary"]["deny"] == 1 and data["results"][1]["error"]
 
 
 def test_cli_screen_names_a_missing_column(tmp_path: Path, cli_config: Path) -> None:
     src = write_csv(tmp_path / "in.csv", [{"name": "a", "code": ORG_BLACK}])
-    res = CliRunner().invoke(main, ["screen", str(src), "--code-column", "uscc", "--step", "procurement.bid",
-                                    "--region", REGION, "--config", str(cli_config)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "screen",
+            str(src),
+            "--code-column",
+            "uscc",
+            "--step",
+            "procurement.bid",
+            "--region",
+            REGION,
+            "--config",
+            str(cli_config),
+        ],
+    )
     assert res.exit_code == 2
     assert "column 'uscc' is not in" in res.output and "name, code" in res.output

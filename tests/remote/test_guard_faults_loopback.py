@@ -25,11 +25,28 @@ CODE = "91320100MA1W2K7D41"
 DEADLINE_MS = 400
 MARGIN_S = 0.35  # thread scheduling and connection teardown on a busy 2-core machine
 
-LIST = MeasureList.model_validate({
-    "region": "320100", "version": "t", "measures": [{
-        "code": "T-01", "title": "限制参加政府采购活动", "category": "rights_limiting",
-        "legal_basis": [{"title": "《中华人民共和国政府采购法》", "article": "第七十七条", "level": "law"}],
-        "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]}, "effect": "deny"}]})
+LIST = MeasureList.model_validate(
+    {
+        "region": "320100",
+        "version": "t",
+        "measures": [
+            {
+                "code": "T-01",
+                "title": "限制参加政府采购活动",
+                "category": "rights_limiting",
+                "legal_basis": [
+                    {
+                        "title": "《中华人民共和国政府采购法》",
+                        "article": "第七十七条",
+                        "level": "law",
+                    }
+                ],
+                "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]},
+                "effect": "deny",
+            }
+        ],
+    }
+)
 
 FAULTS = {
     "latency": Fault.latency(2.0),
@@ -59,13 +76,22 @@ def server(platform: ReferencePlatform) -> Iterator[RunningServer]:
 
 
 def make_guard(server: RunningServer, tmp_path: Path, **failure: Any) -> Guard:
-    cfg = config_from_dict({
-        "guard": {"data_dir": str(tmp_path), "deadline_ms": DEADLINE_MS, "cache_ttl_s": 0},
-        "sources": [{"name": "platform", "type": "platform", "base_url": server.url,
-                     "app_key": "test-key", "secret": "test-secret"}],
-        "measures": {"packs": False},
-        "failure": failure or {"default": "hold"},
-    })
+    cfg = config_from_dict(
+        {
+            "guard": {"data_dir": str(tmp_path), "deadline_ms": DEADLINE_MS, "cache_ttl_s": 0},
+            "sources": [
+                {
+                    "name": "platform",
+                    "type": "platform",
+                    "base_url": server.url,
+                    "app_key": "test-key",
+                    "secret": "test-secret",
+                }
+            ],
+            "measures": {"packs": False},
+            "failure": failure or {"default": "hold"},
+        }
+    )
     return Guard(cfg, measure_lists=[LIST])
 
 
@@ -91,11 +117,15 @@ def test_every_fault_ends_within_the_deadline_in_an_honest_hold(
 
 
 @pytest.mark.integration
-def test_policies_allow_stale_and_raise(platform: ReferencePlatform, server: RunningServer, tmp_path: Path) -> None:
+def test_policies_allow_stale_and_raise(
+    platform: ReferencePlatform, server: RunningServer, tmp_path: Path
+) -> None:
     allow = make_guard(server, tmp_path / "a", default="allow")
     stale = make_guard(server, tmp_path / "s", default="stale", stale_fallback="hold")
     strict = make_guard(server, tmp_path / "r", default="raise")
-    assert stale.check(CODE, step="procurement.bid", region="320100").outcome == "deny"  # fills the cache
+    assert (
+        stale.check(CODE, step="procurement.bid", region="320100").outcome == "deny"
+    )  # fills the cache
     with platform.inject(Fault.status(503)):
         d = allow.check(CODE, step="procurement.bid", region="320100")
         assert (d.outcome, d.verified) == ("allow", False)  # allowed, but flagged: never silent
@@ -124,7 +154,9 @@ def test_a_dead_platform_opens_the_breaker_and_then_costs_almost_nothing(
 
 
 @pytest.mark.integration
-def test_the_cache_spares_the_platform(platform: ReferencePlatform, server: RunningServer, tmp_path: Path) -> None:
+def test_the_cache_spares_the_platform(
+    platform: ReferencePlatform, server: RunningServer, tmp_path: Path
+) -> None:
     cfg_guard = make_guard(server, tmp_path)
     cfg_guard.cache.ttl = 300
     for _ in range(5):

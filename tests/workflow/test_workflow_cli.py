@@ -284,8 +284,12 @@ def test_sync_takes_the_measures_this_unit_implements_from_the_config(
     tmp_path: Path, server: RunningServer, platform: ReferencePlatform
 ) -> None:
     case = platform.initiate_case(ORG_BLACK, [DENY, "XX-01"], region=REGION)
-    cfg_file = write_config(tmp_path / "app", server.url, extra=f'[outbox]\nimplements = ["{DENY}"]\n')
+    cfg_file = write_config(
+        tmp_path / "app", server.url, extra=f'[outbox]\nimplements = ["{DENY}"]\n'
+    )
     code, _out, err = run("sync", "--config", str(cfg_file), "--json", env=ENV)
     assert code == 0, err
-    (open_case,) = SqliteCaseBook(tmp_path / "app" / "var" / "platform-cases.db").open_for(ORG_BLACK)
+    (open_case,) = SqliteCaseBook(tmp_path / "app" / "var" / "platform-cases.db").open_for(
+        ORG_BLACK
+    )
     assert (open_case.case_id, open_case.accepted) == (case["case_id"], (DENY,))

@@ -45,21 +45,50 @@ def test_exchange_parses_records_and_not_found() -> None:
 
 def test_failures_are_temporary_and_retried_by_the_driver() -> None:
     source = CityCreditSource(name="city", base_url="https://city.example", token="t0ken")
-    with SyncDriver(transport=httpx.MockTransport(city_api)) as driver, pytest.raises(SourceUnavailable):
+    with (
+        SyncDriver(transport=httpx.MockTransport(city_api)) as driver,
+        pytest.raises(SourceUnavailable),
+    ):
         driver.fetch(source, ["91110000710925462X"])
     assert "t0ken" not in repr(source)
 
 
 def test_the_guard_uses_it_and_holds_when_it_fails(tmp_path: Path) -> None:
     source = CityCreditSource(name="city", base_url="https://city.example", token="t0ken")
-    lst = MeasureList.model_validate(json.loads(json.dumps({
-        "region": "320100", "version": "t", "measures": [{
-            "code": "T-1", "title": "限制参加政府采购活动", "category": "rights_limiting",
-            "legal_basis": [{"title": "《中华人民共和国政府采购法》", "article": "第七十七条", "level": "law"}],
-            "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]}, "effect": "deny"}]})))
+    lst = MeasureList.model_validate(
+        json.loads(
+            json.dumps(
+                {
+                    "region": "320100",
+                    "version": "t",
+                    "measures": [
+                        {
+                            "code": "T-1",
+                            "title": "限制参加政府采购活动",
+                            "category": "rights_limiting",
+                            "legal_basis": [
+                                {
+                                    "title": "《中华人民共和国政府采购法》",
+                                    "article": "第七十七条",
+                                    "level": "law",
+                                }
+                            ],
+                            "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]},
+                            "effect": "deny",
+                        }
+                    ],
+                }
+            )
+        )
+    )
     cfg = config_from_dict({"guard": {"data_dir": str(tmp_path)}, "measures": {"packs": False}})
-    guard = Guard(cfg, sources=[source], measure_lists=[lst], load_entrypoints=False,
-                  transport=httpx.MockTransport(city_api))
+    guard = Guard(
+        cfg,
+        sources=[source],
+        measure_lists=[lst],
+        load_entrypoints=False,
+        transport=httpx.MockTransport(city_api),
+    )
     assert guard.check(CODE, step="procurement.bid", region="320100").outcome == "deny"
     held = guard.check("91110000710925462X", step="procurement.bid", region="320100")
     assert held.outcome == "review" and not held.verified

@@ -18,11 +18,20 @@ EXIT_BY_OUTCOME = {"allow": 0, "review": 3, "restrict": 4, "deny": 5}
 @click.argument("code")
 @click.option("--step", required=True, help="Workflow step, e.g. procurement.bid.")
 @click.option("--region", required=True, help="6-digit division code, e.g. 320100.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Replay the check as of this date.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG",
-              help="Config file (default: $CREDITGUARD_CONFIG).")
+@click.option(
+    "--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Replay the check as of this date."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help="Config file (default: $CREDITGUARD_CONFIG).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def check(code: str, step: str, region: str, as_of: object, config_path: str | None, as_json: bool) -> None:
+def check(
+    code: str, step: str, region: str, as_of: object, config_path: str | None, as_json: bool
+) -> None:
     """Check CODE before STEP in REGION and print the decision.
 
     This is a query: it is journaled but opens no case (workflows open cases

@@ -14,8 +14,13 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG",
-              help="Config file (default: $CREDITGUARD_CONFIG; built-in defaults when unset).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help="Config file (default: $CREDITGUARD_CONFIG; built-in defaults when unset).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def show(config_path: str | None, as_json: bool) -> None:
     """Validate the configuration and print it with every default filled in.
@@ -33,7 +38,10 @@ def show(config_path: str | None, as_json: bool) -> None:
         for key in list(src):
             if key in {"secret", "token", "secret_key"}:
                 src[key] = "***"
-    data["resolved"] = {"data_dir": str(cfg.data_dir), "measure_files": [str(p) for p in cfg.measure_files()]}
+    data["resolved"] = {
+        "data_dir": str(cfg.data_dir),
+        "measure_files": [str(p) for p in cfg.measure_files()],
+    }
     if as_json:
         echo_json(data)
         return

@@ -11,13 +11,29 @@ from creditguard.errors import CreditGuardError
 
 
 @click.command()
-@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Only decisions from then on.")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only decisions from then on.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many decisions.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG")
-@click.option("--path", "db_path", type=click.Path(dir_okay=False), help="Journal file (overrides the config).")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
+)
+@click.option(
+    "--path",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Journal file (overrides the config).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
-def journal(since: datetime | None, limit: int | None, config_path: str | None, db_path: str | None,
-            as_json: bool) -> None:
+def journal(
+    since: datetime | None,
+    limit: int | None,
+    config_path: str | None,
+    db_path: str | None,
+    as_json: bool,
+) -> None:
     """List journaled decisions, oldest first (resident ID numbers masked)."""
     from creditguard.config import load_config
     from creditguard.engine import CST
@@ -25,8 +41,12 @@ def journal(since: datetime | None, limit: int | None, config_path: str | None, 
 
     try:
         cfg = load_config(config_path)
-        path = db_path or (cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db")
-        entries = read_journal(path, since=since.replace(tzinfo=CST) if since else None, limit=limit)
+        path = db_path or (
+            cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db"
+        )
+        entries = read_journal(
+            path, since=since.replace(tzinfo=CST) if since else None, limit=limit
+        )
     except CreditGuardError as exc:
         fail(str(exc))
     if as_json:
@@ -38,4 +58,6 @@ def journal(since: datetime | None, limit: int | None, config_path: str | None, 
     for e in entries:
         flag = "" if e.verified else "  UNVERIFIED"
         codes = ",".join(m["code"] for m in e.data.get("measures", []))
-        click.echo(f"{e.decided_at[:19]}  {e.outcome:8} {e.subject:20} {e.step:22} {e.region}  {codes}{flag}")
+        click.echo(
+            f"{e.decided_at[:19]}  {e.outcome:8} {e.subject:20} {e.step:22} {e.region}  {codes}{flag}"
+        )

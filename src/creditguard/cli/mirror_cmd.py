@@ -17,7 +17,9 @@ def _mirror(config_path: str | None, path: str | None) -> object:
         return mirror_source(name="mirror", path=path)
     for sc in cfg.sources:
         if sc.type == "mirror":
-            return mirror_source(name=sc.name, data_dir=cfg.data_dir, base_dir=cfg.base_dir, **sc.options)
+            return mirror_source(
+                name=sc.name, data_dir=cfg.data_dir, base_dir=cfg.base_dir, **sc.options
+            )
     return mirror_source(name="mirror", data_dir=cfg.data_dir)
 
 
@@ -28,8 +30,12 @@ def mirror() -> None:
 
 @mirror.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG")
-@click.option("--path", "db_path", type=click.Path(dir_okay=False), help="Mirror file (overrides the config).")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
+)
+@click.option(
+    "--path", "db_path", type=click.Path(dir_okay=False), help="Mirror file (overrides the config)."
+)
 @click.option("--json", "as_json", is_flag=True)
 def import_(file: str, config_path: str | None, db_path: str | None, as_json: bool) -> None:
     """Import FILE.jsonl: one {"subject": {...}, "record": {...}} per line.
@@ -46,14 +52,25 @@ def import_(file: str, config_path: str | None, db_path: str | None, as_json: bo
     except CreditGuardError as exc:
         fail(str(exc))
     if as_json:
-        echo_json({"file": file, "mirror": str(m.path), "lines": report.lines,
-                   "records": report.records, "subjects": report.subjects})
+        echo_json(
+            {
+                "file": file,
+                "mirror": str(m.path),
+                "lines": report.lines,
+                "records": report.records,
+                "subjects": report.subjects,
+            }
+        )
     else:
-        click.echo(f"imported {report.records} record(s) of {report.subjects} subject(s) into {m.path}")
+        click.echo(
+            f"imported {report.records} record(s) of {report.subjects} subject(s) into {m.path}"
+        )
 
 
 @mirror.command("stats")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
+)
 @click.option("--path", "db_path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def stats(config_path: str | None, db_path: str | None, as_json: bool) -> None:

@@ -22,11 +22,27 @@ _OUT_COLUMNS = ["outcome", "measures", "verified", "degraded_reason", "decision_
 @click.option("--step", required=True, help="Workflow step, e.g. procurement.register.")
 @click.option("--region", required=True, help="6-digit division code.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Replay as of this date.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG")
-@click.option("--out", type=click.File("w", encoding="utf-8"), help="Write the input rows plus results as CSV.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per row and a summary.")
-def screen(file: TextIO, code_column: str, step: str, region: str, as_of: object, config_path: str | None,
-           out: TextIO | None, as_json: bool) -> None:
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
+)
+@click.option(
+    "--out",
+    type=click.File("w", encoding="utf-8"),
+    help="Write the input rows plus results as CSV.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per row and a summary."
+)
+def screen(
+    file: TextIO,
+    code_column: str,
+    step: str,
+    region: str,
+    as_of: object,
+    config_path: str | None,
+    out: TextIO | None,
+    as_json: bool,
+) -> None:
     """Check every code in FILE (CSV) before STEP in REGION.
 
     Invalid codes are reported on their own row and do not stop the batch.
@@ -55,7 +71,10 @@ def screen(file: TextIO, code_column: str, step: str, region: str, as_of: object
         fail(str(exc))
     guard.close()
     counts = Counter(r.outcome for r in results)
-    summary = {"rows": len(results), **{k: counts.get(k, 0) for k in ("allow", "review", "restrict", "deny", "error")}}
+    summary = {
+        "rows": len(results),
+        **{k: counts.get(k, 0) for k in ("allow", "review", "restrict", "deny", "error")},
+    }
     if out is not None:
         writer = csv.DictWriter(out, fieldnames=[*(reader.fieldnames or []), *_OUT_COLUMNS])
         writer.writeheader()
@@ -73,7 +92,9 @@ def screen(file: TextIO, code_column: str, step: str, region: str, as_of: object
             buf.write(f"{r.row:>6}  {flat['outcome']:8} {flat['input']:20} {extra}\n")
         click.echo(buf.getvalue(), nl=False)
     click.echo(
-        "screened {rows}: {allow} allow, {review} review, {restrict} restrict, {deny} deny, {error} error".format(**summary),
+        "screened {rows}: {allow} allow, {review} review, {restrict} restrict, {deny} deny, {error} error".format(
+            **summary
+        ),
         err=True,
     )
     sys.exit(EXIT_ERROR if summary["error"] else 0)

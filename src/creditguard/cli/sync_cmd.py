@@ -153,8 +153,11 @@ def _plan(
     help="Outbox for responses to platform cases [the config's [outbox]].",
 )
 @click.option("--unit-code", help="This unit's code [[guard] unit_code].")
-@click.option("--implements", multiple=True,
-              help="A measure code this unit carries out (repeat; default: [outbox] implements).")
+@click.option(
+    "--implements",
+    multiple=True,
+    help="A measure code this unit carries out (repeat; default: [outbox] implements).",
+)
 @click.option("--limit", default=100, show_default=True, help="Events per page.")
 @click.option(
     "--timeout", "timeout_s", default=30.0, show_default=True, help="HTTP timeout in seconds."
