@@ -222,7 +222,7 @@ class HttpSourceContract:
         result = self._fetch_clean(spy, codes)
         _assert_exactly(result, codes)
         assert sorted(len(batch) for batch in spy.batches) == sorted([source.max_batch, 1])
-        for batch, answer in zip(spy.batches, spy.answers, strict=True):
+        for batch, answer in spy.exchanges:
             _assert_exactly(answer, batch)
 
     def test_contract_listed_code_has_records(self) -> None:
@@ -328,13 +328,19 @@ class _Spy:
         self.name = source.name
         self.max_batch = source.max_batch
         self.base_url = source.base_url
-        self.batches: list[list[str]] = []
-        self.answers: list[Mapping[str, SubjectRecords]] = []
+        # (codes, answer) pairs, recorded together: the driver may run chunks in threads,
+        # so two separate lists could pair one chunk's codes with another's answer.
+        self.exchanges: list[tuple[list[str], Mapping[str, SubjectRecords]]] = []
+
+    @property
+    def batches(self) -> list[list[str]]:
+        """The codes of each finished exchange."""
+        return [codes for codes, _ in self.exchanges]
 
     def exchange(self, codes: Sequence[str], *, include_related: bool = False) -> Exchange:
-        self.batches.append(list(codes))
+        asked = list(codes)
         answer = yield from self._source.exchange(codes, include_related=include_related)
-        self.answers.append(answer)
+        self.exchanges.append((asked, answer))
         return answer
 
 
