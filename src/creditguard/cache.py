@@ -7,8 +7,10 @@ fails, up to ``max_stale`` seconds after it was fetched. Thread-safe.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +34,18 @@ class CacheEntry:
 
 Key = tuple[str, str, bool]
 
+_caches: weakref.WeakSet[RecordCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held a cache's lock at the moment of fork.
+    for cache in list(_caches):
+        cache._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class RecordCache:
     """LRU of subject records with a freshness window."""
@@ -48,6 +62,7 @@ class RecordCache:
         self._data: LRUCache[Key, CacheEntry] = LRUCache(maxsize=maxsize)
         self._lock = threading.Lock()
         self._sources: set[str] = set()
+        _caches.add(self)
 
     def fresh(self, source: str, code: str, include_related: bool) -> CacheEntry | None:
         """The entry if it is younger than ``ttl``."""

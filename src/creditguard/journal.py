@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from creditguard.errors import StorageError
+from creditguard.forksafe import background_work
 from creditguard.masking import mask_code, mask_name
 from creditguard.models import Decision
 
@@ -127,7 +128,8 @@ class DecisionJournal:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             try:
-                self.flush()
+                with background_work():
+                    self.flush()
             except StorageError as exc:  # kept queued; retried at the next interval
                 log.error("%s", exc)
 

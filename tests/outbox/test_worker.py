@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import httpx
@@ -111,7 +112,20 @@ def test_forked_child_restarts_its_worker(
                 code = 0 if ok and worker.stop(drain_timeout_s=2) else 2
             finally:
                 os._exit(code)
-        _, status = os.waitpid(pid, 0)
+        status = wait_child(pid, timeout_s=20)
         worker.stop()
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert status == 0, "the forked child failed or hung"
         assert len(platform.feedback) == 1
+
+
+def wait_child(pid: int, *, timeout_s: float) -> int | None:
+    """The child's exit code; a child still running after ``timeout_s`` is killed (None)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None

@@ -108,14 +108,18 @@ class PostgresOutbox:
     def __repr__(self) -> str:
         return "PostgresOutbox(<dsn hidden>)"
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        import psycopg
-
+    def _reset_after_fork(self) -> None:
+        # The parent's socket must not be used by the child, and the lock may have been
+        # held by a parent thread that does not exist here.
         if self._pid != os.getpid():
-            # The parent's socket must not be used by the child; open a fresh one.
             self._conn = None
             self._lock = threading.Lock()
             self._pid = os.getpid()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        self._reset_after_fork()
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._dsn, connect_timeout=self._connect_timeout_s)
         return self._conn
@@ -126,6 +130,7 @@ class PostgresOutbox:
 
         if self._pid != os.getpid():
             self._connection()
+        self._reset_after_fork()
         with self._lock:
             try:
                 conn = self._connection()
@@ -291,6 +296,7 @@ class PostgresOutbox:
 
     def close(self) -> None:
         """Close this process's connection."""
+        self._reset_after_fork()
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()

@@ -98,12 +98,16 @@ class SqliteOutbox:
 
     # --- connection ------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
+    def _reset_after_fork(self) -> None:
+        # A connection inherited across fork must not be used or closed by the child, and
+        # the lock may have been held by a parent thread that does not exist here.
         if self._pid != os.getpid():
-            # A connection inherited across fork must not be used or closed by the child.
             self._conn = None
             self._lock = threading.Lock()
             self._pid = os.getpid()
+
+    def _connection(self) -> sqlite3.Connection:
+        self._reset_after_fork()
         if self._conn is None:
             conn = sqlite3.connect(
                 self.path,
@@ -119,8 +123,7 @@ class SqliteOutbox:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        if self._pid != os.getpid():
-            self._connection()
+        self._reset_after_fork()
         with self._lock:
             try:
                 conn = self._connection()
@@ -140,6 +143,7 @@ class SqliteOutbox:
                 raise
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        self._reset_after_fork()
         with self._lock:
             try:
                 return list(self._connection().execute(sql, params).fetchall())
@@ -305,6 +309,7 @@ class SqliteOutbox:
 
     def close(self) -> None:
         """Close this process's connection."""
+        self._reset_after_fork()
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()

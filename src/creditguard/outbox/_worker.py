@@ -10,7 +10,8 @@ import weakref
 from types import TracebackType
 
 from creditguard.errors import StorageError
-from creditguard.outbox._deliver import Deliverer
+from creditguard.forksafe import background_work
+from creditguard.outbox._deliver import Attempt, Deliverer
 
 __all__ = ["DeliveryWorker"]
 
@@ -125,7 +126,7 @@ class DeliveryWorker:
                 return
             self._wake.clear()  # before looking, so a notify() during delivery is not lost
             try:
-                attempts = self.deliverer.deliver_due(limit=100, stop=self._past_deadline)
+                attempts = self._deliver_some(100)
                 failures = 0
             except StorageError as exc:
                 failures += 1
@@ -144,9 +145,21 @@ class DeliveryWorker:
                 return
             self._wake.wait(self._idle_wait())
 
+    def _deliver_some(self, limit: int) -> list[Attempt]:
+        # One item per unit of background work, so a fork waits for at most one delivery.
+        attempts: list[Attempt] = []
+        while len(attempts) < limit and not self._past_deadline():
+            with background_work():
+                attempt = self.deliverer.deliver_one()
+            if attempt is None:
+                break
+            attempts.append(attempt)
+        return attempts
+
     def _idle_wait(self) -> float:
         try:
-            due = self.deliverer.outbox.next_due_at()
+            with background_work():
+                due = self.deliverer.outbox.next_due_at()
         except StorageError:
             return self.poll_interval_s
         if due is None:
@@ -156,5 +169,12 @@ class DeliveryWorker:
     def _after_fork(self) -> None:
         was_running = self._thread is not None
         self._init_state()
+        # Runs in the child right after fork, before any thread exists: reset the outbox's
+        # and the deliverer's per-process state here, so the restarted thread and the
+        # caller never race each other to do it (or block on a lock a parent thread held).
+        for part in (self.deliverer.outbox, self.deliverer):
+            reset = getattr(part, "_reset_after_fork", None) or getattr(part, "_check_pid", None)
+            if callable(reset):
+                reset()
         if was_running and self.restart_after_fork:
             self.start()
