@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Final
 
-from creditguard.engine import CST
+from creditguard.clock import CST
 
 __all__ = ["CST", "parse_date"]
 

@@ -17,11 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from creditguard.clock import CST
 from creditguard.errors import InputError, StorageError
 from creditguard.models import CreditRecord, Decision
 from creditguard.outbox import Outbox, OutboxItem, enqueue_in, idempotency_key
@@ -41,7 +42,6 @@ __all__ = [
     "response_item",
 ]
 
-CST = timezone(timedelta(hours=8))
 
 #: The feedback action (spec §6.3) for a measure applied with each effect.
 ACTION_BY_EFFECT: dict[str, str] = {

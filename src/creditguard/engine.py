@@ -17,10 +17,11 @@ import re
 import secrets
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from creditguard.cache import RecordCache
+from creditguard.clock import CST, today_cst
 from creditguard.codes import SubjectCode, parse_code
 from creditguard.errors import InputError, RecordsUnavailable, SourceError
 from creditguard.measures.catalog import MeasureCatalog, ResolvedMeasure
@@ -47,17 +48,10 @@ from creditguard.rules import (
 
 __all__ = ["CST", "Engine", "FailurePolicy", "Fetch", "Fetched", "Plan", "today_cst"]
 
-#: China Standard Time: the platform's dates are CST dates.
-CST = timezone(timedelta(hours=8), "CST")
 
 Flow = Generator[list["Fetch"], list["Fetched"], Decision]
 # (source name, records, fetched at, stale, provenance) of one source's answer
 _Gathered = tuple[str, SubjectRecords, datetime, bool, Provenance]
-
-
-def today_cst() -> date:
-    """Today's date in China Standard Time."""
-    return datetime.now(CST).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,8 @@ def journal(
     as_json: bool,
 ) -> None:
     """List journaled decisions, oldest first (resident ID numbers masked)."""
+    from creditguard.clock import CST
     from creditguard.config import load_config
-    from creditguard.engine import CST
     from creditguard.journal import read_journal
 
     try:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import click
 
 from creditguard.cli._common import EXIT_ERROR, EXIT_OK, echo_json, fail, fail_from
+from creditguard.clock import today_cst
 from creditguard.errors import CreditGuardError, Problem
 from creditguard.measures.catalog import MeasureCatalog, ResolvedList
 from creditguard.models import MeasureList
 
 __all__ = ["measures"]
 
-_CST = timezone(timedelta(hours=8))
-
 
 def _today() -> date:
     # Dates in the spec are China Standard Time.
-    return datetime.now(_CST).date()
+    return today_cst()
 
 
 def _summary(problems: Sequence[Problem]) -> str:

@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from creditguard.clock import CST  # the platform's dates and times are CST (spec §1)
 from creditguard.signing import NonceCache
 
 __all__ = [
@@ -27,8 +28,6 @@ __all__ = [
     "check_code",
 ]
 
-#: China Standard Time: the platform's dates and times are in it (spec §1).
-CST = timezone(timedelta(hours=8), "CST")
 DEFAULT_APP_KEY = "test-key"
 #: A published test credential, deliberately not secret.
 DEFAULT_SECRET = "test-secret"
