@@ -245,6 +245,19 @@ class _GuardBase:
             out.setdefault(er.record.record_id, er.record.model_copy(update={"status": "removed"}))
         return out
 
+    _driver: Any = None
+    _driver_class: str  # the creditguard.remote.driver class this guard's I/O style needs
+
+    def _get_driver(self) -> Any:
+        # Created on first remote lookup: a guard with only local sources never imports httpx.
+        if self._driver is None:
+            from creditguard.remote import driver
+            from creditguard.remote.policy import RemoteSettings
+
+            cls = getattr(driver, self._driver_class)
+            self._driver = cls(RemoteSettings(deadline_s=self.deadline), transport=self._transport)
+        return self._driver
+
     def close(self) -> None:
         """Flush the journal, drain the outbox worker and close connections."""
         if self.journal is not None:
@@ -256,7 +269,7 @@ class _GuardBase:
 class Guard(_GuardBase):
     """Synchronous guard: ``guard.check(code, step=..., region=...) -> Decision``."""
 
-    _driver: Any = None
+    _driver_class = "SyncDriver"
 
     def check(
         self,
@@ -430,16 +443,6 @@ class Guard(_GuardBase):
             return Fetched(None, exc, datetime.now(CST))
         return Fetched(records, None, datetime.now(CST))
 
-    def _get_driver(self) -> Any:
-        if self._driver is None:
-            from creditguard.remote.driver import SyncDriver
-            from creditguard.remote.policy import RemoteSettings
-
-            self._driver = SyncDriver(
-                RemoteSettings(deadline_s=self.deadline), transport=self._transport
-            )
-        return self._driver
-
     def close(self) -> None:
         """Flush the journal and close connections."""
         super().close()
@@ -456,7 +459,7 @@ class Guard(_GuardBase):
 class AsyncGuard(_GuardBase):
     """Asynchronous guard: ``await guard.check(code, step=..., region=...)``."""
 
-    _driver: Any = None
+    _driver_class = "AsyncDriver"
 
     async def check(
         self,
@@ -607,16 +610,6 @@ class AsyncGuard(_GuardBase):
         except SourceError as exc:
             return Fetched(None, exc, datetime.now(CST))
         return Fetched(records, None, datetime.now(CST))
-
-    def _get_driver(self) -> Any:
-        if self._driver is None:
-            from creditguard.remote.driver import AsyncDriver
-            from creditguard.remote.policy import RemoteSettings
-
-            self._driver = AsyncDriver(
-                RemoteSettings(deadline_s=self.deadline), transport=self._transport
-            )
-        return self._driver
 
     async def aclose(self) -> None:
         """Flush the journal, drain the outbox worker and close connections (off the event loop)."""
