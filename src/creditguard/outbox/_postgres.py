@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from creditguard.errors import StorageError
 from creditguard.outbox._item import ClaimedItem, ItemInfo, ItemState, OutboxItem, OutboxStatus
-from creditguard.outbox._sqlite import TABLE, _info, _status_from
+from creditguard.outbox._sqlite import (
+    MARK_DEAD,
+    MARK_DELIVERED,
+    MARK_RETRY,
+    REQUEUE_INITIATION,
+    TABLE,
+    _info,
+    _status_from,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -197,42 +205,26 @@ class PostgresOutbox:
     ) -> None:
         """The platform accepted the item."""
         with self._tx() as conn:
-            conn.execute(
-                f"UPDATE {TABLE} SET state = 'delivered', done_at = %s, last_status = %s, receipt = %s, "
-                "lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = %s AND state = 'pending'",
-                (now, status, receipt, item_id),
-            )
+            conn.execute(_pg(MARK_DELIVERED), (now, status, receipt, item_id))
 
     def mark_retry(
         self, item_id: int, owner: str, *, next_at: float, status: int | None, error: str
     ) -> None:
         """Release the lease and schedule the next attempt."""
         with self._tx() as conn:
-            conn.execute(
-                f"UPDATE {TABLE} SET next_at = %s, last_status = %s, last_error = %s, lease_owner = NULL, "
-                "lease_until = NULL WHERE id = %s AND state = 'pending' AND lease_owner = %s",
-                (next_at, status, error, item_id, owner),
-            )
+            conn.execute(_pg(MARK_RETRY), (next_at, status, error, item_id, owner))
 
     def mark_dead(
         self, item_id: int, owner: str, *, now: float, status: int | None, error: str
     ) -> None:
         """Dead-letter the item with the platform's message."""
         with self._tx() as conn:
-            conn.execute(
-                f"UPDATE {TABLE} SET state = 'dead', done_at = %s, last_status = %s, last_error = %s, "
-                "lease_owner = NULL, lease_until = NULL WHERE id = %s AND state = 'pending' AND lease_owner = %s",
-                (now, status, error, item_id, owner),
-            )
+            conn.execute(_pg(MARK_DEAD), (now, status, error, item_id, owner))
 
     def requeue_initiation(self, group: str, *, now: float) -> bool:
         """Send a delivered case initiation again (the platform does not know the case)."""
         with self._tx() as conn:
-            cur = conn.execute(
-                f"UPDATE {TABLE} SET state = 'pending', next_at = %s, done_at = NULL "
-                "WHERE grp = %s AND kind = 'case' AND state = 'delivered'",
-                (now, group),
-            )
+            cur = conn.execute(_pg(REQUEUE_INITIATION), (now, group))
             return cur.rowcount > 0
 
     def next_due_at(self) -> float | None:
@@ -301,3 +293,8 @@ class PostgresOutbox:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+
+
+def _pg(statement: str) -> str:
+    """A shared statement with psycopg's placeholders (none of them holds a literal "?")."""
+    return statement.replace("?", "%s")

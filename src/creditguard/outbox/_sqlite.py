@@ -17,6 +17,25 @@ __all__ = ["SQLITE_SCHEMA", "SqliteOutbox", "create_sqlite_schema"]
 
 TABLE = "creditguard_outbox"
 
+# The state transitions of an item, shared by both backends (PostgreSQL spells the
+# placeholders %s: see creditguard.outbox._postgres). Written with "?" placeholders.
+MARK_DELIVERED = (
+    f"UPDATE {TABLE} SET state = 'delivered', done_at = ?, last_status = ?, receipt = ?, "
+    "lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ? AND state = 'pending'"
+)
+MARK_RETRY = (
+    f"UPDATE {TABLE} SET next_at = ?, last_status = ?, last_error = ?, lease_owner = NULL, "
+    "lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?"
+)
+MARK_DEAD = (
+    f"UPDATE {TABLE} SET state = 'dead', done_at = ?, last_status = ?, last_error = ?, "
+    "lease_owner = NULL, lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?"
+)
+REQUEUE_INITIATION = (
+    f"UPDATE {TABLE} SET state = 'pending', next_at = ?, done_at = NULL "
+    "WHERE grp = ? AND kind = 'case' AND state = 'delivered'"
+)
+
 SQLITE_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -205,42 +224,26 @@ class SqliteOutbox:
     ) -> None:
         """The platform accepted the item (any owner may record that: it is true either way)."""
         with self._tx() as conn:
-            conn.execute(
-                f"UPDATE {TABLE} SET state = 'delivered', done_at = ?, last_status = ?, receipt = ?, "
-                "lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ? AND state = 'pending'",
-                (now, status, receipt, item_id),
-            )
+            conn.execute(MARK_DELIVERED, (now, status, receipt, item_id))
 
     def mark_retry(
         self, item_id: int, owner: str, *, next_at: float, status: int | None, error: str
     ) -> None:
         """Release the lease and schedule the next attempt."""
         with self._tx() as conn:
-            conn.execute(
-                f"UPDATE {TABLE} SET next_at = ?, last_status = ?, last_error = ?, lease_owner = NULL, "
-                "lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?",
-                (next_at, status, error, item_id, owner),
-            )
+            conn.execute(MARK_RETRY, (next_at, status, error, item_id, owner))
 
     def mark_dead(
         self, item_id: int, owner: str, *, now: float, status: int | None, error: str
     ) -> None:
         """Dead-letter the item with the platform's message, for an operator to act on."""
         with self._tx() as conn:
-            conn.execute(
-                f"UPDATE {TABLE} SET state = 'dead', done_at = ?, last_status = ?, last_error = ?, "
-                "lease_owner = NULL, lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?",
-                (now, status, error, item_id, owner),
-            )
+            conn.execute(MARK_DEAD, (now, status, error, item_id, owner))
 
     def requeue_initiation(self, group: str, *, now: float) -> bool:
         """Send a delivered case initiation again (the platform said it does not know the case)."""
         with self._tx() as conn:
-            cur = conn.execute(
-                f"UPDATE {TABLE} SET state = 'pending', next_at = ?, done_at = NULL "
-                "WHERE grp = ? AND kind = 'case' AND state = 'delivered'",
-                (now, group),
-            )
+            cur = conn.execute(REQUEUE_INITIATION, (now, group))
             return cur.rowcount > 0
 
     # --- operations ------------------------------------------------------------------
