@@ -98,6 +98,7 @@ class RecordCache:
             stale=False,
             found=records.found,
             error=None,
+            data_as_of=records.data_as_of,
         )
         entry = CacheEntry(records, fetched_at, self._clock(), prov)
         # Kept even with ttl=0: the entry still serves stale-if-error.

@@ -305,6 +305,7 @@ class Engine:
                     stale=False,
                     found=False,
                     error=str(err),
+                    data_as_of=None,
                 )
             )
         measures, conditions, outcome = a.measures, a.conditions, a.outcome
@@ -334,6 +335,8 @@ class Engine:
             possible_matches=a.possible,
             verified=not failures,
             stale=stale,
+            stale_age_s=None,
+            replay_uses_current_status=False,
             degraded_reason=reason,
             decided_at=decided_at,
         )
@@ -432,7 +435,13 @@ def _merge(
             if rec.basis:
                 seen_basis.add(key)
             out.append(
-                trusted(EffectiveRecord, record=rec, source=source, subject_code=rec.via or code)
+                trusted(
+                    EffectiveRecord,
+                    record=rec,
+                    source=source,
+                    subject_code=rec.via or code,
+                    sources=(source,),
+                )
             )
     return tuple(out), name, tuple(possible)
 

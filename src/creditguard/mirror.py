@@ -155,6 +155,7 @@ class SqliteMirror:
                 records=tuple(records),
                 found=bool(rows) or bool(records),
                 possible_matches=(),
+                data_as_of=None,
             )
         return out
 

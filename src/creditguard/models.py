@@ -35,6 +35,7 @@ __all__ = [
     "Provenance",
     "RecordStatus",
     "RelatedPerson",
+    "StatusChange",
     "Subject",
     "SubjectKind",
     "SubjectRecords",
@@ -147,6 +148,13 @@ class Authority(_Frozen):
     name: str = ""
 
 
+class StatusChange(_Frozen):
+    """One entry of a record's ``status_history`` (spec §4): the status and the day it began."""
+
+    status: RecordStatus
+    on: date
+
+
 class CreditRecord(BaseModel):
     """One entry of a subject on a blacklist or focus list (spec §4).
 
@@ -170,6 +178,8 @@ class CreditRecord(BaseModel):
     region: str = ""
     role: Role = "self"
     via: str | None = None
+    #: statuses over time, oldest first (spec §4); empty when the source gave none
+    status_history: tuple[StatusChange, ...] = ()
 
     def has_effect(self, on: date) -> bool:
         """True when the record binds on ``on``: listed or rectifying, inside its window."""
@@ -198,6 +208,8 @@ class SubjectRecords(_Frozen):
     records: tuple[CreditRecord, ...] = ()
     found: bool = True
     possible_matches: tuple[PossibleMatch, ...] = ()
+    #: when the source's data was last loaded (a mirror's last import or sync); None = live
+    data_as_of: datetime | None = None
 
 
 class PossibleMatch(_Frozen):
@@ -303,6 +315,8 @@ class Provenance(_Frozen):
     stale: bool = False
     found: bool = True
     error: str | None = None
+    #: when the source's data was last loaded ("数据截至"); None for a live source (see fetched_at)
+    data_as_of: datetime | None = None
 
 
 class EffectiveRecord(_Frozen):
@@ -311,6 +325,8 @@ class EffectiveRecord(_Frozen):
     record: CreditRecord
     source: str
     subject_code: str
+    #: every source that returned this listing (spec §4.0), ``source`` first
+    sources: tuple[str, ...] = ()
 
 
 class AppliedMeasure(_Frozen):
@@ -354,6 +370,11 @@ class Decision(_Frozen):
     possible_matches: tuple[PossibleMatch, ...] = ()
     verified: bool = True
     stale: bool = False
+    #: age in seconds of the stale records used (``stale=True``), else None
+    stale_age_s: float | None = None
+    #: True when a replay (``as_of`` in the past) rests on today's status of a record
+    #: that carries no ``status_history``
+    replay_uses_current_status: bool = False
     degraded_reason: str | None = None
     decided_at: datetime
 
