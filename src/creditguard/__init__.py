@@ -26,6 +26,7 @@ from creditguard.errors import (
     SourceRefused,
     SourceUnavailable,
     StorageError,
+    UnknownStepError,
 )
 from creditguard.hookspecs import hookimpl
 
@@ -66,6 +67,7 @@ __all__ = [
     "SourceUnavailable",
     "StorageError",
     "SubjectCode",
+    "UnknownStepError",
     "__version__",
     "hookimpl",
     "parse_code",

@@ -6,6 +6,7 @@
     ├── InputError (ValueError)          bad input from the caller; nothing was changed
     │   ├── InvalidCodeError             a subject code failed normalisation or its checksum
     │   ├── InvalidRecordError           a credit record (file line or payload) is malformed
+    │   ├── UnknownStepError             a step outside the vocabulary (spec §8 + [guard] steps)
     │   └── MeasureListError             a measure-list file is malformed or fails validation
     ├── ConfigError                      the configuration file or arguments are wrong
     ├── PluginError                      a plugin is broken (misspelt hook, bad registration)
@@ -41,6 +42,7 @@ __all__ = [
     "SourceRefused",
     "SourceUnavailable",
     "StorageError",
+    "UnknownStepError",
 ]
 
 
@@ -81,6 +83,19 @@ class InvalidRecordError(InputError):
         elif line is not None:
             where = f"line {line}: "
         super().__init__(where + message)
+
+
+class UnknownStepError(InputError):
+    """A check named a step outside the vocabulary: spec §8's steps plus ``[guard] steps``.
+
+    ``step`` is what was asked, ``suggestion`` the closest known step (or None).
+    A misspelt step is a programming error, never a decision.
+    """
+
+    def __init__(self, message: str, *, step: str | None, suggestion: str | None = None) -> None:
+        self.step = step
+        self.suggestion = suggestion
+        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

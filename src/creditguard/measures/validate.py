@@ -38,6 +38,7 @@ from creditguard.models import (
     Measure,
     MeasureList,
 )
+from creditguard.steps import KNOWN_STEPS
 
 __all__ = [
     "KNOWN_STEPS",
@@ -54,25 +55,7 @@ __all__ = [
     "validate_lists",
 ]
 
-#: Well-known workflow steps (spec §8); shipped lists use only these.
-KNOWN_STEPS: tuple[str, ...] = (
-    "licensing.accept",
-    "licensing.approve",
-    "licensing.commitment",
-    "procurement.register",
-    "procurement.bid",
-    "procurement.award",
-    "tendering.bid",
-    "subsidy.apply",
-    "subsidy.grant",
-    "honors.nominate",
-    "appointment.qualify",
-    "land.transfer",
-    "bond.issue",
-    "market.entry",
-    "inspection.plan",
-    "public_service.apply",
-)
+# KNOWN_STEPS (spec §8) lives in creditguard.steps, the one vocabulary checks also use.
 
 #: First words of the well-known steps; an integrator's own step under one of
 #: these (``procurement.contract``) is fine.
