@@ -13,10 +13,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
+from creditguard.clock import today_cst
 from creditguard.codes import (
     CONVERTED_WARNING,
     USCC_CHARSET,
     SubjectCode,
+    is_person_like,
     is_valid,
     normalize,
     org_code_check_char,
@@ -96,7 +98,12 @@ digit_led_bodies = st.builds(
     st.text(DIGITS, min_size=8, max_size=8),
     st.lists(uscc_chars, min_size=9, max_size=9).map("".join),
 )
-divisions = st.text(DIGITS, min_size=6, max_size=6)
+# A resident number's address code starts with a province code: first digit 1-8 (FACTS §2.2).
+divisions = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from("12345678"),
+    st.text(DIGITS, min_size=5, max_size=5),
+)
 births = st.dates(min_value=date(1900, 1, 1), max_value=TODAY)
 sequences = st.integers(0, 999)
 persons = st.builds(make_id, divisions, births, sequences)
@@ -542,6 +549,93 @@ def test_cached_result_is_fresh_per_today() -> None:
 
 
 def test_default_today_is_used() -> None:
-    tomorrow = date.today() + timedelta(days=1)
+    # The default bound is today in China Standard Time, the engine's clock.
+    today = today_cst()
+    tomorrow = today + timedelta(days=1)
     assert not is_valid(make_id_only("320102", tomorrow))
-    assert is_valid(make_id("320102", date.today() - timedelta(days=1), 1))
+    assert is_valid(make_id("320102", today - timedelta(days=1), 1))
+
+
+# --- item 11: the first digit of a resident number is a province's (1-8) ---------------
+
+
+def test_nine_led_valid_uscc_with_birth_like_digits_is_an_organisation() -> None:
+    # The example: a valid USCC of market regulation (authority 9, type 1)
+    # whose characters 7-18 happen to form a valid ID number with a real birth date.
+    code = "911101198011200109"
+    assert resident_id_check_char(code[:17]) == code[17]
+    assert uscc_check_char(code[:17]) == code[17]
+    sc = parse_code(code, today=TODAY)
+    assert sc.kind == "organization"
+    assert sc.masked == str(sc) == code  # public: shown whole
+    assert sc.authority == "9" and sc.type_name == "企业 enterprise"
+
+
+@given(st.sampled_from("09"), st.text(DIGITS, min_size=5, max_size=5), births, sequences)
+def test_zero_or_nine_led_digits_never_read_as_a_person(
+    head: str, tail: str, birth: date, seq: int
+) -> None:
+    code = make_id(head + tail, birth, seq)
+    try:
+        sc = parse_code(code, today=TODAY)
+    except InvalidCodeError as err:
+        assert "resident" not in err.reason and "birth" not in err.reason
+    else:
+        assert sc.kind == "organization"
+
+
+def test_fifteen_digits_need_a_province_code() -> None:
+    err = invalid("910102900307123", today=TODAY)
+    assert err.position == 1 and "province" in err.reason
+    assert "900307" not in str(err)
+
+
+# --- item 10: no full number in an error text -------------------------------------------
+
+
+def _month13(division: str = "320102") -> str:
+    # Birth month 13: the digits are not a real person's number but could be a mistyped one.
+    for seq in range(1000):
+        first17 = f"{division}19901307{seq:03d}"
+        code = first17 + resident_id_check_char(first17)
+        if uscc_check_char(first17) != code[17]:
+            return code
+    raise AssertionError("no example")  # pragma: no cover
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _month13(),
+        make_id_only("320102", date(2990, 3, 7)),  # year out of range: read as a USCC first
+        "ID:" + PERSON,
+        "身份证号" + PERSON,
+        PERSON + "号",
+        PERSON + "0",
+        PERSON[:-1],
+        "abc " + PERSON + " def",
+    ],
+)
+def test_errors_never_carry_a_full_number(text: str) -> None:
+    err = invalid(text, today=TODAY)
+    digits = normalize(text)
+    run = max("".join(ch if ch.isdigit() else " " for ch in digits).split(), key=len)
+    for shown in (str(err), repr(err), err.shown, err.reason, str(err.args)):
+        assert run not in shown
+        assert run[6:14] not in shown  # the birth-date part never shows
+
+
+def test_implausible_birth_date_error_is_masked_but_located() -> None:
+    code = _month13()
+    err = invalid(code, today=TODAY)
+    assert err.shown == code[:6] + "********" + code[14:]
+
+
+def test_is_person_like() -> None:
+    assert is_person_like(PERSON)
+    assert is_person_like(_month13())  # invalid, but could be a mistyped number
+    assert is_person_like(make_id15("320102", date(1990, 3, 7), 123))
+    assert not is_person_like("911101198011200109")  # a valid organisation code
+    assert not is_person_like("91110000710925462X")
+    assert not is_person_like("910102199003071234")  # 9-led: never a person
+    assert not is_person_like("32010219900307")  # too short

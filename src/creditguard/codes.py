@@ -11,9 +11,12 @@ Every subject creditguard checks is identified by one of two codes:
 * **Resident identity number** (公民身份号码, GB 11643-1999) of a person:
   6-digit address code, birth date ``YYYYMMDD``, 3-digit sequence (odd = male)
   and a mod-11 check character (digit or ``X``). Legacy 15-digit numbers are
-  converted to 18. A person's number is personal information: its ``str`` and
-  ``repr`` are masked (``320102********1234``) and error messages only ever
-  carry the masked form.
+  converted to 18. The first two digits are a province-level code of GB/T 2260,
+  so the first digit is 1–8, never 9 (an 18-digit code starting with 9 is a
+  USCC of market regulation). A person's number is personal information: its
+  ``str`` and ``repr`` are masked (``320102********1234``), and error messages
+  carry anything that could be a person's number (:func:`is_person_like`) only
+  in masked form.
 
 :func:`parse_code` normalises the text (:func:`normalize`), decides the kind,
 validates it and returns a :class:`SubjectCode`, or raises
@@ -25,17 +28,21 @@ repeated codes cost well under two microseconds.
 from __future__ import annotations
 
 import functools
+import re
 import time as _time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final, Literal, NamedTuple
 
+from creditguard.clock import CST
 from creditguard.errors import InvalidCodeError
+from creditguard.masking import mask_number
 
 __all__ = [
     "CONVERTED_WARNING",
     "USCC_CHARSET",
     "SubjectCode",
+    "is_person_like",
     "is_valid",
     "normalize",
     "org_code_check_char",
@@ -72,6 +79,9 @@ _ORG_VALUE: Final[dict[str, int]] = {
 }
 
 _DIGITS: Final = frozenset("0123456789")
+# First digit of a GB/T 2260 province-level code (11–15 … 61–65, 81–83): never 0 or 9.
+_PROVINCE_FIRST: Final = frozenset("12345678")
+_ID_RUN: Final = re.compile(r"\d{10,}[Xx]?")
 
 
 def _build_normalize_table() -> dict[int, int | None]:
@@ -160,7 +170,7 @@ class SubjectCode:
     def masked(self) -> str:
         """The code as it may be shown or logged: persons keep the first 6 and last 4."""
         if self.kind == "person":
-            return _mask(self.code)
+            return mask_number(self.code)
         return self.code
 
     @property
@@ -241,6 +251,23 @@ def normalize(text: str) -> str:
     return text.translate(_NORMALIZE_TABLE)
 
 
+def is_person_like(text: str) -> bool:
+    """True when ``text`` is, or could be a mistyped, resident ID number: what must be masked.
+
+    18 characters whose first 17 are digits and whose first digit is a
+    province's (1–8), unless :func:`parse_code` reads it as a valid
+    organisation code; or 15 digits starting 1–8 (the legacy form). Letters,
+    a leading 9 and other lengths are not a person's number.
+    """
+    n = text.translate(_NORMALIZE_TABLE)
+    if len(n) == 15:
+        return n[0] in _PROVINCE_FIRST and _DIGITS.issuperset(n)
+    if len(n) != 18 or n[0] not in _PROVINCE_FIRST or not _DIGITS.issuperset(n[:17]):
+        return False
+    result = _parse_cached(n, False, _today())
+    return not (type(result) is SubjectCode and result.kind == "organization")
+
+
 def uscc_check_char(first17: str) -> str:
     """Check character (position 18) of a unified social credit code.
 
@@ -290,12 +317,15 @@ def parse_code(text: str, *, strict: bool = False, today: date | None = None) ->
     and a ``shown`` form that masks anything person-like). ``strict`` turns
     validation warnings (inner organisation code, unknown authority/type pair,
     letters in the division) into errors; the 15→18 conversion notice stays
-    a warning. ``today`` bounds birth dates (default: the local date).
+    a warning. ``today`` bounds birth dates (default: today in China Standard
+    Time).
 
-    An 18-digit string whose characters 7–14 look like a birth date is read
-    as a resident ID number when its ID check passes and the date is real and
-    not in the future, otherwise as a unified social credit code; when
-    neither fits, the error is about the ID number and shows it masked.
+    An 18-character string whose first 17 characters are digits, whose first
+    digit is a province's (1–8) and whose characters 7–14 look like a birth
+    date is read as a resident ID number when its ID check passes and the
+    date is real and not in the future, otherwise as a unified social credit
+    code; when neither fits, the error is about the ID number. Whatever could
+    be a person's number is shown masked in the error.
     """
     result = _parse_normalized(
         text.translate(_NORMALIZE_TABLE), strict, _today() if today is None else today
@@ -327,22 +357,16 @@ _today_cache: tuple[float, date] = (0.0, date.min)
 
 
 def _today() -> date:
-    """The local date, re-read only after local midnight (``date.today()`` is slow)."""
+    """Today in China Standard Time (the engine's clock), re-read only after CST midnight."""
     global _today_cache
     expires, cached = _today_cache
     now = _time.time()
     if now < expires:
         return cached
-    d = date.today()
-    midnight = datetime.combine(d + timedelta(days=1), datetime.min.time()).timestamp()
+    d = datetime.fromtimestamp(now, CST).date()
+    midnight = datetime.combine(d + timedelta(days=1), datetime.min.time(), CST).timestamp()
     _today_cache = (midnight, d)
     return d
-
-
-def _mask(code: str) -> str:
-    if len(code) <= 10:
-        return "*" * len(code)
-    return code[:6] + "*" * (len(code) - 10) + code[-4:]
 
 
 def _id_check(first17: str) -> str:
@@ -365,8 +389,13 @@ def _char(ch: str) -> str:
 
 
 def _birth_shape_plausible(n: str) -> bool:
-    # Same rule as creditguard.masking: 18xx-20xx, month 01-12, day 01-31.
+    # 18xx-20xx, month 01-12, day 01-31: worth reporting as a (mistyped) ID number.
     return "18" <= n[6:8] <= "20" and "01" <= n[10:12] <= "12" and "01" <= n[12:14] <= "31"
+
+
+def _person_shaped(n: str) -> bool:
+    # Normalised, 18 characters: could be a person's number (then it is shown masked).
+    return n[0] in _PROVINCE_FIRST and _DIGITS.issuperset(n[:17])
 
 
 def _birth_problem(yyyymmdd: str, today: date, where: str) -> str | None:
@@ -380,18 +409,22 @@ def _birth_problem(yyyymmdd: str, today: date, where: str) -> str | None:
 
 
 def _shown_unknown(n: str) -> str:
-    # Input of the wrong length: mask it when it could be a mistyped ID number.
-    if len(n) >= 10 and _DIGITS.issuperset(n[:-1]):
-        return _mask(n)
-    return n if len(n) <= 40 else n[:37] + "..."
+    # Input of the wrong length ("ID:3201…", a digit too many): mask every run of
+    # ten or more digits, as it could be a mistyped or prefixed ID number.
+    shown = _ID_RUN.sub(lambda m: mask_number(m.group()), n)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 @functools.lru_cache(maxsize=65536)
 def _parse_cached(n: str, strict: bool, today: date) -> SubjectCode | _Failure:
     if len(n) == 18:
-        if _DIGITS.issuperset(n[:17]) and _birth_shape_plausible(n):
+        if _person_shaped(n) and _birth_shape_plausible(n):
             return _parse_person18(n, strict, today)
-        return _parse_uscc(n, strict)
+        result = _parse_uscc(n, strict)
+        if type(result) is _Failure and _person_shaped(n):
+            # Not an organisation code, and it may be a mistyped ID number.
+            return result._replace(shown=mask_number(n))
+        return result
     return _parse_person15(n, today)
 
 
@@ -482,7 +515,7 @@ def _parse_person18(n: str, strict: bool, today: date) -> SubjectCode | _Failure
     # Not a valid resident ID number: an all-digit organisation code may still fit.
     if all(ch in _USCC_VALUE for ch in n) and n[17] == USCC_CHARSET[-_uscc_total(n) % 31]:
         return _parse_uscc(n, strict)
-    shown = _mask(n)
+    shown = mask_number(n)
     if last not in _ID_CHECK_SET:
         return _Failure(
             f"character {_char(last)} is not allowed as the check character "
@@ -496,7 +529,7 @@ def _parse_person18(n: str, strict: bool, today: date) -> SubjectCode | _Failure
 
 
 def _parse_person15(n: str, today: date) -> SubjectCode | _Failure:
-    shown = _mask(n)
+    shown = mask_number(n)
     for i, ch in enumerate(n):
         if ch not in _DIGITS:
             return _Failure(
@@ -505,6 +538,12 @@ def _parse_person15(n: str, today: date) -> SubjectCode | _Failure:
                 i + 1,
                 shown,
             )
+    if n[0] not in _PROVINCE_FIRST:
+        return _Failure(
+            "a 15-digit resident ID number starts with a province code (first digit 1-8)",
+            1,
+            shown,
+        )
     problem = _birth_problem("19" + n[6:12], today, "characters 7-12")
     if problem is not None:
         return _Failure(problem, None, shown)

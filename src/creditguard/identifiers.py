@@ -33,6 +33,7 @@ from typing import Final, Literal
 
 from creditguard.codes import normalize, parse_code
 from creditguard.errors import InvalidCodeError
+from creditguard.masking import mask_number
 
 __all__ = ["Match", "SubjectKeys"]
 
@@ -68,7 +69,9 @@ class SubjectKeys:
             # The guard validates codes before lookup; if one slips through,
             # still match only on the exact text, and never show it whole.
             text = normalize(code)
-            return cls(code, None, text, frozenset({text}), _mask(text))
+            # mask_number hides short texts entirely: an unparsed code may be a
+            # truncated ID number, and 6 + 4 visible characters would be most of it.
+            return cls(code, None, text, frozenset({text}), mask_number(text))
         full = parsed.code
         if parsed.kind == "organization":
             return cls(code, "organization", full, frozenset({full, full[8:17]}), full)
@@ -98,11 +101,3 @@ class SubjectKeys:
 
 def _visible_agree(masked: str, key: str) -> bool:
     return all(m in _MASK_CHARS or m == k for m, k in zip(masked, key, strict=True))
-
-
-def _mask(text: str) -> str:
-    # Unlike masking.mask_code, hide short texts entirely: an unparsed code
-    # may be a truncated ID number, and 6 + 4 visible characters would be most of it.
-    if len(text) <= 10:
-        return "*" * len(text)
-    return text[:6] + "*" * (len(text) - 10) + text[-4:]

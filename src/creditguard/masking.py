@@ -1,13 +1,66 @@
-"""Masking of personal data before it reaches logs, journals or screens."""
+"""Masking of personal data before it reaches logs, journals, reprs or screens.
+
+A resident ID number is personal information (FACTS §2.2): it is shown with
+its first 6 and last 4 characters only (``320102********1234``). Unified
+social credit codes identify organisations and are public, so they stay whole.
+What counts as "could be a person's number" is decided in one place,
+:func:`creditguard.codes.is_person_like`, so that masking and parsing agree.
+
+The same masking protects creditguard's loggers (and httpx's request log, which
+carries URLs): :func:`install_log_masking` attaches a :class:`MaskingFilter`
+to them when :mod:`creditguard` is imported.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-__all__ = ["mask_code", "mask_name", "mask_text"]
+__all__ = [
+    "LOGGERS_MASKED",
+    "MaskingFilter",
+    "install_log_masking",
+    "mask_code",
+    "mask_data",
+    "mask_decision_data",
+    "mask_name",
+    "mask_number",
+    "mask_text",
+    "masked_repr_args",
+]
 
 # Anything shaped like a resident ID number (18 or 15 characters), standing alone.
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+
+LOGGERS_MASKED: tuple[str, ...] = (
+    "creditguard",
+    "creditguard.journal",
+    "creditguard.outbox",
+    "creditguard.plugins",
+    "creditguard.sync",
+    "creditguard.webhook",
+    "creditguard.workflow",
+    # httpx logs every request line ("HTTP Request: GET <url> ...") at INFO.
+    "httpx",
+)
+"""Loggers whose records pass through :class:`MaskingFilter`.
+
+A filter on a logger does not see records of its child loggers, so every
+logger creditguard names is listed (a test compares this with the source)."""
+
+
+def mask_number(text: str) -> str:
+    """Keep the first 6 and last 4 characters of ``text``; hide short texts entirely.
+
+    The one masking rule for a person's number (and for anything that may be
+    a mistyped one): 10 characters or fewer would show most of it, so they are
+    all hidden.
+    """
+    if len(text) <= 10:
+        return "*" * len(text)
+    return text[:6] + "*" * (len(text) - 10) + text[-4:]
 
 
 def mask_code(code: str, kind: str | None = None) -> str:
@@ -15,26 +68,16 @@ def mask_code(code: str, kind: str | None = None) -> str:
 
     A unified social credit code identifies an organization and is public.
     With ``kind`` known, persons are masked and organizations are not; without
-    it, anything that looks like a person's number is masked.
+    it, anything that could be a person's number
+    (:func:`creditguard.codes.is_person_like`) is masked.
     """
     if kind == "organization":
         return code
-    if kind == "person" and len(code) >= 10:
-        return code[:6] + "*" * (len(code) - 10) + code[-4:]
-    if len(code) == 18 and code[:17].isdigit() and not _looks_like_uscc(code):
-        return code[:6] + "*" * 8 + code[-4:]
-    if len(code) == 15 and code.isdigit():
-        return code[:6] + "*" * 5 + code[-4:]
-    return code
+    if kind == "person":
+        return mask_number(code)
+    from creditguard.codes import is_person_like
 
-
-def _looks_like_uscc(code: str) -> bool:
-    # USCCs start with a registration-authority character and an organisation
-    # type; resident IDs start with a province code 11..82. An all-digit code
-    # beginning 1..9 then 1..9 is ambiguous, so look at the birth-date part.
-    year, month, day = code[6:10], code[10:12], code[12:14]
-    plausible_birth = ("18" <= year[:2] <= "20") and "01" <= month <= "12" and "01" <= day <= "31"
-    return not plausible_birth
+    return mask_number(code) if is_person_like(code) else code
 
 
 def mask_name(name: str | None) -> str | None:
@@ -45,5 +88,86 @@ def mask_name(name: str | None) -> str | None:
 
 
 def mask_text(text: str) -> str:
-    """``text`` (an error message, a remote body excerpt) with ID-number-shaped strings masked."""
+    """``text`` (an error message, a log line, a URL) with ID-number-shaped strings masked.
+
+    Organisation codes that are valid as such stay readable.
+    """
+    if not any(ch.isdigit() for ch in text):  # the common case, cheaply
+        return text
     return _ID_LIKE.sub(lambda m: mask_code(m.group()), text)
+
+
+def mask_data(value: Any) -> Any:
+    """A copy of JSON-like ``value`` (dicts, lists, strings) with ID numbers masked in every string."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_data(v) for v in value]
+    return value
+
+
+def mask_decision_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A decision as JSON (``Decision.model_dump(mode="json")``) fit for default output.
+
+    The subject's code is masked by its kind, every other ID-number-shaped
+    string (a related person, a possible match, a record's extra field) by its
+    shape, and a person's name keeps only the family name.
+    """
+    kind = data.get("subject_kind")
+    out: dict[str, Any] = mask_data(data)
+    if isinstance(data.get("subject_code"), str):
+        out["subject_code"] = mask_code(data["subject_code"], kind)
+    if kind == "person":
+        out["subject_name"] = mask_name(out.get("subject_name"))
+        for pm in out.get("possible_matches") or []:
+            if isinstance(pm, dict):
+                pm["name"] = mask_name(pm.get("name"))
+    return out
+
+
+def masked_repr_args(
+    model: Any, args: Iterable[tuple[str | None, Any]]
+) -> Iterator[tuple[str | None, Any]]:
+    """Pydantic ``__repr_args__`` with personal data masked (reprs end up in logs and tracebacks)."""
+    person = getattr(model, "subject_kind", None) == "person"
+    for name, value in args:
+        if isinstance(value, str):
+            value = mask_name(value) if person and name == "subject_name" else mask_text(value)
+        elif isinstance(value, dict):
+            value = mask_data(value)
+        yield name, value
+
+
+class MaskingFilter(logging.Filter):
+    """Masks ID-number-shaped strings in a record's message (and its traceback text).
+
+    Records without such strings pass untouched (their ``args`` kept), so
+    nothing else is hidden. Never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error handling
+            return True
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        return True
+
+
+_FILTER = MaskingFilter()
+
+
+def install_log_masking(names: Iterable[str] = LOGGERS_MASKED) -> None:
+    """Attach the masking filter to the named loggers (idempotent)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
