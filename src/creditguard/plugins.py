@@ -14,13 +14,18 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from creditguard import hookspecs
 from creditguard.errors import MeasureListError, PluginError
+from creditguard.masking import mask_text
 from creditguard.models import AppliedMeasure, Decision, EffectiveRecord, MeasureList
+
+if TYPE_CHECKING:
+    from creditguard.codes import SubjectCode
 
 __all__ = ["DISABLE_ENV", "Hooks", "PluginInfo", "build_plugin_manager", "plugin_infos"]
 
@@ -29,7 +34,8 @@ log = logging.getLogger("creditguard.plugins")
 #: Environment variable naming entry-point plugins to block (comma-separated).
 DISABLE_ENV = "CREDITGUARD_DISABLE_PLUGINS"
 
-SourceFactory = Callable[..., Any]
+#: Builds a record source from a ``[[sources]]`` table's options.
+SourceFactory = Callable[..., object]
 
 
 def build_plugin_manager(
@@ -97,24 +103,30 @@ def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
 
 
 class Hooks:
-    """Typed calls of every hook; the only code that touches ``pm.hook``."""
+    """Typed calls of every hook; the only code that touches ``pm.hook``.
+
+    Every hook is called through pluggy (``pm.hook.<name>(...)``), so wrapper
+    implementations (``wrapper=True`` / ``hookwrapper=True``) run, and a plugin
+    registered on the manager after the guard was built takes part in the
+    next check: nothing about the registered plugins is cached here.
+    """
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        # Hook callers are stable per hook name (registration adds to them), so keeping
+        # them saves an attribute lookup per check without caching which plugins exist.
         self._extra = pm.hook.creditguard_extra_measures
         self._observe = pm.hook.creditguard_decision_made
-        self.refresh()
 
-    def refresh(self) -> None:
-        """Re-read which hooks have implementations (after registering a plugin late)."""
-        self.has_extra_measures = bool(self._extra.get_hookimpls())
-        # Observers in call order (last registered first, as pluggy calls them), each
-        # with its argument names, so decision_made needs no per-call introspection.
-        self._observers = [
-            (impl.plugin_name, impl.function, tuple(impl.argnames))
-            for impl in reversed(self._observe.get_hookimpls())
-        ]
-        self.has_observers = bool(self._observers)
+    @property
+    def has_extra_measures(self) -> bool:
+        """Whether any plugin implements ``creditguard_extra_measures`` right now."""
+        return bool(self._extra.get_hookimpls())
+
+    @property
+    def has_observers(self) -> bool:
+        """Whether any plugin implements ``creditguard_decision_made`` right now."""
+        return bool(self._observe.get_hookimpls())
 
     def register_sources(self) -> dict[str, SourceFactory]:
         """Source types contributed by plugins; the first registration of a type name wins."""
@@ -128,11 +140,23 @@ class Hooks:
         self.pm.hook.creditguard_register_sources(register=register)
         return found
 
+    def register_channels(self) -> dict[str, SourceFactory]:
+        """Channel types contributed by plugins (see :mod:`creditguard.channels`); first wins."""
+        found: dict[str, SourceFactory] = {}
+
+        def register(type_name: str, factory: SourceFactory) -> None:
+            if not isinstance(type_name, str) or not callable(factory):
+                raise PluginError("register(type_name, factory) needs a name and a callable")
+            found.setdefault(type_name, factory)
+
+        self.pm.hook.creditguard_register_channels(register=register)
+        return found
+
     def register_measures(self) -> list[MeasureList]:
         """Measure lists contributed by packs, validated."""
         lists: list[MeasureList] = []
 
-        def register(measure_list: MeasureList | Mapping[str, Any]) -> None:
+        def register(measure_list: MeasureList | Mapping[str, object]) -> None:
             if isinstance(measure_list, MeasureList):
                 lists.append(measure_list)
             elif isinstance(measure_list, Mapping):
@@ -149,18 +173,38 @@ class Hooks:
 
     def extra_measures(
         self,
-        subject: Any,
+        subject: SubjectCode,
         step: str,
         region: str,
         as_of: date,
         records: tuple[EffectiveRecord, ...],
-        context: Mapping[str, Any],
+        context: Mapping[str, object],
     ) -> list[AppliedMeasure]:
-        """Every plugin's conditional measures, flattened and type-checked."""
+        """Every plugin's conditional measures, flattened and type-checked.
+
+        A plugin that raises fails the check with :class:`PluginError` (the
+        original exception chained): a measure that could not be evaluated must
+        never read as "no extra measure", and a broken plugin is a programming
+        error to fix, not an outage for the failure policy to absorb.
+        """
         out: list[AppliedMeasure] = []
-        results = self._extra(
-            subject=subject, step=step, region=region, as_of=as_of, records=records, context=context
-        )
+        try:
+            results = self._extra(
+                subject=subject,
+                step=step,
+                region=region,
+                as_of=as_of,
+                records=records,
+                context=context,
+            )
+        except PluginError:
+            raise
+        except Exception as exc:
+            name = _label(_failed_impl(exc, self._extra.get_hookimpls()))
+            raise PluginError(
+                f"measure plugin {name} failed in creditguard_extra_measures "
+                f"({_describe(exc)}); no decision was made"
+            ) from exc
         for result in results:
             if result is None:
                 continue
@@ -179,17 +223,81 @@ class Hooks:
                 out.append(item)
         return out
 
-    def decision_made(self, decision: Decision, context: Mapping[str, Any]) -> None:
-        """Tell observers; their errors are logged and swallowed so they cannot block a check."""
-        # Each observer is called on its own so that one failing cannot silence the others.
-        for plugin_name, function, argnames in self._observers:
+    def decision_made(self, decision: Decision, context: Mapping[str, object]) -> None:
+        """Tell observers; their errors are logged and swallowed so they cannot block a check.
+
+        Pluggy ends a hook call at the first implementation that raises (a
+        failing hook is a hard failure there). An observer must not silence the
+        ones after it, so after a failure the observers not yet called are
+        called again through :meth:`pluggy.PluginManager.subset_hook_caller`
+        (wrapper implementations run around that second call too).
+        """
+        caller: pluggy.HookCaller = self._observe
+        called: set[object] = set()
+        while True:
             try:
-                if argnames == ("decision", "context"):
-                    function(decision, context)
-                else:
-                    kwargs = {"decision": decision, "context": context}
-                    function(*[kwargs[name] for name in argnames])
-            except Exception:
-                log.exception(
-                    "observer %s failed on decision %s", plugin_name, decision.decision_id
+                caller(decision=decision, context=context)
+                return
+            except Exception as exc:
+                # Pluggy calls plain implementations last-registered first.
+                order = [i for i in reversed(caller.get_hookimpls()) if not i.wrapper]
+                order = [i for i in order if not i.hookwrapper]
+                failed = _failed_impl(exc, order)
+                name = _label(failed)
+                log.error(
+                    "observer %s failed on decision %s: %s",
+                    name,
+                    decision.decision_id,
+                    _describe(exc),
                 )
+                log.debug("observer %s traceback", name, exc_info=True)
+                if failed is None:
+                    return  # a wrapper failed: which observers ran is unknown
+                done = order[: order.index(failed) + 1]
+                if len(done) == len(order):
+                    return
+                called.update(i.plugin for i in done)
+                caller = self.pm.subset_hook_caller("creditguard_decision_made", called)
+
+
+def _failed_impl(exc: BaseException, impls: Sequence[pluggy.HookImpl]) -> pluggy.HookImpl | None:
+    """The implementation in whose code ``exc`` was raised (innermost match), if any.
+
+    Two instances of one plugin class share their functions' code, so a bound
+    method is matched by its code and by the ``self`` of the frame.
+    """
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        for impl in impls:
+            fn = impl.function
+            if getattr(fn, "__code__", None) is not frame.f_code:
+                continue
+            owner = getattr(fn, "__self__", None)
+            code = frame.f_code
+            if owner is None or (
+                code.co_argcount and frame.f_locals.get(code.co_varnames[0]) is owner
+            ):
+                found = impl
+                break
+        tb = tb.tb_next
+    return found
+
+
+def _label(impl: pluggy.HookImpl | None) -> str:
+    """A readable plugin name for messages (pluggy names unnamed plugins by ``id()``)."""
+    if impl is None:
+        return "(unknown plugin)"
+    if not impl.plugin_name.isdigit():
+        return repr(impl.plugin_name)
+    plugin = impl.plugin
+    named = plugin if isinstance(plugin, type | ModuleType) else type(plugin)
+    return repr(
+        f"{named.__module__}.{named.__qualname__}" if isinstance(named, type) else named.__name__
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    # Plugin exception text is third-party: mask anything shaped like an ID number.
+    return f"{type(exc).__name__}: {mask_text(str(exc))}"

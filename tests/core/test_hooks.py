@@ -317,6 +317,86 @@ def test_extra_measures_returning_none_is_fine(make_guard: GuardFactory) -> None
     )
 
 
+def test_extra_measures_plugin_registered_late_applies(make_guard: GuardFactory) -> None:
+    g = make_guard()
+    before = g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert [m.code for m in before.measures] == ["NJ-03"]
+    g.plugin_manager.register(_extra_plugin("X-LATE", "deny"))
+    after = g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert after.outcome == "deny" and "X-LATE" in [m.code for m in after.measures]
+
+
+@pytest.mark.anyio
+async def test_extra_measures_plugin_registered_late_applies_async(
+    make_async_guard: GuardFactory,
+) -> None:
+    g = make_async_guard()
+    g.plugin_manager.register(_extra_plugin("X-LATE", "deny"))
+    d = await g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert d.outcome == "deny" and "X-LATE" in [m.code for m in d.measures]
+
+
+class _Exploding:
+    @hookimpl
+    def creditguard_extra_measures(self, records: Any) -> Any:
+        raise RuntimeError("rule table missing")
+
+
+def test_extra_measures_plugin_raising_fails_the_check_typed(make_guard: GuardFactory) -> None:
+    obs = Observer()
+    g = make_guard(plugins=[_Exploding(), obs])
+    with pytest.raises(PluginError, match="creditguard_extra_measures") as info:
+        g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert "RuntimeError: rule table missing" in str(info.value)
+    assert "_Exploding" in str(info.value) or "plugin" in str(info.value)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert obs.seen == []  # no decision was made, so none was observed
+    # A subject without records never reaches the plugin: its decision is unaffected.
+    assert g.check(ORG_CLEAN, step="licensing.accept", region=REGION).outcome == "allow"
+
+
+@pytest.mark.anyio
+async def test_extra_measures_plugin_raising_fails_the_check_typed_async(
+    make_async_guard: GuardFactory,
+) -> None:
+    g = make_async_guard(plugins=[_Exploding()])
+    with pytest.raises(PluginError, match="RuntimeError") as info:
+        await g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_extra_measures_plugin_error_names_the_plugin_and_masks_numbers(
+    make_guard: GuardFactory,
+) -> None:
+    from _coredata import REP
+
+    class Leaky:
+        @hookimpl
+        def creditguard_extra_measures(self, records: Any) -> Any:
+            raise KeyError(f"no row for {REP}")
+
+    g = make_guard()
+    g.plugin_manager.register(Leaky(), name="leaky-pack")
+    with pytest.raises(PluginError, match="'leaky-pack'") as info:
+        g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert REP not in str(info.value) and REP[:6] in str(info.value)
+
+
+def test_extra_measures_wrapper_runs(make_guard: GuardFactory) -> None:
+    seen: list[int] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def creditguard_extra_measures(self) -> Any:
+            result = yield
+            seen.append(len(result))
+            return result
+
+    g = make_guard(plugins=[Wrapper(), _extra_plugin("X-1", "notify")])
+    g.check(ORG_FOCUS, step="licensing.accept", region=REGION)
+    assert seen == [1]
+
+
 # -- creditguard_decision_made -------------------------------------------------------------
 
 
@@ -359,6 +439,78 @@ def test_decision_made_observer_errors_are_contained(
     assert d.outcome == "deny"
     assert [s[0] for s in obs.seen] == [d.decision_id]
     assert "audit store down" in caplog.text and d.decision_id in caplog.text
+
+
+def test_decision_made_observer_registered_late_sees_decisions(make_guard: GuardFactory) -> None:
+    g = make_guard()
+    g.check(ORG_BLACK, step="procurement.bid", region=REGION)
+    obs = Observer()
+    g.plugin_manager.register(obs)
+    d = g.check(ORG_BLACK, step="procurement.bid", region=REGION)
+    assert [s[0] for s in obs.seen] == [d.decision_id]
+
+
+@pytest.mark.parametrize("style", ["wrapper", "hookwrapper"])
+def test_decision_made_wrappers_run(make_guard: GuardFactory, style: str) -> None:
+    calls: list[str] = []
+
+    if style == "wrapper":
+
+        class Wrap:
+            @hookimpl(wrapper=True)
+            def creditguard_decision_made(self, decision: Any) -> Any:
+                calls.append("before " + decision.outcome)
+                result = yield
+                calls.append("after")
+                return result
+
+    else:
+
+        class Wrap:  # type: ignore[no-redef]
+            @hookimpl(hookwrapper=True)
+            def creditguard_decision_made(self, decision: Any) -> Any:
+                calls.append("before " + decision.outcome)
+                yield
+                calls.append("after")
+
+    obs = Observer()
+    g = make_guard(plugins=[obs, Wrap()])
+    d = g.check(ORG_BLACK, step="procurement.bid", region=REGION)
+    assert calls == ["before deny", "after"] and len(obs.seen) == 1 and d.outcome == "deny"
+
+
+def test_decision_made_failing_wrapper_is_contained(
+    make_guard: GuardFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BadWrap:
+        @hookimpl(wrapper=True)
+        def creditguard_decision_made(self) -> Any:
+            yield
+            raise RuntimeError("tracer down")
+
+    g = make_guard(plugins=[BadWrap(), Observer()])
+    with caplog.at_level(logging.ERROR, logger="creditguard.plugins"):
+        d = g.check(ORG_BLACK, step="procurement.bid", region=REGION)
+    assert d.outcome == "deny" and "tracer down" in caplog.text
+
+
+def test_decision_made_two_failing_observers_do_not_silence_a_third(
+    make_guard: GuardFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(message: str) -> object:
+        class Broken:
+            @hookimpl
+            def creditguard_decision_made(self, decision: Any) -> None:
+                raise ValueError(message)
+
+        return Broken()
+
+    first, last = Observer(), Observer()
+    g = make_guard(plugins=[first, broken("one"), Observer(), broken("two"), last])
+    with caplog.at_level(logging.ERROR, logger="creditguard.plugins"):
+        d = g.check(ORG_BLACK, step="procurement.bid", region=REGION)
+    assert [s[0] for s in first.seen] == [s[0] for s in last.seen] == [d.decision_id]
+    assert "ValueError: one" in caplog.text and "ValueError: two" in caplog.text
 
 
 # -- plugin manager ------------------------------------------------------------------------
