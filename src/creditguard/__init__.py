@@ -29,6 +29,11 @@ from creditguard.errors import (
     UnknownStepError,
 )
 from creditguard.hookspecs import hookimpl
+from creditguard.masking import install_log_masking
+
+# A safety net under the rule "no full ID number in a log line": creditguard's
+# loggers and httpx's request log (which carries URLs) mask ID-number-shaped text.
+install_log_masking()
 
 if TYPE_CHECKING:
     from creditguard.codes import SubjectCode, parse_code

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from creditguard._files import prepare_private_file
 from creditguard.clock import CST
 from creditguard.errors import InputError, StorageError
 from creditguard.models import CreditRecord, Decision
@@ -255,7 +256,7 @@ class SqliteCaseBook:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_private_file(self.path)  # owner-only: it holds personal data
         with self._tx() as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS creditguard_platform_cases (case_id TEXT PRIMARY KEY, "

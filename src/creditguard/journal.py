@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from creditguard._files import prepare_private_file
 from creditguard.errors import StorageError
 from creditguard.forksafe import background_work
 from creditguard.masking import mask_code, mask_name
@@ -90,7 +91,7 @@ class DecisionJournal:
         self.path = Path(path)
         self.flush_interval = flush_interval
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_file(self.path)  # owner-only: it holds personal data
             conn = self._connect()
             conn.executescript(_SCHEMA)
             conn.close()

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from creditguard._files import prepare_private_file
 from creditguard.codes import parse_code
 from creditguard.errors import InvalidCodeError, InvalidRecordError, StorageError
 from creditguard.models import CreditRecord, Subject, SubjectRecords, trusted
@@ -66,7 +67,7 @@ class SqliteMirror:
         self._local = threading.local()
         self._pid = os.getpid()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_file(self.path)  # owner-only: it holds personal data
             with self._connect() as conn:
                 conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:

@@ -93,6 +93,12 @@ KNOWN_DOMAINS: frozenset[str] = frozenset(
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    def __repr_args__(self) -> Any:
+        # Reprs end up in logs and tracebacks: a person's number (and name) never whole.
+        from creditguard.masking import masked_repr_args
+
+        return masked_repr_args(self, super().__repr_args__())
+
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -163,6 +169,12 @@ class CreditRecord(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
+
+    def __repr_args__(self) -> Any:
+        # Unknown fields may carry a person's number: masked like _Frozen's reprs.
+        from creditguard.masking import masked_repr_args
+
+        return masked_repr_args(self, super().__repr_args__())
 
     record_id: str = Field(min_length=1)
     list_kind: ListKind

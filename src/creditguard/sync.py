@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from creditguard._files import prepare_private_file
 from creditguard.cases import CaseRecorder
 from creditguard.codes import parse_code
 from creditguard.errors import InputError, SourceRefused, SourceUnavailable, StorageError
@@ -84,7 +85,7 @@ class SyncState:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_file(self.path)  # owner-only: it holds personal data
         except OSError as exc:
             raise StorageError(
                 f"sync state {self.path}: cannot create folder: {exc.strerror}"

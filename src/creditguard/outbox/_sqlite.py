@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from creditguard._files import prepare_private_file
 from creditguard.errors import StorageError
 from creditguard.outbox._item import ClaimedItem, ItemInfo, ItemState, OutboxItem, OutboxStatus
 
@@ -31,10 +32,22 @@ MARK_DEAD = (
     f"UPDATE {TABLE} SET state = 'dead', done_at = ?, last_status = ?, last_error = ?, "
     "lease_owner = NULL, lease_until = NULL WHERE id = ? AND state = 'pending' AND lease_owner = ?"
 )
+RETRY_DEAD = (
+    f"UPDATE {TABLE} SET state = 'pending', attempts = 0, next_at = ?, done_at = NULL "
+    "WHERE state = 'dead'"
+)
+#: RETRY_DEAD for one item: the same statement, narrowed to ``id = ?``.
+RETRY_DEAD_ONE = RETRY_DEAD + " AND id = ?"
+MAKE_DUE = f"UPDATE {TABLE} SET next_at = ? WHERE state = 'pending' AND next_at > ?"
 REQUEUE_INITIATION = (
     f"UPDATE {TABLE} SET state = 'pending', next_at = ?, done_at = NULL "
     "WHERE grp = ? AND kind = 'case' AND state = 'delivered'"
 )
+
+# Columns: ``method`` holds the payload's format ("fact": a fact channels read; rows
+# written by creditguard 0.1 hold "POST" and a request body, and are dead-lettered
+# by the deliverer), ``path`` the item's topic for operators, ``body`` the payload.
+PAYLOAD_FORMAT = "fact"
 
 SQLITE_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -87,8 +100,17 @@ def create_sqlite_schema(connection: sqlite3.Connection) -> None:
             connection.execute(stmt)
 
 
-def _row_values(item: OutboxItem, now: float) -> tuple[object, ...]:
-    return (item.key, item.kind, item.group, item.method, item.path, item.body, now, now)
+def row_values(item: OutboxItem, now: float) -> tuple[object, ...]:
+    """The INSERT parameters of ``item`` (both backends and ``enqueue_in``)."""
+    return (item.key, item.kind, item.group, PAYLOAD_FORMAT, item.topic, item.payload, now, now)
+
+
+def item_from(key: object, kind: object, group: object, fmt: object, payload: object) -> OutboxItem:
+    """The item a claimed row holds; a row of another format keeps its bytes for the deliverer."""
+    data = bytes(payload)  # type: ignore[arg-type]
+    if fmt != PAYLOAD_FORMAT:
+        data = b"\x00legacy:" + data
+    return OutboxItem(key=str(key), kind=kind, group=None if group is None else str(group), payload=data)  # type: ignore[arg-type]
 
 
 class SqliteOutbox:
@@ -106,7 +128,7 @@ class SqliteOutbox:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_file(self.path)  # owner-only: it holds personal data
             with self._tx() as conn:
                 create_sqlite_schema(conn)
         except OSError as exc:
@@ -181,7 +203,7 @@ class SqliteOutbox:
         with self._tx() as conn:
             added = 0
             for item in items:
-                added += conn.execute(INSERT_SQL, _row_values(item, now)).rowcount
+                added += conn.execute(INSERT_SQL, row_values(item, now)).rowcount
             return added
 
     # --- delivery --------------------------------------------------------------------
@@ -204,14 +226,7 @@ class SqliteOutbox:
                     ).fetchone()
                     is not None
                 )
-                item = OutboxItem(
-                    key=row[1],
-                    kind=row[2],
-                    group=grp,
-                    method=row[4],
-                    path=row[5],
-                    body=bytes(row[6]),
-                )
+                item = item_from(row[1], row[2], grp, row[4], row[6])
                 out.append(
                     ClaimedItem(
                         id=row[0], item=item, attempts=row[7], owner=owner, initiation_known=known
@@ -286,21 +301,14 @@ class SqliteOutbox:
     def retry_dead(self, ids: Sequence[int] | None = None, *, now: float) -> int:
         """Put dead letters (all, or those ``ids``) back in the queue with fresh attempts."""
         with self._tx() as conn:
-            sql = (
-                f"UPDATE {TABLE} SET state = 'pending', attempts = 0, next_at = ?, done_at = NULL "
-                "WHERE state = 'dead'"
-            )
             if ids is None:
-                return conn.execute(sql, (now,)).rowcount
-            return sum(conn.execute(sql + " AND id = ?", (now, i)).rowcount for i in ids)
+                return conn.execute(RETRY_DEAD, (now,)).rowcount
+            return sum(conn.execute(RETRY_DEAD_ONE, (now, i)).rowcount for i in ids)
 
     def make_due(self, *, now: float) -> int:
         """Make every pending item due now (operators' ``flush``)."""
         with self._tx() as conn:
-            return conn.execute(
-                f"UPDATE {TABLE} SET next_at = ? WHERE state = 'pending' AND next_at > ?",
-                (now, now),
-            ).rowcount
+            return conn.execute(MAKE_DUE, (now, now)).rowcount
 
     def prune_delivered(self, *, older_than_s: float, now: float) -> int:
         """Delete delivered items older than ``older_than_s`` (keep at least the platform's 7 days)."""
@@ -325,7 +333,7 @@ def _info(row: Sequence[object]) -> ItemInfo:
         key=str(row[1]),
         kind=str(row[2]),
         group=None if row[3] is None else str(row[3]),
-        path=str(row[4]),
+        topic=str(row[4]),
         state=str(row[5]),
         attempts=int(row[6]),  # type: ignore[call-overload]
         created_at=float(row[7]),  # type: ignore[arg-type]
