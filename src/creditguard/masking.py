@@ -39,6 +39,7 @@ LOGGERS_MASKED: tuple[str, ...] = (
     "creditguard.journal",
     "creditguard.outbox",
     "creditguard.plugins",
+    "creditguard.sources",
     "creditguard.sync",
     "creditguard.webhook",
     "creditguard.workflow",
