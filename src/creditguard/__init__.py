@@ -10,7 +10,7 @@ Heavy parts are imported on first use, so ``import creditguard`` stays fast.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from creditguard.errors import (
     ConfigError,
@@ -37,6 +37,7 @@ install_log_masking()
 
 if TYPE_CHECKING:
     from creditguard.codes import SubjectCode, parse_code
+    from creditguard.config import Config, config_from_dict, load_config
     from creditguard.guard import AsyncGuard, Guard
     from creditguard.models import (
         AppliedMeasure,
@@ -46,13 +47,17 @@ if TYPE_CHECKING:
         Measure,
         MeasureList,
     )
+    from creditguard.screening import ScreenResult
+    from creditguard.workflow import StepDenied
 
+#: The one version source: pyproject.toml reads it (``[tool.setuptools.dynamic]``).
 __version__ = "0.1.0"
 
 __all__ = [
     "AppliedMeasure",
     "AsyncGuard",
     "ConfigError",
+    "Config",
     "CreditGuardError",
     "CreditRecord",
     "DeadlineExceeded",
@@ -67,14 +72,18 @@ __all__ = [
     "MeasureListError",
     "PluginError",
     "RecordsUnavailable",
+    "ScreenResult",
     "SourceError",
     "SourceRefused",
     "SourceUnavailable",
+    "StepDenied",
     "StorageError",
     "SubjectCode",
     "UnknownStepError",
     "__version__",
+    "config_from_dict",
     "hookimpl",
+    "load_config",
     "parse_code",
 ]
 
@@ -89,10 +98,15 @@ _LAZY = {
     "EffectiveRecord": "creditguard.models",
     "Measure": "creditguard.models",
     "MeasureList": "creditguard.models",
+    "Config": "creditguard.config",
+    "config_from_dict": "creditguard.config",
+    "load_config": "creditguard.config",
+    "ScreenResult": "creditguard.screening",
+    "StepDenied": "creditguard.workflow",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'creditguard' has no attribute {name!r}")
