@@ -28,6 +28,7 @@ __all__ = [
     "EffectiveRecord",
     "LegalBasis",
     "ListKind",
+    "ListStanding",
     "Measure",
     "MeasureList",
     "Outcome",
@@ -62,6 +63,7 @@ BasisLevel = Literal[
     "policy_document",
 ]
 ExtendsTo = Literal["legal_representative", "responsible_person"]
+ListStanding = Literal["official", "compilation", "example"]
 
 #: Severity order of effects; the most severe applicable effect decides the outcome.
 EFFECT_RANK: dict[str, int] = {
@@ -193,18 +195,39 @@ class CreditRecord(BaseModel):
     #: statuses over time, oldest first (spec §4); empty when the source gave none
     status_history: tuple[StatusChange, ...] = ()
 
+    def status_on(self, on: date) -> RecordStatus | None:
+        """The status in force on ``on`` (spec §4 "Status over time").
+
+        With ``status_history``: the last entry whose day is not after ``on``,
+        or None before the first entry (not yet listed). Without it: the
+        current ``status`` on every day.
+        """
+        history = self.status_history
+        if not history:
+            return self.status
+        current: RecordStatus | None = None
+        for change in history:  # oldest first; a handful of entries at most
+            if change.on > on:
+                break
+            current = change.status
+        return current
+
     def has_effect(self, on: date) -> bool:
-        """True when the record binds on ``on``: listed or rectifying, inside its window."""
-        if self.status != "listed" and self.status != "rectifying":
-            return False
+        """True when the record binds on ``on``: listed or rectifying then, inside its window."""
         if on < self.listed_on:
             return False
-        return self.expires_on is None or on <= self.expires_on
+        if self.expires_on is not None and on > self.expires_on:
+            return False
+        status = self.status_on(on) if self.status_history else self.status
+        return status == "listed" or status == "rectifying"
 
     def why_no_effect(self, on: date) -> str | None:
         """Plain reason the record has no effect on ``on``, or ``None`` when it has."""
-        if self.status in ("rectified", "repaired", "removed"):
-            return f"record {self.record_id} is {self.status}"
+        status = self.status_on(on)
+        if status is None:
+            return f"record {self.record_id} is not yet listed on {on}"
+        if status in ("rectified", "repaired", "removed"):
+            return f"record {self.record_id} is {status}"
         if on < self.listed_on:
             return f"record {self.record_id} is listed only from {self.listed_on}"
         if self.expires_on is not None and on > self.expires_on:
@@ -309,6 +332,11 @@ class MeasureList(_Frozen):
     region: str = Field(pattern=r"^\d{6}$")
     version: str = Field(min_length=1)
     issued_by: str = ""
+    #: what kind of list this is: ``official`` (issued by the body named in
+    #: ``issued_by``), ``compilation`` (compiled from statutes by someone else:
+    #: not an official list, and decisions say so) or ``example`` (fictional:
+    #: never in force unless the configuration enables its pack by name)
+    standing: ListStanding = "official"
     published_on: date | None = None
     effective_from: date | None = None
     extends: str | None = Field(default=None, pattern=r"^\d{6}$")

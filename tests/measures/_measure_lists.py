@@ -16,7 +16,7 @@ GOOD = """
 code = "{code}"
 title = "测试措施"
 category = "{category}"
-legal_basis = [{{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }}]
+legal_basis = [{{ title = "《中华人民共和国政府采购法》", article = "{article}", level = "law" }}]
 applies_to = {{ list_kinds = {kinds}, domains = {domains}, steps = {steps} }}
 effect = "{effect}"
 """
@@ -45,9 +45,16 @@ def measure(
     steps: str = '["procurement.*"]',
     effect: str = "deny",
     extra: str = "",
+    article: str = "第二十二条",
 ) -> str:
     text = GOOD.format(
-        code=code, category=category, kinds=kinds, domains=domains, steps=steps, effect=effect
+        code=code,
+        category=category,
+        kinds=kinds,
+        domains=domains,
+        steps=steps,
+        effect=effect,
+        article=article,
     )
     return text + extra
 

@@ -181,43 +181,110 @@ def test_unknown_domain_is_a_warning() -> None:
 
 
 def test_rights_limiting_on_normative_document_is_an_error() -> None:
-    text = head() + measure().replace('level = "law"', 'level = "normative_document"')
-    p = only(errors(text))
-    assert p.field == "legal_basis"
-    assert p.message == (
-        "rights_limiting measure rests only on normative_document; it needs a law or administrative regulation"
-    )
-
-
-def test_rights_limiting_on_inferred_local_regulation_is_an_error() -> None:
     text = head() + measure().replace(
         '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
-        '"《上海市社会信用条例》第三十一条"',
+        '{ title = "《关于在政府采购活动中查询及使用信用记录有关问题的通知》", article = "二" }',
     )
     p = only(errors(text))
-    assert "local_regulation" in p.message
+    assert p.field == "legal_basis"
+    assert "rests only on normative_document" in p.message
+    assert "国办发〔2020〕49号" in p.message and "policy_document" in p.message
 
 
-def test_rights_limiting_with_inferred_law_is_fine() -> None:
+def test_declared_level_must_match_the_table() -> None:
+    text = head() + measure().replace('level = "law"', 'level = "normative_document"')
+    p = only(errors(text))
+    assert p.field == "legal_basis.0.level"
+    assert "is a law" in p.message and "instruments table" in p.message
+
+
+def test_rights_limiting_on_a_local_regulation_is_fine_by_default() -> None:
+    # 国办发〔2020〕49号: 地方性法规 may carry a rights-limiting measure.
+    text = head() + measure(effect="restrict").replace(
+        '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
+        '"《上海市社会信用条例》第三十条"',
+    )
+    assert errors(text) == []
+
+
+def test_a_region_may_be_stricter() -> None:
+    from creditguard.measures.basis import BasisPolicy
+
+    text = head("330100") + measure(effect="restrict").replace(
+        '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
+        '"《上海市社会信用条例》第三十条"',
+    )
+    policy = BasisPolicy(regions={"330000": frozenset({"law", "administrative_regulation"})})
+    found = [
+        p for p in check_text(text, name="t.toml", policy=policy).problems if p.severity == "error"
+    ]
+    p = only(found)
+    assert "in region 330100 it needs one of: administrative_regulation, law" in p.message
+
+
+def test_level_is_inferred_from_the_table() -> None:
     text = head() + measure().replace(', level = "law"', "")
     assert problems(text) == []
 
 
+def test_a_word_in_the_title_does_not_make_a_law() -> None:
+    text = head() + measure().replace(
+        '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
+        '"《随便什么法》第一条"',
+    )
+    found = errors(text)
+    assert {p.field for p in found} == {"legal_basis.0.level", "legal_basis"}
+    assert any("not in the instruments table" in p.message for p in found)
+
+
 def test_management_measure_may_rest_on_a_normative_document() -> None:
-    text = head() + measure(category="management").replace(
-        'level = "law"', 'level = "normative_document"'
+    text = head() + measure(category="management", effect="strict_review").replace(
+        '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
+        '{ title = "《关于在政府采购活动中查询及使用信用记录有关问题的通知》", article = "二" }',
     )
     assert problems(text) == []
 
 
-def test_unknown_level_is_a_warning_not_an_error() -> None:
-    text = head() + measure().replace(
-        '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
-        '{ title = "《某某管理办法》", article = "第三条" }',
-    )
-    found = problems(text)
-    assert all(p.severity == "warning" for p in found)
+def test_unknown_level_is_an_error_for_rights_limiting_and_a_warning_otherwise() -> None:
+    basis = '{ title = "《某某管理办法》", article = "第三条" }'
+    old = '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }'
+    found = errors(head() + measure().replace(old, basis))
     assert {p.field for p in found} == {"legal_basis.0.level", "legal_basis"}
+    soft = problems(head() + measure(category="management", effect="notify").replace(old, basis))
+    assert [(p.field, p.severity) for p in soft] == [("legal_basis.0.level", "warning")]
+
+
+@pytest.mark.parametrize("effect", ["restrict", "deny"])
+def test_restrict_and_deny_need_rights_limiting(effect: str) -> None:
+    p = only(errors(head() + measure(category="management", effect=effect)))
+    assert p.field == "category" and "must be rights_limiting" in p.message
+
+
+@pytest.mark.parametrize(
+    ("title", "effective", "needle"),
+    [
+        (
+            "《最高人民法院关于公布失信被执行人名单信息的若干规定》（2013年）",
+            "2025-01-01",
+            "法释〔2013〕17号",
+        ),
+        (
+            "《国家发展改革委办公厅关于对失信主体加强信用监管的通知》",
+            "2026-01-01",
+            "发改办财金〔2018〕893号",
+        ),
+        ("《信用修复管理办法》", "2026-01-01", "in force only from 2026-04-01"),
+    ],
+)
+def test_instrument_not_in_force_on_the_list_date(title: str, effective: str, needle: str) -> None:
+    text = head(published=effective, effective=effective) + measure(
+        category="management", effect="strict_review"
+    ).replace(
+        '{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }',
+        f'{{ title = "{title}", article = "第六条" }}',
+    )
+    p = only(errors(text))
+    assert p.field == "legal_basis.0.title" and needle in p.message and "not in force" in p.message
 
 
 def test_basis_without_article_is_a_warning() -> None:
@@ -258,7 +325,11 @@ def national() -> str:
     return (
         head("000000", "n1", published="2025-01-01", effective="2025-01-01")
         + measure(
-            "ST-01", domains='["procurement", "tax"]', steps='["procurement.*"]', effect="restrict"
+            "ST-01",
+            domains='["procurement", "tax"]',
+            steps='["procurement.*"]',
+            effect="restrict",
+            article="第七十七条",
         )
         + measure("ST-02", category="management", steps='["licensing.*"]', effect="strict_review")
     )
@@ -313,9 +384,37 @@ def test_narrowing_rights_limiting_is_fine(tmp_path: Path) -> None:
 
 def test_recategorising_rights_limiting_is_an_error(tmp_path: Path) -> None:
     child = head(extends="000000") + measure(
-        "ST-01", category="management", domains='["procurement"]', effect="restrict"
+        "ST-01", category="management", domains='["procurement"]', effect="strict_review"
     )
     assert only([x for x in layered(tmp_path, child) if x.severity == "error"]).field == "category"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"domains": '["*"]'}, "applies_to.domains"),
+        ({"effect": "deny"}, "effect"),
+        ({"steps": '["procurement.*", "tendering.*"]'}, "applies_to.steps"),
+    ],
+)
+def test_widening_under_another_code_is_an_error(
+    tmp_path: Path, change: dict[str, str], field: str
+) -> None:
+    # Same basis (政府采购法 第七十七条, as ST-01), same records and steps, a new code.
+    args = {"domains": '["procurement"]', "effect": "restrict", **change}
+    child = head(extends="000000") + measure("NJ-99", article="第七十七条", **args)
+    p = only([x for x in layered(tmp_path, child) if x.severity == "error"])
+    assert (p.measure, p.field) == ("NJ-99", field)
+    assert "widens rights_limiting measure ST-01" in p.message and "another code" in p.message
+
+
+def test_a_new_code_on_another_basis_or_target_is_not_widening(tmp_path: Path) -> None:
+    other_basis = head(extends="000000") + measure("NJ-98")
+    other_target = head(extends="000000") + measure(
+        "NJ-97", steps='["subsidy.*"]', article="第七十七条"
+    )
+    assert [x for x in layered(tmp_path, other_basis) if x.severity == "error"] == []
+    assert [x for x in layered(tmp_path, other_target) if x.severity == "error"] == []
 
 
 def test_widening_management_measure_is_allowed(tmp_path: Path) -> None:

@@ -16,13 +16,30 @@ def catalog() -> MeasureCatalog:
 
 
 def test_validates_clean() -> None:
-    assert validate_lists([*NATIONAL, *LISTS]) == []
+    problems = validate_lists([*NATIONAL, *LISTS])
+    assert [p for p in problems if p.severity == "error"] == []
+    assert [p for p in problems if "32" in (p.file or "")] == []
 
 
 def test_marked_as_example() -> None:
     for lst in LISTS:
-        assert "虚构" in lst.issued_by
+        assert "虚构" in lst.issued_by and lst.standing == "example"
         assert all(m.source == "example" for m in lst.measures)
+
+
+def test_s01_no_wider_than_the_law_it_cites() -> None:
+    # 政府采购法 Art 77 bars the suppliers it penalised: the procurement list only.
+    [s01] = [m for lst in LISTS for m in lst.measures if m.code == "S-01"]
+    assert s01.applies_to.domains == ("procurement",)
+    assert [(b.title, b.article) for b in s01.legal_basis] == [
+        ("《中华人民共和国政府采购法》", "第七十七条")
+    ]
+
+
+def test_no_list_cites_notice_893_or_the_2013_provisions() -> None:
+    for lst in LISTS:
+        text = str(lst.model_dump())
+        assert "893" not in text and "2013" not in text, lst.version
 
 
 def test_nanjing_denies_procurement_through_the_province() -> None:
@@ -48,7 +65,15 @@ def test_explain_subsidy() -> None:
         x.code: x for x in explain_step(resolved, "subsidy.apply", "blacklist", "court_enforcement")
     }
     assert v["NJ-01"].applies and v["ST-13"].applies
-    assert v["S-01"].reason == "does not apply: step subsidy.apply is not procurement.*"
+    assert v["S-01"].status == "no"
+    v = {x.code: x for x in explain_step(resolved, "procurement.bid", "blacklist", "procurement")}
+    assert v["S-01"].applies and v["ST-01"].applies
+    # S-01 no longer reaches a court-enforcement blacklist record (Art 77 does not).
+    v = {
+        x.code: x
+        for x in explain_step(resolved, "procurement.bid", "blacklist", "court_enforcement")
+    }
+    assert v["S-01"].status == "no" and v["ST-11"].applies
 
 
 def test_registered_through_the_entry_point() -> None:

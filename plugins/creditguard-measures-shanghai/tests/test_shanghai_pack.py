@@ -14,7 +14,9 @@ ON = date(2026, 3, 2)
 
 
 def test_validates_clean_on_the_national_pack() -> None:
-    assert validate_lists([*NATIONAL, *LISTS]) == []
+    problems = validate_lists([*NATIONAL, *LISTS])
+    assert [p for p in problems if p.severity == "error"] == []
+    assert [p for p in problems if "310000" in (p.file or "")] == []
 
 
 def test_every_measure_cites_the_regulation_with_its_level() -> None:
@@ -24,8 +26,10 @@ def test_every_measure_cites_the_regulation_with_its_level() -> None:
             for b in m.legal_basis
         )
         assert {b.article for b in m.legal_basis} <= {"第三十条", "第三十一条", "第三十三条"}
-        # A local regulation alone cannot carry a rights-limiting measure.
-        assert m.category != "rights_limiting"
+        # restrict and deny reduce rights: only rights_limiting measures carry them
+        # (a local regulation may carry one under 国办发〔2020〕49号).
+        assert (m.effect in ("restrict", "deny")) == (m.category == "rights_limiting"), m.code
+    assert LISTS[0].standing == "compilation"
 
 
 def test_layered_over_national() -> None:

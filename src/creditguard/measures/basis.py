@@ -1,97 +1,85 @@
-"""The level of a measure's legal basis (法律位阶), given or inferred from the title.
+"""The level of a measure's legal basis (法律位阶) and which levels may carry which measure.
 
-A rights-limiting measure needs a law or an administrative regulation behind it
-(浙江省公共信用信息管理条例 Art 26; FACTS §4), so validation must know each
-basis's level. The file may give it (spec §5.1 object form); otherwise it is
-inferred from the instrument's title, but only where the title alone settles it:
-
-- ``《…法》`` (not ``…办法``) and ``《…法典》`` are laws;
-- a ``条例`` named after a province or city is a local regulation; any other
-  ``条例`` (not a Party or military one) is taken as a State Council
-  administrative regulation;
-- a ``规定``/``解释`` of the Supreme People's Court or Procuratorate is a
-  judicial interpretation, a kind the spec's level list lacks (see
-  :data:`JUDICIAL_INTERPRETATION`).
-
-Everything else (``办法``, ``规定``, ``通知``, ``意见`` …) could be a
-departmental rule, a local rule or a normative document depending on who
-issued it, so the level is "unknown" and validation warns.
+Levels come from the file (spec §5.1 object form) or from the shipped table
+of known instruments (:mod:`creditguard.measures.instruments`), never from a
+word in the title. Which levels may carry a rights-limiting measure follows
+国办发〔2020〕49号 by default — laws, administrative and local regulations, and
+policy documents of the Party Central Committee and the State Council — and a
+region may be stricter (浙江省公共信用信息管理条例 Art 26 requires a law or an
+administrative regulation for its measures (1)–(5)): see :class:`BasisPolicy`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Final
 
+from creditguard.measures.instruments import (
+    JUDICIAL_INTERPRETATION,
+    Instrument,
+    instrument_name,
+    instruments,
+)
 from creditguard.models import LegalBasis
 
 __all__ = [
+    "DEFAULT_RIGHTS_LIMITING_LEVELS",
     "JUDICIAL_INTERPRETATION",
-    "SUFFICIENT_FOR_RIGHTS_LIMITING",
+    "BasisPolicy",
+    "Judged",
     "basis_kind",
-    "infer_level",
     "instrument_name",
+    "judge_basis",
 ]
 
-#: The kind returned for judicial interpretations (司法解释). They bind courts
-#: and interpret a law, so they count as a sufficient basis for the
-#: court-notified measures; spec §5.1 has no level for them, so it is not a
-#: :data:`~creditguard.models.BasisLevel` and cannot be written in a file.
-JUDICIAL_INTERPRETATION: Final = "judicial_interpretation"
-
-#: Basis kinds that may carry a rights-limiting measure.
-SUFFICIENT_FOR_RIGHTS_LIMITING: Final[frozenset[str]] = frozenset(
-    {"law", "administrative_regulation", JUDICIAL_INTERPRETATION}
+#: Levels that may carry a rights-limiting measure by default (国办发〔2020〕49号).
+DEFAULT_RIGHTS_LIMITING_LEVELS: Final[frozenset[str]] = frozenset(
+    {"law", "administrative_regulation", "local_regulation", "policy_document"}
 )
 
-_PROVINCES = (
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江",
-    "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州",
-    "云南", "陕西", "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆",
-    "香港", "澳门",
-)  # fmt: skip
-# "南京市…", "深圳经济特区…", "延边朝鲜族自治州…": a place name before an administrative suffix.
-_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,10}?(省|市|自治区|自治州|自治县|县|经济特区)")
-_BRACKETED = re.compile(r"《([^》]+)》")
-_NATIONAL = "中华人民共和国"
+
+@dataclass(frozen=True, slots=True)
+class BasisPolicy:
+    """Which basis levels may carry a rights-limiting measure, per region.
+
+    ``regions`` maps a region code to its own levels; a city without an entry
+    follows its province's, then the default. A region may only be stricter
+    than 49号: levels outside the default are refused when the policy is built
+    from configuration (see :func:`creditguard.measures.installed.basis_policy`).
+    """
+
+    default: frozenset[str] = DEFAULT_RIGHTS_LIMITING_LEVELS
+    regions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def allowed(self, region: str) -> frozenset[str]:
+        """The levels that may carry a rights-limiting measure in ``region``'s list."""
+        from creditguard.measures.catalog import parent_regions
+
+        for code in (region, *parent_regions(region)):
+            if code in self.regions:
+                return self.regions[code]
+        return self.default
 
 
-def instrument_name(title: str) -> str:
-    """The instrument's name: the first ``《…》`` in ``title``, else the whole title trimmed."""
-    m = _BRACKETED.search(title)
-    return (m.group(1) if m else title).strip()
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A basis as validation sees it: its level (None: unknown) and the edition it cites."""
+
+    level: str | None
+    instrument: Instrument | None
+    declared: bool  # the level was written in the file, the table does not know the title
 
 
-def _named_after_place(name: str) -> bool:
-    if name.startswith(_NATIONAL):
-        return False
-    if name.startswith(_PROVINCES):
-        return True
-    m = _PLACE.match(name)
-    # "城市供水条例" is national: "城市" is "city" in general, not a place name.
-    return m is not None and not name.startswith("城市")
+def judge_basis(basis: LegalBasis, on: date | None = None) -> Judged:
+    """The basis's level and edition: the table's when it knows the title, else the file's."""
+    found = instruments().lookup(basis.title, on)
+    if found is not None:
+        return Judged(found.level, found, False)
+    return Judged(basis.level, None, basis.level is not None)
 
 
-def infer_level(title: str) -> str | None:
-    """The level (or :data:`JUDICIAL_INTERPRETATION`) the title alone settles, else ``None``."""
-    name = instrument_name(title)
-    # An instrument's name without its revision note: "…条例（2019年修订）".
-    name = re.sub(r"[（(][^）)]*[）)]$", "", name).strip()
-    if name.startswith(("最高人民法院", "最高人民检察院")) and (
-        name.endswith(("规定", "解释", "批复", "决定")) or "若干规定" in name
-    ):
-        return JUDICIAL_INTERPRETATION
-    if name.endswith("条例"):
-        if name.startswith(("中国共产党", "中国人民解放军", "中国人民武装警察")):
-            return None  # Party and military regulations are outside the state hierarchy
-        return "local_regulation" if _named_after_place(name) else "administrative_regulation"
-    if name.endswith("法典") or (name.endswith("法") and not name.endswith("办法")):
-        return None if _named_after_place(name) else "law"
-    return None
-
-
-def basis_kind(basis: LegalBasis) -> str | None:
-    """The basis's level: the explicit one, else the inferred one, else ``None`` (unknown)."""
-    if basis.level is not None:
-        return basis.level
-    return infer_level(basis.title)
+def basis_kind(basis: LegalBasis, on: date | None = None) -> str | None:
+    """The basis's level (table first, then the file's ``level``), else ``None`` (unknown)."""
+    return judge_basis(basis, on).level
