@@ -6,21 +6,38 @@ within a check's deadline and degrades at once on
 half of that mapping identical across adapters, so only the agency's own
 envelope (its ``error_code``, ``Status`` …) is read adapter by adapter.
 Anything quoted from a body is cut to :data:`EXCERPT_CHARS` and has the
-adapter's secrets blanked out.
+adapter's secrets blanked out. :func:`secure_base_url` keeps agency tokens off
+plain HTTP. The paging loop lives in :mod:`creditguard.agency_search`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
 import httpx
 
-from creditguard.errors import SourceRefused, SourceUnavailable
+from creditguard.errors import ConfigError, SourceRefused, SourceUnavailable
 from creditguard.masking import mask_text
+from creditguard.remote.retry import classify_status, parse_retry_after
 
-__all__ = ["EXCERPT_CHARS", "excerpt", "json_body", "raise_for_status", "scrub"]
+__all__ = [
+    "EXCERPT_CHARS",
+    "excerpt",
+    "int_or_minus_one",
+    "json_body",
+    "raise_for_status",
+    "scrub",
+    "secure_base_url",
+]
+
+log = logging.getLogger("creditguard.sources")
+
+_INTEGER: Final = re.compile(r"\s*-?[0-9]{1,18}\s*")
 
 EXCERPT_CHARS: Final = 200
 """How much of a body an error message may quote."""
@@ -29,23 +46,29 @@ EXCERPT_CHARS: Final = 200
 def raise_for_status(response: httpx.Response, *, source: str, secrets: Sequence[str] = ()) -> None:
     """Raise unless ``response`` has a 2xx status.
 
-    429 and 5xx raise ``SourceUnavailable`` (a delta-seconds ``Retry-After``
-    becomes ``retry_after``); any other non-2xx raises ``SourceRefused``. Both
-    carry the status and an excerpt of the body.
+    A retryable status (408, 425, 429, 5xx; see
+    :func:`~creditguard.remote.retry.classify_status`) raises
+    ``SourceUnavailable`` with ``Retry-After`` as ``retry_after``; any other
+    non-2xx raises ``SourceRefused``. Both carry the status and an excerpt of the body.
     """
     status = response.status_code
-    if status == 429 or status >= 500:
+    kind = classify_status(status)
+    if kind == "success":
+        return
+    if kind == "retryable":
         raise SourceUnavailable(
             "temporarily unavailable",
             source=source,
             status=status,
             excerpt=excerpt(response, secrets),
-            retry_after=_retry_after(response),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
-    if not 200 <= status < 300:
-        raise SourceRefused(
-            "request refused", source=source, status=status, excerpt=excerpt(response, secrets)
-        )
+    raise SourceRefused(
+        "credentials refused" if kind == "auth" else "request refused",
+        source=source,
+        status=status,
+        excerpt=excerpt(response, secrets),
+    )
 
 
 def json_body(response: httpx.Response) -> Any:
@@ -63,6 +86,17 @@ def excerpt(response: httpx.Response, secrets: Sequence[str] = ()) -> str:
     return mask_text(scrub(text, secrets))[:EXCERPT_CHARS]
 
 
+def int_or_minus_one(value: object) -> int:
+    """An agency's count or flag as an ``int`` (number or digit string), ``-1`` when unreadable."""
+    if isinstance(value, bool):
+        return -1
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    return -1
+
+
 def scrub(text: str, secrets: Sequence[str]) -> str:
     """``text`` with every non-empty secret replaced by ``***``."""
     for secret in secrets:
@@ -71,6 +105,42 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    return float(raw) if raw.isdigit() else None
+def secure_base_url(base_url: str, *, source: str, allow_plain_http: bool = False) -> str:
+    """``base_url`` without its trailing ``/``, refused unless it is safe to send a secret to.
+
+    Agency adapters send their token or key with every request, so the base
+    URL must be ``https://``. Plain ``http://`` is accepted only for a loopback
+    host (a test server, a local proxy) or when ``allow_plain_http`` says the
+    integrator chose it (an internal gateway that terminates TLS); then a
+    warning is logged once per source built.
+
+    Raises :class:`~creditguard.errors.ConfigError` naming the source.
+    """
+    url = httpx.URL(base_url)
+    if url.scheme == "https" and url.host:
+        return base_url.rstrip("/")
+    if url.scheme != "http" or not url.host:
+        raise ConfigError(f"source {source!r}: base_url must be an https:// URL, got {base_url!r}")
+    if _is_loopback(url.host):
+        return base_url.rstrip("/")
+    if not allow_plain_http:
+        raise ConfigError(
+            f"source {source!r}: base_url {base_url!r} is plain http:// to another host, "
+            "which would send the agency token unencrypted; use https:// "
+            "(or set allow_plain_http = true for a gateway you trust)"
+        )
+    log.warning(
+        "source %r: sending the agency token over plain http:// to %s (allow_plain_http is set)",
+        source,
+        url.host,
+    )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

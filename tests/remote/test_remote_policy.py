@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from creditguard.errors import DeadlineExceeded, SourceRefused, SourceUnavailable
-from creditguard.remote import RESPONSE_TOO_LARGE, RemoteSettings, backoff, retry_delay
+from creditguard.remote import RESPONSE_TOO_LARGE, RemoteSettings, retry_delay
 
 SETTINGS = RemoteSettings(backoff_initial=0.1, backoff_max=1.0, jitter=0.05, max_attempts=4)
-
-
-def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
-    for attempt, base in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (9, 1.0)]:
-        waits = [backoff(attempt, SETTINGS) for _ in range(50)]
-        assert all(base <= w <= base + 0.05 for w in waits), (attempt, min(waits), max(waits))
-    assert len({backoff(1, SETTINGS) for _ in range(20)}) > 1  # jittered
 
 
 def test_refusals_are_never_retried() -> None:

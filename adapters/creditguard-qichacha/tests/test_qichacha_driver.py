@@ -28,7 +28,8 @@ def test_traffic_problem_is_retried_by_the_driver_then_listings_arrive() -> None
     answers = [load("errors.json")["120"], load("with_identifiers.json")]
     with driver(answers, calls) as d:
         result = d.fetch(source(), [USCC])
-    assert len(calls) == 2
+    # 120, then the USCC search again, then the organisation-code search
+    assert len(calls) == 3
     assert len(result[USCC].records) == 3
 
 

@@ -18,6 +18,7 @@ from creditguard.models import SubjectRecords
 from creditguard.sources import HttpSource
 
 USCC = "91110000710925462X"
+ORG_CODE = "71092546-2"  # USCC characters 9–17, as old listings write it
 PERSON = "320102198005141232"
 APP_KEY = "qcc-app-key-4f1e"
 SECRET = "qcc-secret-key-9a8b7c6d"
@@ -47,7 +48,8 @@ def test_is_an_http_source_with_one_search_key_per_exchange() -> None:
 
 def test_request_is_signed_with_token_and_timespan() -> None:
     _, sent = lookup(USCC, load("listings.json"))
-    (request,) = sent
+    request, by_org_code = sent
+    assert by_org_code.url.params["searchKey"] == ORG_CODE
     assert request.method == "GET"
     assert request.url.path == "/ShixinCheck/GetList"
     assert dict(request.url.params) == {
@@ -68,8 +70,14 @@ def test_token_is_upper_case_md5_of_key_timespan_secret_in_that_order() -> None:
 
 
 def test_each_page_is_signed_with_the_time_it_is_built() -> None:
-    times = iter([NOW, NOW, NOW + 1, NOW + 2])
-    src = QichachaSource(app_key=APP_KEY, secret_key=SECRET, clock=lambda: next(times), page_size=2)
+    times = iter([NOW, NOW + 1, NOW + 2])
+    src = QichachaSource(
+        app_key=APP_KEY,
+        secret_key=SECRET,
+        clock=lambda: next(times),
+        page_size=2,
+        search_organisation_code=False,
+    )
     _, sent = drive(
         src.exchange([USCC]), by_page(load("page1.json"), load("page2.json"), load("page3.json"))
     )
@@ -169,7 +177,15 @@ def test_follows_pages_until_the_total_is_read() -> None:
     records, sent = lookup(
         USCC, load("page1.json"), load("page2.json"), load("page3.json"), page_size=2
     )
-    assert [r.url.params["pageIndex"] for r in sent] == ["1", "2", "3"]
+    # Each search key (the USCC, then the organisation code) is paged on its own.
+    assert [(r.url.params["searchKey"], r.url.params["pageIndex"]) for r in sent] == [
+        (USCC, "1"),
+        (USCC, "2"),
+        (USCC, "3"),
+        (ORG_CODE, "1"),
+        (ORG_CODE, "2"),
+        (ORG_CODE, "3"),
+    ]
     assert len(records.possible_matches) == 5
 
 
@@ -182,7 +198,7 @@ def test_page_cap_after_an_exact_match_returns_what_was_read() -> None:
     first = load("with_identifiers.json")
     first["Paging"]["TotalRecords"] = 40
     records, sent = lookup(USCC, first, load("page2.json"), max_pages=2)
-    assert len(sent) == 2
+    assert [r.url.params["pageIndex"] for r in sent] == ["1", "2", "1", "2"]
     assert len(records.records) == 3
 
 

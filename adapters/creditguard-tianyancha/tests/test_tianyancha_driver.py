@@ -23,7 +23,8 @@ def test_too_frequent_is_retried_by_the_driver_then_records_arrive() -> None:
     answers = [load("errors.json")["300004"], load("exact_uscc.json")]
     with driver(answers, calls) as d:
         result = d.fetch(TianyanchaSource(token="t"), [USCC])
-    assert len(calls) == 2
+    # 300004, then the USCC search again, then the organisation-code search
+    assert len(calls) == 3
     assert [r.basis for r in result[USCC].records] == ["（2019）京01执123号"]
 
 

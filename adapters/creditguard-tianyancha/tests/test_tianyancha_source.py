@@ -14,6 +14,7 @@ from creditguard.errors import ConfigError, SourceRefused, SourceUnavailable
 from creditguard.sources import HttpSource
 
 USCC = "91110000710925462X"
+ORG_CODE = "71092546-2"  # USCC characters 9–17, as old listings write it
 PERSON = "320102198005141232"
 TOKEN = "tyc-secret-token-0123456789"
 NOW = datetime(2026, 3, 2, 9, 15, tzinfo=CST).timestamp()
@@ -35,12 +36,13 @@ def test_is_an_http_source_with_one_keyword_per_exchange() -> None:
     src = source()
     assert isinstance(src, HttpSource)
     assert src.max_batch == 1
-    assert src.base_url == "http://open.api.tianyancha.com"
+    assert src.base_url == "https://open.api.tianyancha.com"
 
 
 def test_request_carries_token_header_and_paging_query() -> None:
     _, sent = lookup(USCC, load("exact_uscc.json"), page_size=20)
-    (request,) = sent
+    request, by_org_code = sent
+    assert by_org_code.url.params["keyword"] == ORG_CODE
     assert request.method == "GET"
     assert request.url.path == "/services/open/jr/dishonest/2.0"
     assert request.headers["Authorization"] == TOKEN
@@ -195,7 +197,15 @@ def test_follows_pages_until_the_total_is_read() -> None:
     records, sent = lookup(
         USCC, load("page1.json"), load("page2.json"), load("page3.json"), page_size=2
     )
-    assert [r.url.params["pageNum"] for r in sent] == ["1", "2", "3"]
+    # Each keyword (the USCC, then the organisation code) is paged on its own.
+    assert [(r.url.params["keyword"], r.url.params["pageNum"]) for r in sent] == [
+        (USCC, "1"),
+        (USCC, "2"),
+        (USCC, "3"),
+        (ORG_CODE, "1"),
+        (ORG_CODE, "2"),
+        (ORG_CODE, "3"),
+    ]
     (record,) = records.records
     assert record.basis == "（2023）京01执999号"
     assert record.listed_on == date(2023, 7, 3)
@@ -204,7 +214,7 @@ def test_follows_pages_until_the_total_is_read() -> None:
 def test_stops_on_an_empty_page() -> None:
     empty = {"result": {"total": 5, "items": []}, "reason": "ok", "error_code": 0}
     records, sent = lookup(USCC, load("page1.json"), empty, page_size=2)
-    assert len(sent) == 2
+    assert [r.url.params["pageNum"] for r in sent] == ["1", "2", "1", "2"]
     assert records.records == ()
 
 
@@ -224,7 +234,7 @@ def test_page_cap_after_an_exact_match_returns_what_was_read() -> None:
     first = load("exact_uscc.json")
     first["result"]["total"] = 50
     records, sent = lookup(USCC, first, load("page2.json"), page_size=3, max_pages=2)
-    assert len(sent) == 2
+    assert [r.url.params["pageNum"] for r in sent] == ["1", "2", "1", "2"]
     assert len(records.records) == 1
 
 
@@ -354,12 +364,16 @@ def test_factory_rejects_unknown_options_and_bad_paging() -> None:
 
 
 def test_several_codes_in_one_exchange_are_looked_up_one_by_one() -> None:
-    bodies = {USCC: load("exact_uscc.json"), PERSON: load("person_exact.json")}
+    bodies = {
+        USCC: load("exact_uscc.json"),
+        ORG_CODE: ERRORS["300000"],
+        PERSON: load("person_exact.json"),
+    }
 
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=bodies[request.url.params["keyword"]])
 
     result, sent = drive(source().exchange([USCC, PERSON]), handle)
-    assert len(sent) == 2
+    assert [r.url.params["keyword"] for r in sent] == [USCC, ORG_CODE, PERSON]
     assert len(result[USCC].records) == 1
     assert len(result[PERSON].records) == 2

@@ -8,8 +8,9 @@ error that ends the lookup:
 - an oversized response (code ``RESPONSE_TOO_LARGE``) is raised as is: the same
   request would get the same answer;
 - after ``max_attempts`` attempts the last error is raised;
-- the wait is exponential backoff with jitter (tenacity's wait strategies),
-  but never less than the error's ``retry_after`` (429/503 ``Retry-After``);
+- the wait is :attr:`RemoteSettings.backoff` (the project's one
+  :class:`~creditguard.remote.retry.Backoff`), but never less than the error's
+  ``retry_after`` (429/503 ``Retry-After``);
 - when that wait would end at or after the deadline, it gives up at once with
   :class:`~creditguard.errors.DeadlineExceeded` carrying the last error's text,
   instead of sleeping into a timeout.
@@ -17,14 +18,12 @@ error that ends the lookup:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-import tenacity
-
 from creditguard.errors import DeadlineExceeded, SourceError, SourceRefused, SourceUnavailable
+from creditguard.remote.retry import Backoff
 
-__all__ = ["RESPONSE_TOO_LARGE", "RemoteSettings", "backoff", "deadline_exceeded", "retry_delay"]
+__all__ = ["RESPONSE_TOO_LARGE", "RemoteSettings", "deadline_exceeded", "retry_delay"]
 
 #: ``SourceError.code`` of a response refused because its body exceeds the size limit.
 RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
@@ -75,25 +74,16 @@ class RemoteSettings:
             if value < 0:
                 raise ValueError(f"RemoteSettings.{name} must not be negative, got {value!r}")
 
-    def new_deadline(self) -> float:
-        """The absolute ``time.monotonic()`` deadline of a check starting now."""
-        return time.monotonic() + self.deadline_s
-
-
-# The wait strategies only read ``attempt_number``; one retry object serves all states.
-_RETRYING = tenacity.Retrying()
-
-
-def backoff(attempt: int, settings: RemoteSettings) -> float:
-    """Seconds to wait after failed attempt number ``attempt`` (1-based), jitter included."""
-    # wait_exponential + wait_random rather than wait_exponential_jitter: its
-    # parameters were renamed between tenacity 8 and 9, these two were not.
-    strategy = tenacity.wait_exponential(
-        multiplier=settings.backoff_initial, max=settings.backoff_max
-    ) + tenacity.wait_random(0, settings.jitter)
-    state = tenacity.RetryCallState(_RETRYING, None, (), {})
-    state.attempt_number = attempt
-    return float(min(strategy(state), settings.backoff_max + settings.jitter))
+    @property
+    def backoff(self) -> Backoff:
+        """The wait after a failed attempt: ``backoff_initial`` doubling up to
+        ``backoff_max``, plus ``0 … jitter`` seconds at random."""
+        return Backoff(
+            base_s=self.backoff_initial,
+            max_s=self.backoff_max,
+            jitter_ratio=0.0,
+            jitter_s=self.jitter,
+        )
 
 
 def deadline_exceeded(last: SourceError | None, *, source: str | None) -> DeadlineExceeded:
@@ -132,7 +122,7 @@ def retry_delay(
         raise error
     if attempt >= settings.max_attempts:
         raise error
-    wait = backoff(attempt, settings)
+    wait = settings.backoff.delay(attempt)
     if error.retry_after is not None:
         wait = max(wait, error.retry_after)
     if now + wait >= deadline:

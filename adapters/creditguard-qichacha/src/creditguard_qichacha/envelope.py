@@ -24,7 +24,7 @@ not from the vendor's page itself, and are marked so in the README:
   company type is not supported);
 - any other code: ``SourceRefused`` (unknown: do not retry).
 
-HTTP 429 and 5xx are ``SourceUnavailable`` (``Retry-After`` honoured); other
+HTTP 408, 425, 429 and 5xx are ``SourceUnavailable`` (``Retry-After`` honoured); other
 non-2xx statuses are ``SourceRefused``. A 2xx body that is not the JSON
 envelope is ``SourceUnavailable`` with the status and the first 200
 characters of the body.
@@ -38,7 +38,14 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from creditguard.agency_http import EXCERPT_CHARS, excerpt, json_body, raise_for_status, scrub
+from creditguard.agency_http import (
+    EXCERPT_CHARS,
+    excerpt,
+    int_or_minus_one,
+    json_body,
+    raise_for_status,
+    scrub,
+)
 from creditguard.errors import SourceRefused, SourceUnavailable
 
 __all__ = ["STATUS_CODES", "Page", "read_page"]
@@ -163,8 +170,8 @@ def _page(
             excerpt=excerpt(response, secrets),
         )
     paging = body.get("Paging")
-    total = _int(paging.get("TotalRecords")) if isinstance(paging, dict) else -1
-    verify = _int(result.get("VerifyResult"))
+    total = int_or_minus_one(paging.get("TotalRecords")) if isinstance(paging, dict) else -1
+    verify = int_or_minus_one(result.get("VerifyResult"))
     company = result.get("CompanyName") or result.get("Name") or ""
     return Page(
         total=max(total, len(data)),
@@ -172,13 +179,3 @@ def _page(
         verified=None if verify < 0 else verify == 1,
         company=str(company).strip(),
     )
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return -1
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return -1

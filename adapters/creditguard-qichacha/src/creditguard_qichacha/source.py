@@ -1,7 +1,10 @@
 """The Qichacha (企查查) dishonest-debtor check (``ShixinCheck``): builds requests, reads responses.
 
-One search key (the organisation's code) per exchange; pages are fetched by
-yielding further requests, at most ``max_pages`` of them. Every request is
+Each organisation is searched by its unified social credit code and then by
+its embedded organisation code (listings from before the unified code carry
+only that); pages are fetched by yielding further requests, at most
+``max_pages`` per search key, through the core's one agency search loop
+(:mod:`creditguard.agency_search`). Every request is
 signed with a fresh ``Timespan`` from the injected clock. The guard's driver
 sends them, retries :class:`~creditguard.errors.SourceUnavailable` within the
 check's deadline and degrades on :class:`~creditguard.errors.SourceRefused`.
@@ -11,18 +14,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import httpx
 
-from creditguard.agency_dates import CST
-from creditguard.errors import ConfigError, SourceRefused
-from creditguard.identifiers import SubjectKeys
-from creditguard.models import CreditRecord, PossibleMatch, Subject, SubjectRecords
+from creditguard.agency_http import secure_base_url
+from creditguard.agency_search import AgencySearch, fetched_on, search
+from creditguard.errors import ConfigError
+from creditguard.identifiers import Match, SubjectKeys
+from creditguard.models import CreditRecord, PossibleMatch, SubjectRecords
 from creditguard.sources import Exchange
-from creditguard_qichacha.envelope import read_page
+from creditguard_qichacha.envelope import Page, read_page
 from creditguard_qichacha.mapping import to_possible_match, to_record
 from creditguard_qichacha.token import auth_headers
 
@@ -49,8 +52,12 @@ class QichachaSource:
 
     Person codes are not sent unless ``search_persons`` is set: the check is
     documented for companies, and a resident ID number should not leave the
-    unit without need. They come back as ``found=False``. ``clock`` (Unix
-    seconds) signs requests and dates undated listings; tests inject it.
+    unit without need. They come back as ``found=False``.
+    ``search_organisation_code`` (default on) also searches an organisation by
+    its embedded organisation code. ``base_url`` must be HTTPS unless it is a
+    loopback address or ``allow_plain_http`` is set: the app key travels in the
+    query. ``clock`` (Unix seconds) signs requests and dates undated listings;
+    tests inject it.
     Neither the app key nor the secret key appears in ``repr`` or errors.
     """
 
@@ -67,6 +74,8 @@ class QichachaSource:
         max_pages: int = DEFAULT_MAX_PAGES,
         search_persons: bool = False,
         identifier_fields: Sequence[str] = DEFAULT_IDENTIFIER_FIELDS,
+        search_organisation_code: bool = True,
+        allow_plain_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not app_key or not secret_key:
@@ -74,7 +83,7 @@ class QichachaSource:
         if page_size < 1 or max_pages < 1:
             raise ConfigError(f"source {name!r}: page_size and max_pages must be at least 1")
         self.name = name
-        self.base_url = base_url.rstrip("/")
+        self.base_url = secure_base_url(base_url, source=name, allow_plain_http=allow_plain_http)
         self.page_size = page_size
         self.max_pages = max_pages
         self.search_persons = search_persons
@@ -82,6 +91,18 @@ class QichachaSource:
         self._app_key = app_key
         self._secret_key = secret_key
         self._clock = clock
+        self._search: AgencySearch[Page] = AgencySearch(
+            source=name,
+            request=self.request,
+            read=self._read,
+            identifier=self._identifier,
+            record=self._record,
+            possible=self._possible,
+            secrets=(app_key, secret_key),
+            page_size=page_size,
+            max_pages=max_pages,
+            organisation_code=search_organisation_code,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -102,7 +123,12 @@ class QichachaSource:
             if keys.kind != "organization" and not self.search_persons:
                 results[code] = SubjectRecords(code=code, found=False)
                 continue
-            results[code] = yield from self._lookup(keys)
+            found = yield from search(self._search, keys)
+            company = next((page.company for page in found.pages if page.company), "")
+            if found.items_seen == 0 and any(page.verified for page in found.pages):
+                # "A listing exists" with nothing to show is still worth a human look.
+                found.add_possible(to_possible_match(None, source=self.name, name=company))
+            results[code] = found.subject_records(name=company)
         return results
 
     def request(self, search_key: str, page: int) -> httpx.Request:
@@ -122,66 +148,15 @@ class QichachaSource:
             },
         )
 
-    def _lookup(
-        self, keys: SubjectKeys
-    ) -> Generator[httpx.Request, httpx.Response, SubjectRecords]:
-        fetched_on = datetime.fromtimestamp(self._clock(), CST).date()
-        # A gateway's error page may echo the request: blank the person's ID number too.
-        person = keys.exact if keys.kind != "organization" else ()
-        secrets = (self._app_key, self._secret_key, *person)
-        records: dict[str, CreditRecord] = {}
-        possible: dict[tuple[str, str | None, str], PossibleMatch] = {}
-        company = ""
-        reported = False
-        seen = 0
-        page_num = 1
-        while True:
-            response = yield self.request(keys.keyword, page_num)
-            page = read_page(response, source=self.name, secrets=secrets)
-            company = company or page.company
-            reported = reported or bool(page.verified)
-            for item in page.items:
-                identifier = self._identifier(item)
-                match = keys.classify(identifier) if identifier is not None else "name_only"
-                if match == "exact":
-                    record = to_record(item, fetched_on=fetched_on)
-                    records.setdefault(record.record_id, record)
-                elif match != "other":
-                    hit = to_possible_match(
-                        item,
-                        source=self.name,
-                        name=company,
-                        identifier=identifier if match == "masked" else None,
-                    )
-                    possible.setdefault((hit.name, hit.identifier, hit.detail), hit)
-            seen += len(page.items)
-            # Follow the agency's total, not our page size: it may cap pageSize lower.
-            if not page.items or seen >= page.total:
-                break
-            if page_num >= self.max_pages:
-                if not records:
-                    raise SourceRefused(
-                        f"{page.total} listings for {keys.shown}, more than "
-                        f"max_pages × page_size = {self.max_pages * self.page_size} read "
-                        "and none of those is an exact identifier match; "
-                        "raise max_pages to read them all",
-                        source=self.name,
-                    )
-                break  # already listed: further pages cannot change the outcome
-            page_num += 1
-        if reported and seen == 0:
-            # "A listing exists" with nothing to show is still worth a human look.
-            possible[("", None, "")] = to_possible_match(None, source=self.name, name=company)
-        subject = None
-        if records and keys.kind is not None:
-            subject = Subject(code=keys.keyword, kind=keys.kind, name=company or None)
-        return SubjectRecords(
-            code=keys.code,
-            subject=subject,
-            records=tuple(records.values()),
-            found=True,
-            possible_matches=tuple(possible.values()),
-        )
+    def _read(self, response: httpx.Response, secrets: Sequence[str]) -> Page:
+        return read_page(response, source=self.name, secrets=secrets)
+
+    def _record(self, item: Mapping[str, Any]) -> CreditRecord:
+        return to_record(item, fetched_on=fetched_on(self._clock))
+
+    def _possible(self, item: Mapping[str, Any], match: Match, page: Page) -> PossibleMatch:
+        identifier = self._identifier(item) if match == "masked" else None
+        return to_possible_match(item, source=self.name, name=page.company, identifier=identifier)
 
     def _identifier(self, item: Mapping[str, Any]) -> str | None:
         for field in self.identifier_fields:
@@ -203,6 +178,8 @@ def create_source(
     max_pages: int = DEFAULT_MAX_PAGES,
     search_persons: bool = False,
     identifier_fields: Sequence[str] = DEFAULT_IDENTIFIER_FIELDS,
+    search_organisation_code: bool = True,
+    allow_plain_http: bool = False,
 ) -> QichachaSource:
     """Build the source from a ``[[sources]]`` table (``type = "qichacha"``).
 
@@ -227,6 +204,8 @@ def create_source(
         max_pages=max_pages,
         search_persons=search_persons,
         identifier_fields=identifier_fields,
+        search_organisation_code=search_organisation_code,
+        allow_plain_http=allow_plain_http,
     )
 
 

@@ -14,7 +14,7 @@ Envelope (FACTS §6)::
 - ``300008`` missing parameter: ``SourceRefused`` (a bug; retrying cannot help);
 - any other code (not in FACTS §6): ``SourceRefused`` (unknown: do not retry).
 
-HTTP 429 and 5xx are ``SourceUnavailable`` (``Retry-After`` honoured); other
+HTTP 408, 425, 429 and 5xx are ``SourceUnavailable`` (``Retry-After`` honoured); other
 non-2xx statuses are ``SourceRefused``. A 2xx body that is not the JSON
 envelope (a gateway's HTML page, say) is ``SourceUnavailable`` with the
 status and the first 200 characters of the body.
@@ -28,7 +28,14 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from creditguard.agency_http import EXCERPT_CHARS, excerpt, json_body, raise_for_status, scrub
+from creditguard.agency_http import (
+    EXCERPT_CHARS,
+    excerpt,
+    int_or_minus_one,
+    json_body,
+    raise_for_status,
+    scrub,
+)
 from creditguard.errors import SourceRefused, SourceUnavailable
 
 __all__ = ["ERROR_CODES", "Page", "read_page"]
@@ -74,7 +81,7 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
             status=status,
             excerpt=excerpt(response, secrets),
         )
-    code = _int(body.get("error_code"))
+    code = int_or_minus_one(body.get("error_code"))
     if code == 0:
         return _page(body, response, source=source, secrets=secrets)
     kind, meaning = ERROR_CODES.get(code, ("refused", "undocumented error code"))
@@ -104,15 +111,5 @@ def _page(
             status=response.status_code,
             excerpt=excerpt(response, secrets),
         )
-    total = _int(result.get("total"))
+    total = int_or_minus_one(result.get("total"))
     return Page(total=max(total, len(items)), items=items)
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return -1
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return -1

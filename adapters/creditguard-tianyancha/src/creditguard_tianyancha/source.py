@@ -1,33 +1,31 @@
 """The Tianyancha (天眼查) dishonest-debtor source: builds requests, reads responses.
 
-One keyword (the subject's code) per exchange; pages are fetched by yielding
-further requests, at most ``max_pages`` of them. The guard's driver sends the
-requests, retries :class:`~creditguard.errors.SourceUnavailable` within the
-check's deadline and degrades on :class:`~creditguard.errors.SourceRefused`.
+Each code is searched by keyword: an organisation by its unified social credit
+code and then by its embedded organisation code (listings from before the
+unified code carry only that), a person by the ID number. Pages are fetched by
+yielding further requests, at most ``max_pages`` per keyword, through the core's
+one agency search loop (:mod:`creditguard.agency_search`). The guard's driver
+sends the requests, retries :class:`~creditguard.errors.SourceUnavailable`
+within the check's deadline and degrades on
+:class:`~creditguard.errors.SourceRefused`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import httpx
 
-from creditguard.agency_dates import CST
-from creditguard.errors import ConfigError, SourceRefused
-from creditguard.identifiers import SubjectKeys
-from creditguard.models import (
-    CreditRecord,
-    PossibleMatch,
-    RecordStatus,
-    Subject,
-    SubjectRecords,
-)
+from creditguard.agency_http import secure_base_url
+from creditguard.agency_search import AgencySearch, fetched_on, search
+from creditguard.errors import ConfigError
+from creditguard.identifiers import Match, SubjectKeys
+from creditguard.models import CreditRecord, PossibleMatch, RecordStatus, SubjectRecords
 from creditguard.sources import Exchange
-from creditguard_tianyancha.envelope import read_page
+from creditguard_tianyancha.envelope import Page, read_page
 from creditguard_tianyancha.mapping import to_possible_match, to_record
 
 __all__ = [
@@ -38,7 +36,7 @@ __all__ = [
     "create_source",
 ]
 
-DEFAULT_BASE_URL: Final = "http://open.api.tianyancha.com"
+DEFAULT_BASE_URL: Final = "https://open.api.tianyancha.com"
 CURRENT_PATH: Final = "/services/open/jr/dishonest/2.0"
 HISTORY_PATH: Final = "/services/open/hi/dishonest/2.0"
 DEFAULT_PAGE_SIZE: Final = 20
@@ -49,8 +47,11 @@ class TianyanchaSource:
     """An :class:`~creditguard.sources.HttpSource` over Tianyancha's dishonest-debtor API.
 
     ``history=True`` queries the history endpoint (listings already removed),
-    whose records come back with status ``removed``. ``clock`` (Unix seconds)
-    dates a listing that carries no readable date; tests inject it.
+    whose records come back with status ``removed``. ``search_organisation_code``
+    (default on) also searches an organisation by its embedded organisation code.
+    ``base_url`` must be HTTPS unless it is a loopback address or
+    ``allow_plain_http`` is set: the token travels in a header. ``clock`` (Unix
+    seconds) dates a listing that carries no readable date; tests inject it.
     The token never appears in ``repr`` or error messages.
     """
 
@@ -65,6 +66,8 @@ class TianyanchaSource:
         history: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_pages: int = DEFAULT_MAX_PAGES,
+        search_organisation_code: bool = True,
+        allow_plain_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not token:
@@ -72,12 +75,24 @@ class TianyanchaSource:
         if page_size < 1 or max_pages < 1:
             raise ConfigError(f"source {name!r}: page_size and max_pages must be at least 1")
         self.name = name
-        self.base_url = base_url.rstrip("/")
+        self.base_url = secure_base_url(base_url, source=name, allow_plain_http=allow_plain_http)
         self.history = history
         self.page_size = page_size
         self.max_pages = max_pages
         self._token = token
         self._clock = clock
+        self._search: AgencySearch[Page] = AgencySearch(
+            source=name,
+            request=self.request,
+            read=self._read,
+            identifier=lambda item: item.get("cardnum"),
+            record=self._record,
+            possible=self._possible,
+            secrets=(token,),
+            page_size=page_size,
+            max_pages=max_pages,
+            organisation_code=search_organisation_code,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -93,7 +108,9 @@ class TianyanchaSource:
         """
         results: dict[str, SubjectRecords] = {}
         for code in codes:
-            results[code] = yield from self._lookup(SubjectKeys.of(code))
+            found = yield from search(self._search, SubjectKeys.of(code))
+            name = next(filter(None, map(_name, found.exact_items)), None)
+            results[code] = found.subject_records(name=name)
         return results
 
     def request(self, keyword: str, page: int) -> httpx.Request:
@@ -106,57 +123,16 @@ class TianyanchaSource:
             headers={"Authorization": self._token, "Accept": "application/json"},
         )
 
-    def _lookup(
-        self, keys: SubjectKeys
-    ) -> Generator[httpx.Request, httpx.Response, SubjectRecords]:
-        fetched_on = datetime.fromtimestamp(self._clock(), CST).date()
+    def _read(self, response: httpx.Response, secrets: Sequence[str]) -> Page:
+        return read_page(response, source=self.name, secrets=secrets)
+
+    def _record(self, item: Mapping[str, Any]) -> CreditRecord:
         status: RecordStatus = "removed" if self.history else "listed"
-        records: dict[str, CreditRecord] = {}
-        possible: dict[tuple[str, str | None, str], PossibleMatch] = {}
-        subject_name: str | None = None
-        # A gateway's error page may echo the request: blank the person's ID number too.
-        secrets = (self._token, *(keys.exact if keys.kind != "organization" else ()))
-        seen = 0
-        page_num = 1
-        while True:
-            response = yield self.request(keys.keyword, page_num)
-            page = read_page(response, source=self.name, secrets=secrets)
-            for item in page.items:
-                match = keys.classify(item.get("cardnum"))
-                if match == "exact":
-                    record = to_record(item, status=status, fetched_on=fetched_on)
-                    records.setdefault(record.record_id, record)
-                    subject_name = subject_name or _name(item)
-                elif match != "other":
-                    hit = to_possible_match(item, source=self.name, match=match)
-                    possible.setdefault((hit.name, hit.identifier, hit.detail), hit)
-            seen += len(page.items)
-            # Follow the agency's total, not our page size: it may cap pageSize lower.
-            if not page.items or seen >= page.total:
-                break
-            if page_num >= self.max_pages:
-                if not records:
-                    # An exact match may sit on a page we did not read: refuse
-                    # rather than report the subject clean.
-                    raise SourceRefused(
-                        f"{page.total} listings match {keys.shown}, more than "
-                        f"max_pages × page_size = {self.max_pages * self.page_size} read "
-                        "and none of those is an exact identifier match; "
-                        "raise max_pages to read them all",
-                        source=self.name,
-                    )
-                break  # already listed: further pages cannot change the outcome
-            page_num += 1
-        subject = None
-        if records and keys.kind is not None:
-            subject = Subject(code=keys.keyword, kind=keys.kind, name=subject_name)
-        return SubjectRecords(
-            code=keys.code,
-            subject=subject,
-            records=tuple(records.values()),
-            found=True,
-            possible_matches=tuple(possible.values()),
-        )
+        return to_record(item, status=status, fetched_on=fetched_on(self._clock))
+
+    def _possible(self, item: Mapping[str, Any], match: Match, page: Page) -> PossibleMatch:
+        assert match in ("masked", "name_only")  # search() passes only these
+        return to_possible_match(item, source=self.name, match=match)
 
 
 def _name(item: Mapping[str, Any]) -> str | None:
@@ -175,6 +151,8 @@ def create_source(
     history: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_pages: int = DEFAULT_MAX_PAGES,
+    search_organisation_code: bool = True,
+    allow_plain_http: bool = False,
 ) -> TianyanchaSource:
     """Build the source from a ``[[sources]]`` table (``type = "tianyancha"``).
 
@@ -196,4 +174,6 @@ def create_source(
         history=history,
         page_size=page_size,
         max_pages=max_pages,
+        search_organisation_code=search_organisation_code,
+        allow_plain_http=allow_plain_http,
     )
