@@ -6,6 +6,8 @@ plugin that registers the same type name replaces it.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,31 +15,60 @@ from typing import Any
 
 from creditguard.hookspecs import hookimpl
 
-__all__ = ["creditguard_register_sources", "mirror_source"]
+__all__ = ["MIRROR_OPTIONS", "creditguard_register_sources", "mirror_source"]
+
+#: The options a ``[[sources]]`` entry of type ``mirror`` accepts.
+MIRROR_OPTIONS = ("path", "max_age_s")
 
 
 def mirror_source(
     *,
     name: str,
     path: str | None = None,
+    max_age_s: Any = None,
     data_dir: str | os.PathLike[str] = ".creditguard",
     base_dir: str | os.PathLike[str] = ".",
     **unknown: Any,
 ) -> Any:
-    """Build the SQLite mirror source (``path`` defaults to ``<data_dir>/mirror.db``)."""
-    from creditguard.errors import ConfigError
-    from creditguard.mirror import SqliteMirror
+    """Build the SQLite mirror source (``path`` defaults to ``<data_dir>/mirror.db``).
 
+    ``max_age_s`` (default :data:`creditguard.mirror.DEFAULT_MAX_AGE_S`, one
+    day) is how long after its last import or sync the mirror still answers;
+    older, and every check using it is unverified. Building the source never
+    creates the file: a missing file makes lookups unavailable.
+    """
+    from creditguard.errors import ConfigError
+    from creditguard.mirror import DEFAULT_MAX_AGE_S, SqliteMirror
+
+    where = f"source {name!r} (type mirror)"
     if unknown:
+        bad = sorted(unknown)[0]
+        close = difflib.get_close_matches(bad, MIRROR_OPTIONS, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
         raise ConfigError(
-            f"source {name!r} (type mirror): unknown option(s) {', '.join(sorted(unknown))}"
+            f"{where}: unknown option(s) {', '.join(sorted(unknown))}{hint}; "
+            f"known: {', '.join(MIRROR_OPTIONS)}"
         )
+    if max_age_s is None:
+        max_age_s = DEFAULT_MAX_AGE_S
+    elif (
+        isinstance(max_age_s, bool)
+        or not isinstance(max_age_s, (int, float))
+        or not math.isfinite(max_age_s)
+        or max_age_s <= 0
+    ):
+        raise ConfigError(
+            f"{where}: max_age_s must be a positive number of seconds (e.g. 86400), "
+            f"not {max_age_s!r}"
+        )
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise ConfigError(f"{where}: path must be a file name, not {path!r}")
     if path is None:
         full = Path(data_dir) / "mirror.db"
     else:
         p = Path(path).expanduser()
         full = p if p.is_absolute() else Path(base_dir) / p
-    return SqliteMirror(full, name=name)
+    return SqliteMirror(full, name=name, max_age_s=max_age_s)
 
 
 @hookimpl(trylast=True)

@@ -23,11 +23,15 @@ def test_import_is_idempotent(tmp_path: Path, records_file: Path) -> None:
     m = SqliteMirror(tmp_path / "fresh.db")
     first = m.import_jsonl(records_file)
     assert (first.lines, first.records, first.subjects) == (8, 8, 6)
+    assert (first.added, first.updated, first.unchanged, first.changed) == (8, 0, 0, 14)
     before = m.lookup([ORG_MULTI])[ORG_MULTI]
     second = m.import_jsonl(records_file)
     assert second.records == 8
+    assert (second.added, second.updated, second.unchanged, second.changed) == (0, 0, 8, 0)
+    assert second.summary().startswith("0 changed")
     assert m.count() == (6, 8)
-    assert m.lookup([ORG_MULTI])[ORG_MULTI] == before
+    again = m.lookup([ORG_MULTI])[ORG_MULTI]
+    assert (again.subject, again.records) == (before.subject, before.records)
 
 
 def test_reimport_updates_a_record(tmp_path: Path, mirror: SqliteMirror) -> None:
@@ -127,14 +131,14 @@ def test_not_utf8(tmp_path: Path, mirror: SqliteMirror) -> None:
         mirror.import_jsonl(path)
 
 
-def test_unknown_record_fields_kept(tmp_path: Path) -> None:
+def test_extensions_and_unknown_domains_kept(tmp_path: Path) -> None:
     rows = mirror_rows()[:1]
-    rows[0]["record"]["case_amount"] = 123456
+    rows[0]["record"]["extensions"] = {"case_amount": 123456}
     rows[0]["record"]["domain"] = "food_safety"
     m = SqliteMirror(tmp_path / "m.db")
     m.import_jsonl(write_jsonl(tmp_path / "x.jsonl", rows))
     [rec] = m.lookup([ORG_BLACK])[ORG_BLACK].records
-    assert rec.model_extra == {"case_amount": 123456}
+    assert rec.model_extra == {"extensions": {"case_amount": 123456}}
     assert rec.domain == "food_safety"
 
 
@@ -171,9 +175,15 @@ def test_upsert_remove_subject_of(mirror: SqliteMirror) -> None:
     mirror.upsert(Subject(code=ORG_CLEAN, kind="organization"), rec)
     assert mirror.subject_of("UP-1") == ORG_CLEAN
     assert mirror.count() == (7, 9)
-    assert mirror.remove("UP-1") is True
-    assert mirror.remove("UP-1") is False
-    assert mirror.subject_of("UP-1") is None
+    assert mirror.remove("UP-1", subject_code=ORG_CLEAN) is True
+    assert mirror.remove("UP-1", subject_code=ORG_CLEAN) is False
+    # kept as a tombstone: still the subject's, no longer in force
+    assert mirror.subject_of("UP-1") == ORG_CLEAN
+    [tomb] = mirror.lookup([ORG_CLEAN])[ORG_CLEAN].records
+    assert tomb.status == "removed" and [h.status for h in tomb.status_history] == [
+        "listed",
+        "removed",
+    ]
 
 
 def test_reopen_keeps_data(tmp_path: Path, mirror: SqliteMirror) -> None:

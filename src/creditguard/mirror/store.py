@@ -1,0 +1,606 @@
+"""The local mirror: credit records kept in a SQLite file, looked up by code.
+
+It is the embedded default source (type ``mirror``): a guard works offline
+from it, ``creditguard mirror import`` loads records into it, and push sync
+keeps it current. Connections are per thread and re-opened after ``fork``.
+
+A mirror only answers for data it can vouch for. It records when it was
+last loaded (a successful import, or a sync: an empty poll counts), and a
+lookup raises :class:`~creditguard.errors.SourceUnavailable` when it has
+never been loaded, when that was longer ago than ``max_age_s``, or when its
+file does not exist (a check never creates it: a typo in ``path`` must not
+read as a clean list). Removed records stay as tombstones with their
+``status_history``, so replays of past days stay exact.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Final
+
+from creditguard.clock import CST, today_cst
+from creditguard.codes import parse_code
+from creditguard.errors import InvalidCodeError, InvalidRecordError, SourceUnavailable, StorageError
+from creditguard.mirror.importer import ImportReport, conflict_text, run_import
+from creditguard.mirror.lines import check_history, iter_lines, read_lines
+from creditguard.models import CreditRecord, StatusChange, Subject, SubjectRecords, trusted
+
+__all__ = ["DEFAULT_MAX_AGE_S", "MirrorStats", "SqliteMirror"]
+
+#: Default ``max_age_s``: a mirror not imported or synced for a day no longer vouches for its data.
+DEFAULT_MAX_AGE_S: Final = 86400.0
+#: A last-load time this far in the future (a copied file, a wrong clock) is not trusted either.
+_FUTURE_SLACK_S: Final = 300.0
+#: How often a reading connection re-checks that its file is still the one on disk.
+_RECHECK_S: Final = 1.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subjects (
+    code TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    legal_rep TEXT
+);
+CREATE INDEX IF NOT EXISTS subjects_legal_rep ON subjects(legal_rep) WHERE legal_rep IS NOT NULL;
+CREATE TABLE IF NOT EXISTS records (
+    record_id TEXT PRIMARY KEY,
+    subject_code TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_subject ON records(subject_code);
+CREATE TABLE IF NOT EXISTS mirror_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    loaded_at REAL NOT NULL,
+    imported_at REAL,
+    synced_at REAL
+);
+"""
+
+# One statement, three index probes: the subject row (kind 0), its records (kind 1) and the
+# mirror's last load (kind 2 when only imported from files, 3 once synced from the platform).
+_LOOKUP = (
+    "SELECT 0, data FROM subjects WHERE code = ?1 "
+    "UNION ALL SELECT 1, data FROM records WHERE subject_code = ?1 "
+    "UNION ALL SELECT 2 + (synced_at IS NOT NULL), loaded_at FROM mirror_state"
+)
+_SET_STATE = (
+    "INSERT INTO mirror_state(id, loaded_at, {col}) VALUES (1, ?1, ?1) "
+    "ON CONFLICT(id) DO UPDATE SET loaded_at = excluded.loaded_at, {col} = excluded.{col}"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorStats:
+    """What a mirror holds and when it was last loaded (``None``: never)."""
+
+    subjects: int
+    records: int
+    removed: int
+    loaded_at: datetime | None
+    imported_at: datetime | None
+    synced_at: datetime | None
+    speaks_for_platform: bool
+
+
+class SqliteMirror:
+    """Records in a SQLite file; implements the LocalSource protocol.
+
+    ``max_age_s`` bounds how old the last import or sync may be for a lookup
+    to answer; ``clock`` (seconds since the epoch) is for tests.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str = "mirror",
+        max_age_s: float = DEFAULT_MAX_AGE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(max_age_s, bool) or not isinstance(max_age_s, (int, float)):
+            raise TypeError(f"max_age_s must be a number of seconds, not {max_age_s!r}")
+        if not math.isfinite(max_age_s) or max_age_s <= 0:
+            raise ValueError(f"max_age_s must be a positive number of seconds, not {max_age_s!r}")
+        self.name = name
+        self.path = Path(path)
+        self.max_age_s = float(max_age_s)
+        self._clock = clock
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._speaks: bool | None = None
+        self._as_of: tuple[float, datetime] = (math.nan, datetime.min)
+
+    def __repr__(self) -> str:
+        return f"SqliteMirror({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------
+
+    def _thread(self) -> threading.local:
+        if self._pid != os.getpid():  # a forked child must not share the parent's handle
+            self._local = threading.local()
+            self._pid = os.getpid()
+        return self._local
+
+    def _open(self, *, create: bool) -> sqlite3.Connection:
+        if create:
+            self._create_file()
+            conn = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=True
+            )
+        else:
+            # mode=rw: a missing file is an error, never silently created empty.
+            uri = self.path.absolute().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=10.0, isolation_level=None, check_same_thread=True
+            )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            # Lookups are random reads by code: map the file and keep a large page
+            # cache so an indexed probe costs no system call once pages are warm.
+            conn.execute("PRAGMA mmap_size=1073741824")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create_file(self) -> None:
+        # Created 0600 before SQLite sees it (its -wal and -shm files copy this mode):
+        # the mirror holds persons' records.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        os.close(fd)
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _connection(self, *, create: bool) -> sqlite3.Connection:
+        local = self._thread()
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        now = time.monotonic()
+        # Readers re-check the file at most once a second; writers every time (a write
+        # into a deleted file's inode would be lost).
+        if conn is not None and not create and now - local.checked < _RECHECK_S:
+            return conn
+        ident = self._identity()
+        if conn is not None and ident != local.ident:
+            self._drop(local)  # deleted or replaced (a fresh import elsewhere): reopen
+            conn = None
+        if conn is None:
+            if ident is None and not create:
+                raise self._missing()
+            try:
+                conn = self._open(create=create)
+            except sqlite3.OperationalError as exc:
+                if not create and self._identity() is None:
+                    raise self._missing() from exc
+                raise
+            local.conn = conn
+            local.ident = self._identity()
+        local.checked = now
+        return conn
+
+    @staticmethod
+    def _drop(local: threading.local) -> None:
+        conn = getattr(local, "conn", None)
+        if conn is not None:
+            conn.close()
+        local.conn = None
+
+    def _missing(self) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"mirror file {self.path} does not exist (check the source's path or data_dir); "
+            "load it with `creditguard mirror import` or `creditguard sync`",
+            source=self.name,
+        )
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, creating the file if needed (writers, tests)."""
+        return self._connection(create=True)
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        self._drop(self._thread())
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: everything inside commits together or not at all."""
+        try:
+            conn = self._connection(create=True)
+            conn.execute("BEGIN IMMEDIATE")
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"mirror {self.path}: cannot begin a transaction: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StorageError(f"mirror {self.path}: commit failed: {exc}") from exc
+
+    # -- reading -----------------------------------------------------------------
+
+    def lookup(
+        self, codes: Sequence[str], *, include_related: bool = False
+    ) -> Mapping[str, SubjectRecords]:
+        """Records of each code (tombstones included); for persons with ``include_related``, their organizations' too.
+
+        Raises :class:`SourceUnavailable` when the file is missing, was never
+        loaded or was last loaded longer ago than ``max_age_s``. Every answer
+        carries ``data_as_of``, the last load time (China Standard Time).
+        """
+        try:
+            conn = self._connection(create=False)
+            return self._lookup(conn, codes, include_related)
+        except sqlite3.Error as exc:
+            raise SourceUnavailable(f"cannot read mirror {self.path}: {exc}", source=self.name) from exc
+
+    def _lookup(
+        self, conn: sqlite3.Connection, codes: Sequence[str], include_related: bool
+    ) -> dict[str, SubjectRecords]:
+        out: dict[str, SubjectRecords] = {}
+        for code in codes:
+            rows = conn.execute(_LOOKUP, (code,)).fetchall()
+            subject = None
+            records: list[CreditRecord] = []
+            loaded: float | None = None
+            synced = False
+            for kind, data in rows:
+                if kind == 1:
+                    records.append(CreditRecord.model_validate_json(data))
+                elif kind == 0:
+                    subject = Subject.model_validate_json(data)
+                else:
+                    loaded, synced = data, kind == 3
+            as_of = self._fresh(loaded)
+            self._speaks = synced
+            found = subject is not None or bool(records)
+            if include_related:
+                records.extend(self._related(conn, code))
+            out[code] = trusted(
+                SubjectRecords,
+                code=code,
+                subject=subject,
+                records=tuple(records),
+                found=found or bool(records),
+                possible_matches=(),
+                data_as_of=as_of,
+            )
+        return out
+
+    def _fresh(self, loaded: float | None) -> datetime:
+        """The last load as a CST datetime, or :class:`SourceUnavailable` when it does not vouch."""
+        if loaded is None:
+            raise SourceUnavailable(
+                f"mirror {self.path} has never been loaded (no import or sync recorded): "
+                "run `creditguard mirror import FILE` or `creditguard sync`",
+                source=self.name,
+            )
+        cached_at, as_of = self._as_of
+        if cached_at != loaded:
+            as_of = datetime.fromtimestamp(loaded, CST)
+            self._as_of = (loaded, as_of)
+        age = self._clock() - loaded
+        if age > self.max_age_s or age < -_FUTURE_SLACK_S:
+            when = as_of.strftime("%Y-%m-%d %H:%M")
+            why = (
+                f"{_span(age)} ago, longer than its max_age_s ({_span(self.max_age_s)})"
+                if age > 0
+                else "a time in the future (a wrong clock or a copied file)"
+            )
+            raise SourceUnavailable(
+                f"mirror {self.path} was last loaded at {when} CST, {why}: "
+                "run `creditguard sync` or import a current file",
+                source=self.name,
+            )
+        return as_of
+
+    def _related(self, conn: sqlite3.Connection, person_code: str) -> list[CreditRecord]:
+        related: list[CreditRecord] = []
+        orgs = conn.execute(
+            "SELECT code FROM subjects WHERE legal_rep = ?", (person_code,)
+        ).fetchall()
+        for (org_code,) in orgs:
+            for (data,) in conn.execute(
+                "SELECT data FROM records WHERE subject_code = ?", (org_code,)
+            ):
+                rec = CreditRecord.model_validate_json(data)
+                if rec.role == "self":
+                    related.append(
+                        rec.model_copy(update={"role": "legal_representative", "via": org_code})
+                    )
+        return related
+
+    @property
+    def speaks_for_platform(self) -> bool:
+        """True once the mirror is kept from the platform's push feed (spec §4.0), False when only loaded from files."""
+        if self._speaks is None:
+            try:
+                self._speaks = self.stats().speaks_for_platform
+            except (SourceUnavailable, StorageError):
+                return False
+        return self._speaks
+
+    def count(self) -> tuple[int, int]:
+        """Number of subjects and records held (tombstones of removed records included)."""
+        conn = self._connection(create=True)
+        subjects = conn.execute("SELECT COUNT(*) FROM subjects").fetchone()[0]
+        records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        return int(subjects), int(records)
+
+    def stats(self) -> MirrorStats:
+        """Counts and load times; :class:`SourceUnavailable` when the file does not exist."""
+        try:
+            conn = self._connection(create=False)
+            subjects = conn.execute("SELECT COUNT(*) FROM subjects").fetchone()[0]
+            records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+            removed = conn.execute(
+                "SELECT COUNT(*) FROM records WHERE json_extract(data, '$.status') = 'removed'"
+            ).fetchone()[0]
+            state = conn.execute(
+                "SELECT loaded_at, imported_at, synced_at FROM mirror_state"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read mirror {self.path}: {exc}") from exc
+        loaded, imported, synced = state if state is not None else (None, None, None)
+        return MirrorStats(
+            subjects=int(subjects),
+            records=int(records),
+            removed=int(removed),
+            loaded_at=_cst(loaded),
+            imported_at=_cst(imported),
+            synced_at=_cst(synced),
+            speaks_for_platform=synced is not None,
+        )
+
+    def subject_of(self, record_id: str) -> str | None:
+        """The subject code a record (or its tombstone) belongs to, if held."""
+        try:
+            conn = self._connection(create=False)
+        except SourceUnavailable:
+            return None
+        row = conn.execute(
+            "SELECT subject_code FROM records WHERE record_id = ?", (record_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    # -- loading -----------------------------------------------------------------
+
+    def mark_synced(self) -> None:
+        """Record a successful sync from the platform's push feed (an empty poll counts).
+
+        The sync code calls this after it has read the feed to its end; the
+        mirror then vouches for its data for ``max_age_s`` and speaks for the
+        platform (spec §4.0).
+        """
+        with self.transaction() as conn:
+            conn.execute(_SET_STATE.format(col="synced_at"), (self._clock(),))
+        self._speaks = True
+
+    def mark_imported(self) -> None:
+        """Record that records were loaded by other means (a bulk load) and are current now."""
+        with self.transaction() as conn:
+            conn.execute(_SET_STATE.format(col="imported_at"), (self._clock(),))
+
+    def import_jsonl(self, path: str | os.PathLike[str]) -> ImportReport:
+        """Import ``{"subject": {...}, "record": {...}}`` lines; all or nothing, streamed.
+
+        Every line is checked (see :mod:`creditguard.mirror.lines`); one bad
+        line, a record id held for another subject, or an empty file raises
+        :class:`~creditguard.mirror.ImportRefused` naming each line (up to
+        20), and nothing is imported. Importing the same file twice reports
+        ``changed == 0``. A successful import counts as a load.
+        """
+        p = Path(path)
+        try:
+            fh = p.open("rb")
+        except OSError as exc:
+            raise InvalidRecordError(f"cannot read: {exc.strerror}", path=str(p)) from exc
+        with fh:
+            return self._import(iter_lines(read_lines(fh)), name=str(p))
+
+    def import_lines(self, lines: Iterable[str | bytes], *, name: str = "<input>") -> ImportReport:
+        """Import lines given in memory (same rules as :meth:`import_jsonl`)."""
+        chunks = (ln if isinstance(ln, bytes) else ln.encode("utf-8") for ln in lines)
+        return self._import(iter_lines(chunks), name=name)
+
+    def _import(
+        self, lines: Iterable[tuple[int, str | None, str | None]], *, name: str
+    ) -> ImportReport:
+        # A connection of its own: no memory map and a modest page cache, so a
+        # million-line import keeps a flat resident size.
+        try:
+            self._create_file()
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open mirror {self.path}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-16384")
+            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                report = run_import(conn, lines, name=name)
+                conn.execute(_SET_STATE.format(col="imported_at"), (self._clock(),))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"mirror {self.path}: import failed, nothing imported: {exc}") from exc
+        finally:
+            conn.close()
+        return report
+
+    # -- push events (spec §7) --------------------------------------------------
+
+    def upsert(
+        self,
+        subject: Subject | None,
+        record: CreditRecord,
+        *,
+        subject_code: str | None = None,
+        at: str | datetime | date | None = None,
+    ) -> str:
+        """Insert or update one record (and its subject), in its own transaction.
+
+        Returns ``"added"``, ``"updated"`` or ``"unchanged"``. A record id held
+        for another subject is refused (:class:`InvalidRecordError`). When the
+        record arrives without ``status_history`` and its status changed, the
+        change is appended to the held history, dated ``at`` (the event's
+        time; today in CST when absent).
+        """
+        raw = subject.code if subject is not None else subject_code
+        if raw is None:
+            raise InvalidRecordError("upsert needs a subject or a subject_code")
+        code, kind = _normal_code(raw, "subject_code")
+        if subject is not None and (subject.code != code or subject.kind != kind):
+            subject = subject.model_copy(update={"code": code, "kind": kind})
+        if record.via is not None:
+            via, via_kind = _normal_code(record.via, "record.via")
+            if via_kind != "organization":
+                raise InvalidRecordError("record.via: must be an organisation's code")
+            record = record.model_copy(update={"via": via})
+        check_history(record, "record")
+        with self.transaction() as conn:
+            held = conn.execute(
+                "SELECT subject_code, data FROM records WHERE record_id = ?", (record.record_id,)
+            ).fetchone()
+            if held is not None and held[0] != code:
+                raise InvalidRecordError(conflict_text(record.record_id, held[0], code))
+            if held is not None:
+                record = carry_history(CreditRecord.model_validate_json(held[1]), record, _day(at))
+            data = record.model_dump_json()
+            if subject is not None:
+                rep = subject.legal_representative
+                conn.execute(
+                    "INSERT INTO subjects(code, kind, data, legal_rep) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(code) DO UPDATE SET kind=excluded.kind, data=excluded.data, "
+                    "legal_rep=excluded.legal_rep",
+                    (code, kind, subject.model_dump_json(exclude_none=True), rep.code if rep else None),
+                )
+            if held is not None and held[1] == data:
+                return "unchanged"
+            conn.execute(
+                "INSERT INTO records(record_id, subject_code, data) VALUES (?, ?, ?) "
+                "ON CONFLICT(record_id) DO UPDATE SET data = excluded.data",
+                (record.record_id, code, data),
+            )
+            return "added" if held is None else "updated"
+
+    def remove(
+        self, record_id: str, *, subject_code: str, at: str | datetime | date | None = None
+    ) -> bool:
+        """Mark a record removed, keeping it as a tombstone with its history; True when it was in force.
+
+        ``subject_code`` must be the subject the mirror holds the record for,
+        else :class:`InvalidRecordError` and nothing changes (a removal naming
+        the wrong subject is not acted on). An unknown or already removed
+        record changes nothing and returns False. The removal is appended to
+        ``status_history``, dated ``at`` (today in CST when absent), so a
+        replay of an earlier day still sees the listing.
+        """
+        code, _ = _normal_code(subject_code, "subject_code")
+        with self.transaction() as conn:
+            held = conn.execute(
+                "SELECT subject_code, data FROM records WHERE record_id = ?", (record_id,)
+            ).fetchone()
+            if held is None:
+                return False
+            if held[0] != code:
+                raise InvalidRecordError(conflict_text(record_id, held[0], code))
+            old = CreditRecord.model_validate_json(held[1])
+            if old.status == "removed":
+                return False
+            tomb = carry_history(old, old.model_copy(update={"status": "removed"}), _day(at))
+            conn.execute(
+                "UPDATE records SET data = ? WHERE record_id = ?",
+                (tomb.model_dump_json(), record_id),
+            )
+            return True
+
+
+def carry_history(held: CreditRecord, new: CreditRecord, on: date) -> CreditRecord:
+    """``new`` with the held record's ``status_history``, plus its status change dated ``on``.
+
+    A record that brings its own history keeps it. A held record without
+    history that was in force (listed, rectifying) is taken to have had that
+    status since ``listed_on``; one that was not in force has no known
+    history, and none is invented.
+    """
+    if new.status_history:
+        return new
+    history = held.status_history
+    if not history and held.status in ("listed", "rectifying"):
+        history = (StatusChange(status=held.status, on=held.listed_on),)
+    if held.status == new.status:
+        return new.model_copy(update={"status_history": held.status_history}) if held.status_history else new
+    if not history:
+        return new
+    when = max(on, history[-1].on)
+    return new.model_copy(
+        update={"status_history": (*history, StatusChange(status=new.status, on=when))}
+    )
+
+
+def _normal_code(raw: str, where: str) -> tuple[str, str]:
+    try:
+        sc = parse_code(str(raw))
+    except InvalidCodeError as exc:
+        raise InvalidRecordError(f"{where}: {exc}") from None
+    return sc.code, sc.kind
+
+
+def _day(at: str | datetime | date | None) -> date:
+    """The CST day of an event time; today when it is absent or unreadable."""
+    if isinstance(at, datetime):
+        return (at if at.tzinfo else at.replace(tzinfo=CST)).astimezone(CST).date()
+    if isinstance(at, date):
+        return at
+    if isinstance(at, str) and at:
+        try:
+            return _day(datetime.fromisoformat(at))
+        except ValueError:
+            pass
+    return today_cst()
+
+
+def _cst(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, CST)
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} s"
