@@ -82,6 +82,10 @@ class RecordCache:
             return None
         return entry
 
+    def age(self, entry: CacheEntry) -> float:
+        """Seconds since ``entry`` was fetched, by this cache's clock."""
+        return max(0.0, self._clock() - entry.fetched_mono)
+
     def put(
         self,
         source: str,

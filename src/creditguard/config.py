@@ -5,6 +5,13 @@ are relative to the file's folder. Secrets are never written in the file:
 sources name an environment variable (``secret_env``) instead, though a
 literal ``secret`` is accepted for tests.
 
+The file is UTF-8 (a byte-order mark, as Notepad writes, is accepted).
+Numbers and switches are strict: ``deadline_ms = true`` or ``"800"`` is an
+error, never 1 ms or 800 ms by conversion. ``load_config()`` with no file
+named anywhere returns the built-in defaults (for commands that only inspect);
+``load_config(required=True)`` and ``Guard.from_config()`` refuse instead,
+because a guard without a configuration would check against nothing.
+
 Example::
 
     [guard]
@@ -13,6 +20,7 @@ Example::
     deadline_ms = 800            # one deadline per check, all retries included
     cache_ttl_s = 300
     commitment_steps = ["licensing.commitment"]
+    steps = ["housing.allocate"] # steps of your own, beside spec §8's (no wildcards)
 
     [[sources]]
     name = "mirror"
@@ -46,11 +54,13 @@ import glob
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from creditguard.errors import ConfigError
+from creditguard.steps import STEP_SYNTAX
 
 __all__ = [
     "CONFIG_ENV",
@@ -61,14 +71,22 @@ __all__ = [
     "MeasuresConfig",
     "OutboxConfig",
     "SourceConfig",
+    "config_from_dict",
     "find_config",
     "load_config",
+    "redacted",
 ]
 
 #: Environment variable holding the config file's path.
 CONFIG_ENV = "CREDITGUARD_CONFIG"
 
 Policy = Literal["hold", "allow", "stale", "raise"]
+
+# Strict numbers and switches: TOML has real integers, floats and booleans, so a
+# quoted "800" or a `true` where a number belongs is a mistake to report, not to convert.
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]  # an integer is still accepted (300 means 300.0)
+Bool = Annotated[bool, Strict()]
 
 
 class _Strict(BaseModel):
@@ -80,10 +98,23 @@ class GuardSettings(_Strict):
 
     unit_code: str = ""
     data_dir: str = ".creditguard"
-    deadline_ms: int = Field(default=800, gt=0)
-    cache_ttl_s: float = Field(default=300.0, ge=0)
-    cache_size: int = Field(default=100_000, gt=0)
+    deadline_ms: Int = Field(default=800, gt=0)
+    cache_ttl_s: Float = Field(default=300.0, ge=0)
+    cache_size: Int = Field(default=100_000, gt=0)
     commitment_steps: tuple[str, ...] = ("licensing.commitment",)
+    #: the integrator's own steps, accepted beside spec §8's (exact names, no wildcards)
+    steps: tuple[str, ...] = ()
+
+    @field_validator("steps")
+    @classmethod
+    def _step_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for step in value:
+            if STEP_SYNTAX.fullmatch(step) is None:
+                raise ValueError(
+                    f"{step!r} is not a step name: dotted lower-case words such as "
+                    "'housing.allocate', without wildcards"
+                )
+        return value
 
 
 class SourceConfig(BaseModel):
@@ -104,8 +135,14 @@ class MeasuresConfig(_Strict):
     """The ``[measures]`` table."""
 
     files: tuple[str, ...] = ()
-    packs: bool = True
+    #: ``true``: every installed pack except example packs; a list of pack names
+    #: (entry-point or distribution names): exactly those, example packs included;
+    #: ``false``: none. A pack and a list file for the same region are a conflict.
+    packs: Bool | tuple[str, ...] = True
     aliases: dict[str, str] = Field(default_factory=dict)
+    #: region → basis levels that may carry a rights-limiting measure there
+    #: (default 国办发〔2020〕49号; a region may only be stricter)
+    rights_limiting_levels: dict[str, tuple[BasisLevel, ...]] = Field(default_factory=dict)
 
 
 class FailureConfig(_Strict):
@@ -113,20 +150,20 @@ class FailureConfig(_Strict):
 
     default: Policy = "hold"
     stale_fallback: Literal["hold", "allow", "raise"] = "hold"
-    max_stale_s: float = Field(default=86400.0, ge=0)
+    max_stale_s: Float = Field(default=86400.0, ge=0)
     steps: dict[str, Policy] = Field(default_factory=dict)
 
 
 class OutboxConfig(_Strict):
     """The ``[outbox]`` table: where cases and feedback wait for delivery."""
 
-    enabled: bool | None = None  # default: on when [guard] unit_code is set
+    enabled: Bool | None = None  # default: on when [guard] unit_code is set
     path: str | None = None  # SQLite file (default <data_dir>/outbox.db) or a postgresql:// DSN
-    deliver: bool = True  # run a background delivery worker in this process
+    deliver: Bool = True  # run a background delivery worker in this process
     platform: str | None = (
         None  # the [[sources]] entry to deliver to (default: the first of type "platform")
     )
-    drain_timeout_s: float = Field(default=5.0, ge=0)
+    drain_timeout_s: Float = Field(default=5.0, ge=0)
     # Measure codes this unit carries out: platform-initiated cases accept these and decline the rest.
     implements: tuple[str, ...] = ()
 
@@ -134,9 +171,9 @@ class OutboxConfig(_Strict):
 class JournalConfig(_Strict):
     """The ``[journal]`` table."""
 
-    enabled: bool = True
+    enabled: Bool = True
     path: str | None = None
-    flush_interval_s: float = Field(default=0.5, gt=0)
+    flush_interval_s: Float = Field(default=0.5, gt=0)
 
 
 class Config(_Strict):
@@ -149,6 +186,17 @@ class Config(_Strict):
     journal: JournalConfig = JournalConfig()
     outbox: OutboxConfig = OutboxConfig()
     base_dir: str = Field(default=".", exclude=True, validate_default=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _some_source(cls, value: tuple[SourceConfig, ...]) -> tuple[SourceConfig, ...]:
+        # Zero sources would make every check "no record": allow with nothing looked at.
+        if not value:
+            raise ValueError(
+                "no record source: a check with no source would find nothing and allow; "
+                "add a [[sources]] table (or leave sources out for the default mirror)"
+            )
+        return value
 
     @field_validator("base_dir")
     @classmethod
@@ -186,15 +234,35 @@ def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:
     return Path(env) if env else None
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Load and validate the configuration; defaults when no file is named anywhere."""
+#: What to say when a command needs a configuration and none is named.
+NO_CONFIG_MESSAGE = (
+    "no configuration file: pass --config FILE or set CREDITGUARD_CONFIG "
+    "(a check without one would look at no data)"
+)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> Config:
+    """Load and validate the configuration file named by ``path``, else ``$CREDITGUARD_CONFIG``.
+
+    When neither names a file, return the built-in defaults, or raise
+    :class:`~creditguard.errors.ConfigError` if ``required`` (what
+    :meth:`Guard.from_config <creditguard.guard.Guard.from_config>` does).
+    """
     found = find_config(path)
     if found is None:
+        if required:
+            raise ConfigError(NO_CONFIG_MESSAGE)
         return Config()
     try:
-        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+        # utf-8-sig: a leading byte-order mark (Notepad writes one) is not part of the TOML.
+        raw = tomllib.loads(found.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"config file {found} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{found}: not UTF-8 text (byte {exc.start + 1} cannot be read); "
+            "save the file as UTF-8 (GBK and other encodings are not accepted)"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {found}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -215,3 +283,51 @@ def config_from_dict(
             msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
             lines.append(f"{name}: {loc}: {msg}")
         raise ConfigError("\n".join(lines)) from None
+
+
+#: Option names whose values are secrets (matched case-insensitively, also as suffixes).
+_SECRET_KEYS = ("secret", "token", "password", "passwd", "secret_key", "api_key", "apikey")
+
+
+def _is_secret_key(key: str) -> bool:
+    k = key.lower()
+    return k.endswith(_SECRET_KEYS) and not k.endswith("_env")
+
+
+def _redact_url(value: str) -> str:
+    # A DSN such as postgresql://user:pw@host/db carries its password in the URL.
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return value
+    if parts.password is None:
+        return value
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, key) for v in value]
+    if isinstance(value, str):
+        if key and _is_secret_key(key) and value:
+            return "***"
+        if "://" in value:
+            return _redact_url(value)
+    return value
+
+
+def redacted(cfg: Config) -> dict[str, Any]:
+    """The configuration as JSON-ready data, every secret replaced by ``***``.
+
+    Hides literal secrets (``secret``, ``token``, ``password`` … options) and
+    the password inside URLs and DSNs (``postgresql://user:***@host/db``).
+    Names of environment variables (``secret_env``) stay visible.
+    """
+    data: dict[str, Any] = _redact(cfg.model_dump(mode="json"))
+    return data

@@ -1,21 +1,25 @@
 """The check engine: all business logic of a check, free of I/O.
 
-:meth:`Engine.check_flow` is a generator in the style of httpx's auth flows:
-it yields the lookups it needs (a list of :class:`Fetch`, one per source
-whose records are not cached) and receives their answers (a list of
-:class:`Fetched`), then returns the :class:`~creditguard.models.Decision`.
+A check is two calls: :meth:`Engine.plan` validates the request and lists
+the lookups it needs (a :class:`Fetch` per source whose records are not
+cached); :meth:`Engine.finish` takes their answers (a :class:`Fetched` each)
+and returns the :class:`~creditguard.models.Decision`.
 :class:`~creditguard.guard.Guard` and :class:`~creditguard.guard.AsyncGuard`
 only perform the lookups, so both give the same decisions by construction.
-A warm check (records cached) never yields.
+A warm check (records cached) fetches nothing.
+
+Records from every source are merged *before* their effect is judged (spec
+§4.0): the same listing from several sources is one listing, and the
+platform (or a mirror kept from its push feed) decides its status.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 import secrets
-from collections.abc import Callable, Generator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,8 +27,9 @@ from typing import Any
 from creditguard.cache import RecordCache
 from creditguard.clock import CST, today_cst
 from creditguard.codes import SubjectCode, parse_code
-from creditguard.errors import InputError, RecordsUnavailable, SourceError
+from creditguard.errors import InputError, InvalidCodeError, RecordsUnavailable, SourceError
 from creditguard.measures.catalog import MeasureCatalog, ResolvedMeasure
+from creditguard.measures.instruments import normalise_title
 from creditguard.models import (
     AppliedMeasure,
     CreditRecord,
@@ -45,11 +50,20 @@ from creditguard.rules import (
     step_matches,
     stricter,
 )
+from creditguard.steps import StepVocabulary
 
-__all__ = ["CST", "Engine", "FailurePolicy", "Fetch", "Fetched", "Plan", "today_cst"]
+__all__ = [
+    "CST",
+    "Engine",
+    "FailurePolicy",
+    "Fetch",
+    "Fetched",
+    "Plan",
+    "same_listing_key",
+    "today_cst",
+]
 
 
-Flow = Generator[list["Fetch"], list["Fetched"], Decision]
 # (source name, records, fetched at, stale, provenance) of one source's answer
 _Gathered = tuple[str, SubjectRecords, datetime, bool, Provenance]
 
@@ -87,6 +101,8 @@ class Plan:
     gathered: list[_Gathered]
     missing: list[Fetch]
     context: Mapping[str, Any]
+    #: the check is a replay: ``day`` lies before today
+    replay: bool = False
 
 
 _EMPTY: Mapping[str, Any] = {}
@@ -103,6 +119,8 @@ class _Assessment:
     measures: tuple[AppliedMeasure, ...]
     conditions: tuple[AppliedMeasure, ...]
     outcome: Outcome
+    #: a replay judged a record without ``status_history`` by today's status
+    replay_current: bool = False
 
 
 _CLEAN = _Assessment((), None, (), (), (), (), "allow")
@@ -129,10 +147,11 @@ class FailurePolicy:
 
 
 class _Ids:
-    """Decision ids: a random per-process prefix and a counter (re-seeded after fork)."""
+    """Decision ids: a random prefix per engine and process, and a counter."""
 
     def __init__(self) -> None:
         self.reseed()
+        _ALL_IDS.add(self)
 
     def reseed(self) -> None:
         self.prefix = "d-" + secrets.token_hex(5) + "-"
@@ -142,14 +161,36 @@ class _Ids:
         return f"{self.prefix}{next(self.counter):08x}"
 
 
-_IDS = _Ids()
-_MEMO_SIZE = 8192
+# Fork bookkeeping only (each engine owns its ids): a child re-seeds them all, so a
+# forked worker never repeats its parent's decision ids.
+_ALL_IDS: weakref.WeakSet[_Ids] = weakref.WeakSet()
+
+
+def _reseed_all() -> None:
+    for ids in list(_ALL_IDS):
+        ids.reseed()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_IDS.reseed)
+    os.register_at_fork(after_in_child=_reseed_all)
+
+_MEMO_SIZE = 8192
+
+
+def _now_cst() -> datetime:
+    return datetime.now(CST)
 
 
 class Engine:
-    """Decides; never performs I/O. Shared by the sync and async guards."""
+    """Decides; never performs I/O. Shared by the sync and async guards.
+
+    ``sources`` are the source names in configuration order;
+    ``platform_sources`` those that speak for the credit platform (its
+    adapter, a mirror kept from its push feed): their status of a listing
+    wins (spec §4.0). ``steps`` are the integrator's own steps, accepted
+    beside spec §8's. ``now`` is the clock (an aware datetime); a check's
+    default day is its date in China Standard Time.
+    """
 
     def __init__(
         self,
@@ -160,18 +201,29 @@ class Engine:
         hooks: Hooks,
         failure: FailurePolicy | None = None,
         commitment_steps: Sequence[str] = DEFAULT_COMMITMENT_STEPS,
-        now: Callable[[], datetime] = lambda: datetime.now(CST),
+        now: Callable[[], datetime] = _now_cst,
+        steps: Iterable[str] = (),
+        platform_sources: Collection[str] = (),
     ) -> None:
         self.catalog = catalog
         self.sources = tuple(sources)
         self._rank = {name: i for i, name in enumerate(self.sources)}
+        self.platform_sources = frozenset(platform_sources)
         self.cache = cache
         self.hooks = hooks
         self.failure = failure or FailurePolicy()
         self.commitment_steps = tuple(commitment_steps)
         self.now = now
+        self.steps = StepVocabulary(steps)
+        # Owned by this engine, not the module: the memo of pure assessments, the
+        # (step, region) pairs already validated, and the decision id generator.
         self._memo: dict[Any, Any] = {}
         self._valid_targets: set[tuple[str, str]] = set()
+        self._ids = _Ids()
+
+    def today(self) -> date:
+        """Today's date in China Standard Time, by this engine's clock."""
+        return self.now().astimezone(CST).date()
 
     # -- the flow ------------------------------------------------------------------
 
@@ -184,13 +236,29 @@ class Engine:
         as_of: date | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> Plan:
-        """Validate the request and find what is cached; ``plan.missing`` lists what to fetch."""
-        sc = subject if isinstance(subject, SubjectCode) else parse_code(subject)
+        """Validate the request and find what is cached; ``plan.missing`` lists what to fetch.
+
+        Raises :class:`~creditguard.errors.InvalidCodeError` for a code that is
+        not valid (or not text at all), :class:`~creditguard.errors.UnknownStepError`
+        for a step outside the vocabulary and :class:`~creditguard.errors.InputError`
+        for a malformed region.
+        """
+        if isinstance(subject, SubjectCode):
+            sc = subject
+        elif isinstance(subject, str):
+            sc = parse_code(subject)
+        else:
+            raise InvalidCodeError(
+                "a subject code must be text such as '91320100MA1W2K7D41', "
+                f"got {type(subject).__name__}"
+            )
         if (step, region) not in self._valid_targets:
-            _check_step_region(step, region)
+            self.steps.require(step)
+            _check_region(region)
             if len(self._valid_targets) < _MEMO_SIZE:
                 self._valid_targets.add((step, region))
-        day = as_of if as_of is not None else today_cst()
+        today = self.today()
+        day = as_of if as_of is not None else today
         resolved = self.catalog.resolve(region, day)
         candidates = resolved.candidates(step)
         related = sc.kind == "person" and any(rm.measure.extends_to for rm in candidates)
@@ -214,6 +282,7 @@ class Engine:
             gathered,
             missing,
             context or _EMPTY,
+            day < today,
         )
 
     def finish(self, plan: Plan, answers: Sequence[Fetched] = ()) -> Decision:
@@ -238,29 +307,22 @@ class Engine:
                     failures.append((fetch.source, err))
         return self.decide(plan, failures)
 
-    def check_flow(
-        self,
-        subject: str | SubjectCode,
-        *,
-        step: str,
-        region: str,
-        as_of: date | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> Flow:
-        """The check as one generator: yield the lookups, receive their answers, return the decision."""
-        p = self.plan(subject, step=step, region=region, as_of=as_of, context=context)
-        answers: list[Fetched] = (yield p.missing) if p.missing else []
-        return self.finish(p, answers)
-
     # -- the decision --------------------------------------------------------------
 
     def decide(self, plan: Plan, failures: list[tuple[str, SourceError]]) -> Decision:
-        """Turn the plan's gathered records and the failures into a decision (pure apart from hooks)."""
+        """Turn the plan's gathered records and the failures into a decision (pure apart from hooks).
+
+        A decision is ``verified`` only when every source answered within this
+        check's rules (fresh, or cached within the TTL); records used from the
+        cache after a failure (policy ``stale``) make it ``stale`` and unverified,
+        with their age in ``stale_age_s``.
+        """
         sc, step, region, day = plan.sc, plan.step, plan.region, plan.day
         gathered = plan.gathered
         policy = None
         reason = None
         notes: list[str] = []
+        stale_age: float | None = None
         if failures:
             policy = self.failure.for_step(step)
             if policy == "stale":
@@ -272,6 +334,8 @@ class Engine:
                     else:
                         prov = entry.provenance.model_copy(update={"stale": True})
                         gathered.append((name, entry.records, entry.fetched_at, True, prov))
+                        age = self.cache.age(entry)
+                        stale_age = age if stale_age is None else max(stale_age, age)
                         at = entry.fetched_at.strftime("%Y-%m-%d %H:%M")
                         notes.append(f"{_failure_text(name, err)} (used records fetched at {at})")
                 failures = still
@@ -286,7 +350,7 @@ class Engine:
 
         if len(gathered) > 1:
             # Cached, fetched and stale answers arrive in any order; the configured source
-            # order decides which copy of a duplicate record wins and how provenance reads.
+            # order breaks ties between copies of a listing and orders the provenance.
             gathered.sort(key=lambda g: self._rank.get(g[0], len(self._rank)))
         a = self._assess(plan, gathered)
         records = a.records
@@ -316,9 +380,9 @@ class Engine:
                 outcome = outcome_of(measures)
         if failures and policy == "hold":
             outcome = stricter(outcome, "review")
-        decision = trusted(
+        return trusted(
             Decision,
-            decision_id=_IDS.next(),
+            decision_id=self._ids.next(),
             subject_code=sc.code,
             subject_kind=sc.kind,
             subject_name=a.name,
@@ -333,14 +397,14 @@ class Engine:
             list_version=plan.list_version,
             provenance=tuple(provs),
             possible_matches=a.possible,
-            verified=not failures,
+            # Records not fetched within this check's rules (stale) are never "verified".
+            verified=not failures and not stale,
             stale=stale,
-            stale_age_s=None,
-            replay_uses_current_status=False,
+            stale_age_s=stale_age if stale else None,
+            replay_uses_current_status=a.replay_current,
             degraded_reason=reason,
             decided_at=decided_at,
         )
-        return decision
 
     # -- memoised pure part ----------------------------------------------------------
     # Warm checks see the very same cached SubjectRecords objects again and again, so
@@ -355,6 +419,7 @@ class Engine:
             return _CLEAN if name is None else _Assessment((), name, (), (), (), (), "allow")
         key = (
             plan.day,
+            plan.replay,
             plan.step,
             id(plan.candidates),
             plan.sc.code,
@@ -363,7 +428,11 @@ class Engine:
         hit = self._memo.get(key)
         if hit is not None:
             return hit[1]  # type: ignore[no-any-return]
-        records, name, possible = _merge(gathered, plan.sc.code, plan.day)
+        records, replay_current = _merge(
+            gathered, plan.sc.code, plan.day, self._rank, self.platform_sources, plan.replay
+        )
+        name = next((g[1].subject.name for g in gathered if g[1].subject is not None), None)
+        possible = tuple(pm for g in gathered for pm in g[1].possible_matches)
         found: list[AppliedMeasure] = []
         if records:
             for rm in plan.candidates:
@@ -372,7 +441,14 @@ class Engine:
                     found.append(am)
         measures, conditions = combine(found, plan.step, self.commitment_steps)
         result = _Assessment(
-            records, name, possible, tuple(found), measures, conditions, outcome_of(measures)
+            records,
+            name,
+            possible,
+            tuple(found),
+            measures,
+            conditions,
+            outcome_of(measures),
+            replay_current,
         )
         self._remember(self._memo, key, ((plan.candidates, tuple(g[1] for g in gathered)), result))
         return result
@@ -384,75 +460,107 @@ class Engine:
         memo[key] = value
 
 
-#: Spec §8: step names are dotted lower-case words (a glob or a capital would match no measure).
-_STEP_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
-_GOOD_STEPS: set[str] = set()
-
-
 def _failure_text(name: str, err: SourceError) -> str:
     text = str(err)
     return text if text.startswith(f"{name}: ") else f"{name}: {text}"
 
 
-def _check_step_region(step: str, region: str) -> None:
-    if step not in _GOOD_STEPS:
-        if not isinstance(step, str) or _STEP_RE.fullmatch(step) is None:
-            raise InputError(
-                f"step must be dotted lower-case words such as 'procurement.bid', got {step!r}"
-            )
-        if len(_GOOD_STEPS) < 4096:
-            _GOOD_STEPS.add(step)
+def _check_region(region: str) -> None:
     if not (isinstance(region, str) and len(region) == 6 and region.isascii() and region.isdigit()):
         raise InputError(f"region must be a 6-digit division code such as '320100', got {region!r}")
 
 
-def _merge(
-    gathered: list[_Gathered], code: str, day: date
-) -> tuple[tuple[EffectiveRecord, ...], str | None, tuple[PossibleMatch, ...]]:
-    """Records with effect from every source, duplicates collapsed (first source wins).
+# -- merging listings (spec §4.0) ---------------------------------------------------------
 
-    Two records are the same when they share a record id, or the same
-    identifying authority and decision number.
+
+def same_listing_key(record: CreditRecord, subject: str) -> tuple[str, str, str] | None:
+    """What makes two records the same listing (spec §4.0), or None without a ``basis``.
+
+    The subject (``subject`` for the subject's own records, ``via`` for a
+    related organization's), the decision document number with spaces removed
+    and full- and half-width brackets and parentheses unified, and the list kind.
     """
-    out: list[EffectiveRecord] = []
-    seen_ids: set[str] = set()
-    seen_basis: set[tuple[str, str, str]] = set()
-    name = None
-    possible: list[PossibleMatch] = []
+    if not record.basis:
+        return None
+    return (record.via or subject, normalise_title(record.basis), record.list_kind)
+
+
+def _last_change(record: CreditRecord) -> date | None:
+    return record.status_history[-1].on if record.status_history else None
+
+
+def _merge(
+    gathered: list[_Gathered],
+    code: str,
+    day: date,
+    rank: Mapping[str, int],
+    platform: frozenset[str],
+    replay: bool,
+) -> tuple[tuple[EffectiveRecord, ...], bool]:
+    """Merge every source's records into listings, then keep those with effect on ``day``.
+
+    Merging comes first (spec §4.0), so a listing repaired at the platform but
+    still shown ``listed`` by an agency or a file-loaded mirror has no effect.
+    Two records are one listing when they share a record id, or a
+    :func:`same_listing_key`. Which copy decides the status: one from a source
+    speaking for the platform; among the rest, the latest ``status_history``
+    date, then the configured source order. Returns the records with effect
+    and whether a replay judged a record without history by today's status.
+    """
+    # Listings in order of first appearance: each a list of (source, record).
+    groups: list[list[tuple[str, CreditRecord]]] = []
+    index: dict[tuple[str, ...], int] = {}
     for source, sr, _at, _stale, _p in gathered:
-        if name is None and sr.subject is not None:
-            name = sr.subject.name
-        possible.extend(sr.possible_matches)
         for rec in sr.records:
-            if not rec.has_effect(day):
-                continue
-            if rec.record_id in seen_ids:
-                continue
-            key = (rec.authority.code or rec.authority.name, rec.basis, rec.via or "")
-            if rec.basis and key in seen_basis:
-                continue
-            seen_ids.add(rec.record_id)
-            if rec.basis:
-                seen_basis.add(key)
-            out.append(
-                trusted(
-                    EffectiveRecord,
-                    record=rec,
-                    source=source,
-                    subject_code=rec.via or code,
-                    sources=(source,),
-                )
+            subject = rec.via or code
+            id_key = ("id", subject, rec.record_id)
+            basis_key = same_listing_key(rec, code)
+            keys: list[tuple[str, ...]] = [id_key] if basis_key is None else [id_key, basis_key]
+            at = next((index[k] for k in keys if k in index), None)
+            if at is None:
+                at = len(groups)
+                groups.append([])
+            groups[at].append((source, rec))
+            for k in keys:
+                index.setdefault(k, at)
+
+    out: list[EffectiveRecord] = []
+    replay_current = False
+    for group in groups:
+        source, rec = group[0] if len(group) == 1 else _authority(group, rank, platform)
+        if replay and not rec.status_history and rec.listed_on <= day:
+            replay_current = True  # spec §4: the replay must say it rests on today's status
+        if not rec.has_effect(day):
+            continue
+        names = [source]
+        for s, _r in sorted(group, key=lambda g: rank.get(g[0], len(rank))):
+            if s not in names:
+                names.append(s)
+        out.append(
+            trusted(
+                EffectiveRecord,
+                record=rec,
+                source=source,
+                subject_code=rec.via or code,
+                sources=tuple(names),
             )
-    return tuple(out), name, tuple(possible)
+        )
+    return tuple(out), replay_current
 
 
-def records_without_effect(
-    records: Sequence[CreditRecord], day: date
-) -> list[tuple[CreditRecord, str]]:
-    """Records that have no effect on ``day``, each with the plain reason (for feedback)."""
-    out = []
-    for rec in records:
-        why = rec.why_no_effect(day)
-        if why is not None:
-            out.append((rec, why))
-    return out
+def _authority(
+    group: list[tuple[str, CreditRecord]], rank: Mapping[str, int], platform: frozenset[str]
+) -> tuple[str, CreditRecord]:
+    """The copy of a listing whose status decides (spec §4.0)."""
+    speaking = [g for g in group if g[0] in platform]
+    pool = speaking or group
+    last = len(rank)
+
+    def order(g: tuple[str, CreditRecord]) -> tuple[bool, int, int]:
+        # The latest status_history date first (a copy without history after any with
+        # one), then the configured source order.
+        changed = _last_change(g[1])
+        latest = -changed.toordinal() if changed is not None else 0
+        return (changed is None, latest, rank.get(g[0], last))
+
+    return min(pool, key=order)

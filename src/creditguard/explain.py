@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from creditguard.models import AppliedMeasure, Decision
 
-__all__ = ["EFFECT_LABELS", "OUTCOME_LABELS", "explain"]
+__all__ = ["EFFECT_LABELS", "OUTCOME_LABELS", "data_time", "explain"]
 
 OUTCOME_LABELS = {
     "allow": "予以通过",
@@ -37,21 +39,52 @@ def _basis(am: AppliedMeasure) -> str:
     return "、".join(str(b) for b in am.legal_basis)
 
 
+def data_time(d: Decision) -> datetime | None:
+    """When the data behind ``d`` was last loaded ("数据截至"): the oldest source's.
+
+    A source's data time is its ``data_as_of`` (a mirror's last import or
+    sync) when it has one, else when it was fetched (a live source).
+    """
+    times = [p.data_as_of or p.fetched_at for p in d.provenance if p.error is None]
+    return min(times, default=None)
+
+
+def _age_text(seconds: float) -> str:
+    if seconds < 60:
+        return "不足 1 分钟"
+    if seconds < 3600:
+        return f"约 {int(seconds // 60)} 分钟"
+    if seconds < 86400:
+        return f"约 {int(seconds // 3600)} 小时"
+    return f"约 {int(seconds // 86400)} 天"
+
+
 def explain(d: Decision) -> str:
     """Build the explanation text of ``d``."""
     parts: list[str] = []
-    when = d.fetched_at.strftime("%Y-%m-%d %H:%M") if d.fetched_at else "未知时间"
+    loaded = data_time(d)
+    when = loaded.strftime("%Y-%m-%d %H:%M") if loaded else "未知时间"
     sources = "、".join(p.source for p in d.provenance) or "无"
-    if not d.verified:
+    failed = any(p.error for p in d.provenance)
+    if not d.verified and (failed or not d.stale):
         parts.append(
             f"未能取得该主体的信用记录（{d.degraded_reason or '数据源不可用'}），本决定未经核验；"
             f"按本环节的处理策略，结果为：{OUTCOME_LABELS[d.outcome]}。"
         )
     parts.append(
-        f"信用查询：{d.as_of.isoformat()}，环节 {d.step}，数据来源 {sources}（获取于 {when}）。"
+        f"信用查询：{d.as_of.isoformat()}，环节 {d.step}，数据来源 {sources}（数据截至 {when}）。"
     )
     if d.stale:
-        parts.append("部分数据为数据源故障时使用的缓存数据，可能不是最新。")
+        age = f"，已缓存{_age_text(d.stale_age_s)}" if d.stale_age_s is not None else ""
+        parts.append(
+            f"部分数据为数据源故障时使用的缓存数据（未能实时查询{age}），可能不是最新，"
+            "本决定未经核验。"
+        )
+    if d.replay_uses_current_status:
+        parts.append(
+            f"本次为对 {d.as_of.isoformat()} 的回溯查询；部分记录未提供状态变更历史，"
+            "回溯结果依据其当前状态作出，可能与当日的实际状态不同。"
+        )
     if not d.records:
         if d.verified:
             nf = [p.source for p in d.provenance if not p.found]

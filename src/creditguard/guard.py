@@ -25,7 +25,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 from creditguard.cache import RecordCache
 from creditguard.codes import SubjectCode
@@ -73,6 +73,10 @@ class _GuardBase:
         journal: bool | str | os.PathLike[str] | None = None,
         transport: Any = None,
     ) -> None:
+        if config is None and sources is None:
+            # The defaults name an empty local mirror: a guard built on them would check
+            # against no data. Sources passed directly (tests, embedding) are fine.
+            raise ConfigError("no configuration: pass a Config (see load_config) or sources=")
         self.config = config or Config()
         cfg = self.config
         self.plugin_manager = build_plugin_manager(plugins, load_entrypoints=load_entrypoints)
@@ -91,6 +95,17 @@ class _GuardBase:
             if n not in self._local_sources and not isinstance(src, HttpSource):
                 raise ConfigError(f"source {n!r} is neither a LocalSource nor an HttpSource")
         self.cache = RecordCache(ttl=cfg.guard.cache_ttl_s, maxsize=cfg.guard.cache_size)
+        # Spec §4.0: the platform is the authority for a listing's status. A source speaks
+        # for it when it says so (the platform adapter, a mirror kept from the push feed)
+        # or, built from the configuration, when its type is "platform".
+        typed = (
+            {sc.name for sc in cfg.sources if sc.type == "platform"} if sources is None else set()
+        )
+        platform = {
+            n
+            for n, src in self._sources.items()
+            if n in typed or getattr(src, "speaks_for_platform", False) is True
+        }
         f = cfg.failure
         self.engine = Engine(
             catalog=self.catalog,
@@ -99,6 +114,8 @@ class _GuardBase:
             hooks=self.hooks,
             failure=FailurePolicy(f.default, dict(f.steps), f.stale_fallback, f.max_stale_s),
             commitment_steps=cfg.guard.commitment_steps,
+            steps=cfg.guard.steps,
+            platform_sources=platform,
         )
         self.deadline = cfg.guard.deadline_ms / 1000
         self._transport = transport
@@ -116,9 +133,12 @@ class _GuardBase:
             self.journal = DecisionJournal(path, flush_interval=cfg.journal.flush_interval_s)
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
-        """Build from a ``creditguard.toml`` (argument, else ``$CREDITGUARD_CONFIG``)."""
-        return cls(load_config(path), **kwargs)
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Self:
+        """Build from a ``creditguard.toml`` (argument, else ``$CREDITGUARD_CONFIG``).
+
+        Raises :class:`~creditguard.errors.ConfigError` when neither names a file.
+        """
+        return cls(load_config(path, required=True), **kwargs)
 
     # -- construction helpers --------------------------------------------------------
 

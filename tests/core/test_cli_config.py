@@ -30,7 +30,7 @@ def test_show_names_the_bad_field(tmp_path: Path) -> None:
     cfg = tmp_path / "creditguard.toml"
     cfg.write_text('[guard]\ndeadline_ms = -5\n[failure]\ndefault = "open"\n', encoding="utf-8")
     res = CliRunner().invoke(main, ["config", "show", "--config", str(cfg)])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "guard.deadline_ms" in res.output and "failure.default" in res.output
 
 

@@ -76,8 +76,13 @@ def test_stale_policy_uses_cached_records(make_guard: GuardFactory, mirror: Sqli
     assert d.outcome == "deny" and d.stale is True
     assert d.provenance[0].stale is True
     assert d.provenance[0].fetched_at == first.provenance[0].fetched_at
-    assert "缓存" in d.explanation
-    assert d.verified and "used records fetched at" in (d.degraded_reason or "")
+    assert "缓存" in d.explanation and "未经核验" in d.explanation
+    # Stale is never presented as verified: the age travels with the decision.
+    assert not d.verified and "used records fetched at" in (d.degraded_reason or "")
+    assert d.stale_age_s is not None and d.stale_age_s >= 0
+    data = d.model_dump(mode="json")
+    assert data["verified"] is False and data["stale"] is True
+    assert data["stale_age_s"] == d.stale_age_s
 
 
 def test_stale_policy_falls_back_when_nothing_cached(

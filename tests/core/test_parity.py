@@ -127,7 +127,10 @@ def comparable(d: Decision) -> dict[str, Any]:
         data.pop(key)
     for p in data["provenance"]:
         p.pop("fetched_at")
-    data["explanation"] = re.sub(r"获取于 [^）]*", "获取于 T", data["explanation"])
+    # The age of stale records is a duration measured by each guard: compare its presence.
+    data["stale_age_s"] = data["stale_age_s"] is not None
+    data["explanation"] = re.sub(r"数据截至 [^）]*", "数据截至 T", data["explanation"])
+    data["explanation"] = re.sub(r"已缓存[^）]*", "已缓存 T", data["explanation"])
     return data
 
 

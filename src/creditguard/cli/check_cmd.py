@@ -7,7 +7,7 @@ from datetime import date
 
 import click
 
-from creditguard.cli._common import EXIT_ERROR, echo_json, fail
+from creditguard.cli._common import EXIT_ERROR, echo_json, fail, open_guard, usage_exit_code
 from creditguard.errors import CreditGuardError, InvalidCodeError
 
 #: Exit status by outcome, so scripts can branch without parsing output.
@@ -26,7 +26,7 @@ EXIT_BY_OUTCOME = {"allow": 0, "review": 3, "restrict": 4, "deny": 5}
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="CREDITGUARD_CONFIG",
-    help="Config file (default: $CREDITGUARD_CONFIG).",
+    help="Config file (default: $CREDITGUARD_CONFIG; one of the two is required).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 def check(
@@ -37,15 +37,11 @@ def check(
     This is a query: it is journaled but opens no case (workflows open cases
     through the library's check, step and feedback calls).
 
-    Exit status: 0 allow, 3 review, 4 restrict, 5 deny, 1 error, 2 usage.
+    Exit status: 0 allow, 3 review, 4 restrict, 5 deny, 1 error, 2 usage
+    (no configuration file, an unknown step).
     """
-    from creditguard.guard import Guard
-
     day: date | None = as_of.date() if as_of is not None else None  # type: ignore[attr-defined]
-    try:
-        guard = Guard.from_config(config_path)
-    except CreditGuardError as exc:
-        fail(str(exc))
+    guard = open_guard(config_path)
     try:
         # A query from the command line is not a workflow step: it opens no case.
         decision = guard.check(code, step=step, region=region, as_of=day, open_case=False)
@@ -54,7 +50,7 @@ def check(
         fail(f"invalid code: {exc}")
     except CreditGuardError as exc:
         guard.close()
-        fail(str(exc))
+        fail(str(exc), code=usage_exit_code(exc))
     guard.close()
     if as_json:
         data = decision.model_dump(mode="json")
@@ -66,7 +62,7 @@ def check(
 
 def render(decision: object) -> str:
     """The human form of a decision: a headline, the measures, then the explanation."""
-    from creditguard.explain import OUTCOME_LABELS
+    from creditguard.explain import OUTCOME_LABELS, data_time
     from creditguard.models import Decision
 
     assert isinstance(decision, Decision)
@@ -76,14 +72,22 @@ def render(decision: object) -> str:
     if not d.verified:
         lines.append(f"UNVERIFIED: {d.degraded_reason}")
     if d.stale:
-        lines.append("STALE: records from the cache were used because a source failed")
+        age = f" ({d.stale_age_s:.0f} s old)" if d.stale_age_s is not None else ""
+        lines.append(f"STALE: cached records{age} were used because a source failed")
+    if d.replay_uses_current_status:
+        lines.append(
+            f"REPLAY: a record without status history was judged on {d.as_of} by today's status"
+        )
     for am in d.measures:
         lines.append(f"  {am.code:8} {am.effect:20} {am.title}")
     for am in d.conditions:
         lines.append(f"  {am.code:8} {am.effect:20} {am.title}  (condition: commitment steps only)")
     for pm in d.possible_matches:
         lines.append(f"  possible match for review: {pm.name} ({pm.source})")
+    loaded = data_time(d)
+    as_of = loaded.strftime("%Y-%m-%d %H:%M") if loaded else "unknown"
     lines.append(f"  decision {d.decision_id}, list {d.list_region} v{d.list_version}")
+    lines.append(f"  data as of {as_of} ({', '.join(p.source for p in d.provenance) or 'none'})")
     lines.append("")
     lines.append(d.explanation)
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from creditguard.cli._common import echo_json, fail
+from creditguard.cli._common import EXIT_USAGE, echo_json, fail
 from creditguard.errors import CreditGuardError
 
 
@@ -25,23 +25,21 @@ def config() -> None:
 def show(config_path: str | None, as_json: bool) -> None:
     """Validate the configuration and print it with every default filled in.
 
-    Literal secrets are shown as "***".
+    Secrets are shown as "***": literal ``secret``/``token``/``password``
+    options and passwords inside URLs such as ``postgresql://`` DSNs. A
+    configuration error is reported in plain words (exit 2).
     """
-    from creditguard.config import load_config
+    from creditguard.config import load_config, redacted
 
     try:
         cfg = load_config(config_path)
+        data = redacted(cfg)
+        data["resolved"] = {
+            "data_dir": str(cfg.data_dir),
+            "measure_files": [str(p) for p in cfg.measure_files()],
+        }
     except CreditGuardError as exc:
-        fail(str(exc))
-    data = cfg.model_dump(mode="json")
-    for src in data.get("sources", []):
-        for key in list(src):
-            if key in {"secret", "token", "secret_key"}:
-                src[key] = "***"
-    data["resolved"] = {
-        "data_dir": str(cfg.data_dir),
-        "measure_files": [str(p) for p in cfg.measure_files()],
-    }
+        fail(str(exc), code=EXIT_USAGE)
     if as_json:
         echo_json(data)
         return
@@ -55,4 +53,4 @@ def schema() -> None:
     """Print the JSON Schema of creditguard.toml (for editors that validate as you type)."""
     from creditguard.config import Config
 
-    echo_json(Config.model_json_schema())
+    echo_json(Config.model_json_schema(), versioned=False)

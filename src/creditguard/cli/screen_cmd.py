@@ -10,7 +10,7 @@ from typing import TextIO
 
 import click
 
-from creditguard.cli._common import EXIT_ERROR, echo_json, fail
+from creditguard.cli._common import EXIT_ERROR, echo_json, fail, open_guard, usage_exit_code
 from creditguard.errors import CreditGuardError
 
 _OUT_COLUMNS = ["outcome", "measures", "verified", "degraded_reason", "decision_id", "error"]
@@ -50,17 +50,12 @@ def screen(
     some rows could not be (invalid codes, unavailable records under the
     "raise" policy), 2 on usage errors.
     """
-    from creditguard.guard import Guard
-
     reader = csv.DictReader(file)
     if reader.fieldnames is None or code_column not in reader.fieldnames:
         cols = ", ".join(reader.fieldnames or []) or "none"
         fail(f"column {code_column!r} is not in {file.name} (columns: {cols})", code=2)
     rows = list(reader)
-    try:
-        guard = Guard.from_config(config_path)
-    except CreditGuardError as exc:
-        fail(str(exc))
+    guard = open_guard(config_path)  # no configuration file: exit 2, never an empty mirror
     day = as_of.date() if as_of is not None else None  # type: ignore[attr-defined]
     codes = [r.get(code_column) or "" for r in rows]
     try:
@@ -68,7 +63,7 @@ def screen(
             results = guard.screen(codes, step=step, region=region, as_of=day, progress=bar.update)
     except CreditGuardError as exc:
         guard.close()
-        fail(str(exc))
+        fail(str(exc), code=usage_exit_code(exc))
     guard.close()
     counts = Counter(r.outcome for r in results)
     summary = {
