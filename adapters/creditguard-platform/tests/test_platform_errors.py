@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from creditguard_platform.errors import error_from_response, mask_text, parse_retry_after
+from creditguard_platform.errors import error_from_response, mask_text
 from platform_helpers import error
 
 from creditguard.errors import SourceRefused, SourceUnavailable
+from creditguard.remote.retry import MAX_RETRY_AFTER_S
 
 
 @pytest.mark.parametrize(
@@ -50,9 +51,15 @@ def test_503_honours_retry_after_when_present() -> None:
 
 
 def test_retry_after_as_http_date() -> None:
-    response = httpx.Response(429, headers={"Retry-After": "Thu, 01 Jan 1970 00:00:30 GMT"})
-    assert parse_retry_after(response, now=10) == 20
-    assert parse_retry_after(httpx.Response(429, headers={"Retry-After": "soon"})) is None
+    far = "Fri, 31 Dec 9999 23:59:59 GMT"  # read by the core's one parser, capped at a day
+    response = httpx.Response(429, headers={"Retry-After": far})
+    assert error_from_response(response, source="p").retry_after == MAX_RETRY_AFTER_S
+    soon = httpx.Response(429, headers={"Retry-After": "soon"})
+    assert error_from_response(soon, source="p").retry_after is None
+
+
+def test_408_is_temporary_as_everywhere() -> None:
+    assert isinstance(error_from_response(httpx.Response(408), source="p"), SourceUnavailable)
 
 
 def test_non_json_body_reports_status_and_first_200_characters() -> None:

@@ -1,14 +1,15 @@
 """Platform answers to creditguard errors, per spec §3.
 
 :func:`error_from_response` is the one mapping from a non-2xx response to an
-exception:
+exception (statuses classed by :func:`creditguard.remote.retry.classify_status`,
+``Retry-After`` read by :func:`creditguard.remote.retry.parse_retry_after`):
 
 ======================  =====================================================
 status                  error
 ======================  =====================================================
 429                     ``SourceUnavailable``, ``retry_after`` from ``Retry-After``
 500, 502, 503, 504, 5xx ``SourceUnavailable`` (``retry_after`` when the header is there)
-408                     ``SourceUnavailable``
+408, 425                ``SourceUnavailable``
 400, 401, 403, 409, 413 ``SourceRefused`` with the platform's code and message
 404                     ``SourceRefused`` (callers handle ``SUBJECT_NOT_FOUND``
                         and ``CASE_NOT_FOUND`` before raising)
@@ -24,9 +25,7 @@ exception.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +33,9 @@ import httpx
 
 from creditguard.errors import SourceError, SourceRefused, SourceUnavailable
 from creditguard.masking import mask_text
+from creditguard.remote.retry import classify_status, parse_retry_after
 
-__all__ = ["ErrorBody", "error_from_response", "mask_text", "parse_error_body", "parse_retry_after"]
+__all__ = ["ErrorBody", "error_from_response", "mask_text", "parse_error_body"]
 
 _LABELS = {
     400: "invalid argument",
@@ -77,21 +77,6 @@ def parse_error_body(response: httpx.Response) -> ErrorBody:
     return ErrorBody(excerpt=mask_text(text[:200]) if text else None)
 
 
-def parse_retry_after(response: httpx.Response, *, now: float | None = None) -> float | None:
-    """Seconds from ``Retry-After`` (an integer, or an HTTP date), or ``None``."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
 def error_from_response(response: httpx.Response, *, source: str) -> SourceError:
     """The exception for a non-2xx ``response`` (see the module's table)."""
     status = response.status_code
@@ -106,6 +91,7 @@ def error_from_response(response: httpx.Response, *, source: str) -> SourceError
         "code": body.code,
         "excerpt": body.excerpt,
     }
-    if status == 429 or status >= 500 or status == 408:
-        return SourceUnavailable(message, retry_after=parse_retry_after(response), **fields)
+    if classify_status(status) == "retryable":
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return SourceUnavailable(message, retry_after=retry_after, **fields)
     return SourceRefused(message, **fields)
