@@ -270,3 +270,20 @@ def test_repr_never_shows_the_secret() -> None:
 def test_bad_base_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="base_url"):
         PlatformSource("p", "ftp://x", APP_KEY, SECRET)
+
+
+def test_etag_store_keeps_the_most_recently_used_answers() -> None:
+    from creditguard_platform import EtagStore
+
+    from creditguard.models import SubjectRecords
+
+    store = EtagStore(2)
+    for code in ("A", "B"):
+        store.put(code, False, f'"{code}"', SubjectRecords(code=code))
+    assert store.get("A", False) is not None  # A is now the most recently used
+    store.put("C", False, '"C"', SubjectRecords(code="C"))
+    assert store.get("B", False) is None and len(store) == 2
+    assert store.get("A", True) is None  # include_related is part of the key
+    off = EtagStore(0)
+    off.put("A", False, '"A"', SubjectRecords(code="A"))
+    assert off.get("A", False) is None and len(off) == 0

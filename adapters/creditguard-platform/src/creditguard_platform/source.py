@@ -11,12 +11,12 @@ answer's ETag is remembered, so a 304 reuses it), several with
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cachetools import LRUCache
 from pydantic import ValidationError
 
 from creditguard.errors import ConfigError, SourceUnavailable
@@ -33,38 +33,29 @@ MAX_BATCH = 500
 
 
 class EtagStore:
-    """The last answer per (code, include_related) with its ETag; bounded, least recently used out."""
+    """The last answer per (code, include_related) with its ETag; bounded, least recently used out.
+
+    A ``cachetools.LRUCache`` behind a lock (cachetools caches are not thread-safe).
+    """
 
     def __init__(self, maxsize: int = 4096) -> None:
         self.maxsize = maxsize
-        self._data: OrderedDict[tuple[str, bool], tuple[str, SubjectRecords]] = OrderedDict()
+        self._data: LRUCache[tuple[str, bool], tuple[str, SubjectRecords]] = LRUCache(
+            max(maxsize, 0)
+        )
         self._lock = threading.Lock()
 
     def get(self, code: str, include_related: bool) -> tuple[str, SubjectRecords] | None:
         """The remembered (etag, records), or ``None``."""
-        key = (code, include_related)
         with self._lock:
-            found = self._data.get(key)
-            if found is not None:
-                self._data.move_to_end(key)
-            return found
+            return self._data.get((code, include_related))
 
     def put(self, code: str, include_related: bool, etag: str, records: SubjectRecords) -> None:
         """Remember an answer and its ETag."""
         if self.maxsize <= 0:
             return
-        key = (code, include_related)
         with self._lock:
-            self._data[key] = (etag, records)
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def discard(self, code: str) -> None:
-        """Forget every answer about ``code`` (push said it changed)."""
-        with self._lock:
-            for related in (False, True):
-                self._data.pop((code, related), None)
+            self._data[(code, include_related)] = (etag, records)
 
     def __len__(self) -> int:
         return len(self._data)
