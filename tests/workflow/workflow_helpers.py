@@ -79,7 +79,8 @@ def fill(platform: ReferencePlatform) -> dict[str, str]:
 def config_dict(data_dir: str, url: str, *, unit_code: str = UNIT, **outbox: Any) -> dict[str, Any]:
     """A guard config: one platform source at ``url``, the outbox as given."""
     return {
-        "guard": {"data_dir": data_dir, "unit_code": unit_code},
+        # licensing.apply is this integrator's own step (not in spec §8): declared here.
+        "guard": {"data_dir": data_dir, "unit_code": unit_code, "steps": ["licensing.apply"]},
         "measures": {"packs": False},
         "journal": {"enabled": False},
         "sources": [
