@@ -1,23 +1,41 @@
-"""The decision journal: every decision appended to a SQLite file.
+"""The decision journal: what every decision decided, appended to a SQLite file.
 
-Decisions are queued in memory and written in batches by a background
-thread every ``flush_interval`` seconds (and on :meth:`DecisionJournal.close`
-and at interpreter exit), which keeps I/O off the check's hot path. A crash
-can lose at most the decisions of the last ``flush_interval`` (0.5 s by
-default). Decisions that applied measures become cases, which are written
-durably by the outbox before the step returns, so what a crash may lose here
-is the audit copy, never the feedback duty.
+What is stored is the verdict, not a copy of the decision: the decision id
+and time, the subject (masked: a resident ID number keeps its first 6 and last
+4 characters), step, region, date, outcome, ``verified`` / ``stale``, the
+codes of the measures and conditions applied, the ids of the records they
+rest on, the measure list's region and version, the sources asked and the
+reason for a degraded decision. The explanation is not stored; a decision can
+be recomputed "as of" its date from the records and lists it names.
 
-The subject is stored masked for display (``subject``) and whole inside the
-decision JSON; readers shown to operators (``creditguard journal``) mask it.
-Repeated identical decisions (same subject, step, records and measures)
-share one stored JSON body, so a busy guard writes small rows.
+Cost. Repeated checks of one subject reach the same verdict, so a verdict is
+written once (table ``verdicts``) and the decisions that reached it are written
+in batches (table ``batches``: one row per verdict and write, holding each
+decision's id and time as a JSON array). The view ``decisions`` shows one row
+per decision for SQL readers; :func:`read_journal` and ``creditguard
+journal`` read the same thing.
+
+Queue and back-pressure. :meth:`DecisionJournal.append` puts the decision on
+an in-memory queue; a background thread writes the queue every
+``flush_interval`` seconds (0.5 s by default), sooner once ``batch`` decisions
+(4,096) are waiting. The queue is bounded: when ``max_queued`` decisions
+(20,000) are waiting because the writer cannot keep up, the checking thread
+writes the queue down to half of that itself before its check returns. No
+decision is ever dropped; a busy guard slows down instead of growing without
+bound. If the file cannot be written at all, decisions stay queued (and are
+retried) until the bound is reached; then checks raise
+:class:`~creditguard.errors.StorageError` rather than forget decisions.
+
+What a crash can lose: the decisions still queued, that is those of the last
+``flush_interval`` seconds and never more than ``max_queued`` (plus one batch
+being written). Decisions that applied measures become cases, which the
+outbox writes durably before the step returns, so a crash may lose the audit
+copy of such a decision but never its feedback duty.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +43,7 @@ import sqlite3
 import threading
 import weakref
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,36 +51,62 @@ from typing import Any
 from creditguard._files import prepare_private_file
 from creditguard.errors import StorageError
 from creditguard.forksafe import background_work
-from creditguard.masking import mask_code, mask_name
+from creditguard.masking import mask_code
 from creditguard.models import Decision
 
 __all__ = ["DecisionJournal", "JournalEntry", "read_journal"]
 
+_SCHEMA_VERSION = 2
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    decision_id TEXT PRIMARY KEY,
-    decided_at TEXT NOT NULL,
-    subject TEXT NOT NULL,
+-- What was decided, once per distinct verdict (repeated checks share one).
+CREATE TABLE IF NOT EXISTS verdicts (
+    verdict INTEGER PRIMARY KEY,
+    subject TEXT NOT NULL,           -- masked: resident ID numbers keep 6 + 4 characters
+    subject_kind TEXT NOT NULL,
     step TEXT NOT NULL,
     region TEXT NOT NULL,
+    as_of TEXT NOT NULL,
     outcome TEXT NOT NULL,
     verified INTEGER NOT NULL,
-    body TEXT REFERENCES bodies(hash),  -- a shared body, or
-    data TEXT                           -- the body inline (clean decisions)
+    stale INTEGER NOT NULL,
+    stale_age_s REAL,
+    measures TEXT NOT NULL,          -- measure codes applied at this step, space-separated
+    conditions TEXT NOT NULL,        -- measure codes noted as conditions, space-separated
+    records TEXT NOT NULL,           -- ids of the records with effect, space-separated
+    list_region TEXT,
+    list_version TEXT,
+    sources TEXT NOT NULL,           -- sources asked, space-separated
+    possible_matches INTEGER NOT NULL,
+    degraded_reason TEXT
 );
-CREATE INDEX IF NOT EXISTS decisions_time ON decisions(decided_at);
--- The decision JSON without id, time and explanation (recomputed on read);
--- shared by repeated identical decisions.
-CREATE TABLE IF NOT EXISTS bodies (
-    hash TEXT PRIMARY KEY,
-    data TEXT NOT NULL
+-- The decisions that reached a verdict, one row per verdict and write.
+CREATE TABLE IF NOT EXISTS batches (
+    batch INTEGER PRIMARY KEY,
+    verdict INTEGER NOT NULL REFERENCES verdicts(verdict),
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    decisions TEXT NOT NULL          -- JSON [[decision_id, decided_at], ...]
 );
+CREATE INDEX IF NOT EXISTS batches_time ON batches(last_at);
 """
 
-log = logging.getLogger("creditguard.journal")
+# One row per decision, for whoever reads the file with SQL.
+_VIEW = """
+CREATE VIEW IF NOT EXISTS decisions AS
+SELECT json_extract(e.value, '$[0]') AS decision_id,
+       json_extract(e.value, '$[1]') AS decided_at,
+       v.subject, v.subject_kind, v.step, v.region, v.as_of, v.outcome, v.verified, v.stale,
+       v.stale_age_s, v.measures, v.conditions, v.records, v.list_region, v.list_version,
+       v.sources, v.possible_matches, v.degraded_reason
+FROM batches AS b JOIN verdicts AS v ON v.verdict = b.verdict, json_each(b.decisions) AS e
+"""
 
-#: Stored in their own columns (id, time) or recomputed on read (explanation).
-_STORED_APART = {"decision_id", "decided_at", "explanation"}
+_INSERT_VERDICT = "INSERT INTO verdicts VALUES (NULL" + ", ?" * 17 + ")"
+_INSERT_BATCH = "INSERT INTO batches VALUES (NULL, ?, ?, ?, ?, ?)"
+
+log = logging.getLogger("creditguard.journal")
 
 _journals: weakref.WeakSet[DecisionJournal] = weakref.WeakSet()
 
@@ -84,25 +128,62 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class DecisionJournal:
-    """Append-only decision log in SQLite, written in batches off the hot path."""
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Create the tables; a journal of the first layout keeps its rows in ``decisions_v1``."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= _SCHEMA_VERSION:
+        return
+    with conn:
+        old = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'decisions'"
+        ).fetchone()
+        if old:  # the first layout stored each decision's JSON; kept, no longer written
+            conn.execute("ALTER TABLE decisions RENAME TO decisions_v1")
+        conn.executescript(_SCHEMA)
+        try:
+            conn.execute(_VIEW)
+        except sqlite3.OperationalError:  # an SQLite without JSON functions: no view
+            log.warning("SQLite lacks json_each: the journal's 'decisions' view is not created")
+        conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
-    def __init__(self, path: str | os.PathLike[str], *, flush_interval: float = 0.5) -> None:
+
+class DecisionJournal:
+    """Append-only decision log in SQLite, written in batches off the hot path.
+
+    ``flush_interval`` is the longest a decision waits on the queue while the
+    guard is quiet; ``batch`` queued decisions wake the writer sooner;
+    ``max_queued`` bounds the queue (the checking thread then writes itself).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        flush_interval: float = 0.5,
+        batch: int = 4096,
+        max_queued: int = 20_000,
+    ) -> None:
+        if not (0 < batch <= max_queued):
+            raise ValueError(f"journal: need 0 < batch ({batch}) <= max_queued ({max_queued})")
         self.path = Path(path)
         self.flush_interval = flush_interval
+        self.batch = batch
+        self.max_queued = max_queued
         try:
             prepare_private_file(self.path)  # owner-only: it holds personal data
             conn = self._connect()
-            conn.executescript(_SCHEMA)
-            conn.close()
+            _upgrade(conn)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open decision journal {self.path}: {exc}") from exc
+        self._conn: sqlite3.Connection | None = conn
         self._queue: deque[Decision] = deque()
+        self._in_flight = 0
         self._wake = threading.Event()
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one writer at a time (thread, caller, close)
         self._thread: threading.Thread | None = None
-        self._bodies: dict[Any, Any] = {}
+        # verdict key -> (the objects whose ids are in the key, verdict row id)
+        self._verdicts: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
         _journals.add(self)
 
     def _connect(self) -> sqlite3.Connection:
@@ -111,11 +192,34 @@ class DecisionJournal:
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
+    @property
+    def pending(self) -> int:
+        """Decisions appended but not yet committed to the file (queued or being written)."""
+        return len(self._queue) + self._in_flight
+
     def append(self, decision: Decision) -> None:
-        """Queue a decision for writing (cheap; never blocks on I/O)."""
-        self._queue.append(decision)
+        """Queue a decision for writing: a deque append, unless the writer is far behind.
+
+        When ``max_queued`` decisions are waiting, this writes the queue down
+        to half of that in the calling thread (back-pressure) and raises
+        :class:`~creditguard.errors.StorageError` if the file cannot be written.
+        """
+        q = self._queue
+        q.append(decision)
+        if len(q) >= self.batch:
+            self._behind(len(q))
+        elif self._thread is None:
+            self._start()
+
+    def _behind(self, queued: int) -> None:
         if self._thread is None:
             self._start()
+        if queued < self.max_queued:
+            self._wake.set()
+            return
+        with self._lock:  # waits for a write in progress, then helps
+            while len(self._queue) > self.max_queued // 2:
+                self._write_batch()
 
     def _start(self) -> None:
         with self._lock:
@@ -129,39 +233,125 @@ class DecisionJournal:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             try:
-                with background_work():
-                    self.flush()
+                self.flush()
             except StorageError as exc:  # kept queued; retried at the next interval
                 log.error("%s", exc)
 
     def flush(self) -> int:
-        """Write every queued decision now; returns how many were written."""
-        with self._lock:
-            batch: list[Decision] = []
-            while self._queue:
-                batch.append(self._queue.popleft())
-            if not batch:
-                return 0
-            new_bodies: dict[str, str] = {}
-            rows = [self._row(d, new_bodies) for d in batch]
-            try:
-                conn = self._connect()
-                with conn:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO bodies VALUES (?, ?)", new_bodies.items()
-                    )
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                    )
-                conn.close()
-            except sqlite3.Error as exc:
-                # Put them back so a later flush can retry; the journal is an audit copy.
-                self._queue.extendleft(reversed(batch))
-                raise StorageError(f"decision journal {self.path}: write failed: {exc}") from exc
-            return len(rows)
+        """Write every decision queued now; returns how many were written.
+
+        Each batch is its own unit of background work, so a fork waits for
+        one batch at most, never for the whole queue.
+        """
+        written = 0
+        todo = len(self._queue)
+        while todo > 0:
+            with background_work(), self._lock:
+                n = self._write_batch()
+            if n == 0:
+                break
+            written += n
+            todo -= n
+        return written
+
+    def _write_batch(self) -> int:
+        """Write up to ``batch`` queued decisions in one transaction (caller holds the lock)."""
+        q = self._queue
+        take = min(len(q), self.batch)
+        if take == 0:
+            return 0
+        self._in_flight = take  # before the pops, so `pending` never reads low
+        batch = [q.popleft() for _ in range(take)]
+        try:
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self._connect()
+            with conn:
+                groups: dict[int, list[tuple[str, str]]] = {}
+                for d in batch:
+                    verdict = self._verdict(conn, d)
+                    group = groups.get(verdict)
+                    if group is None:
+                        group = groups[verdict] = []
+                    group.append((d.decision_id, d.decided_at.isoformat()))
+                conn.executemany(
+                    _INSERT_BATCH,
+                    [
+                        (
+                            v,
+                            min(at for _, at in g),
+                            max(at for _, at in g),
+                            len(g),
+                            json.dumps(g, separators=(",", ":")),
+                        )
+                        for v, g in groups.items()
+                    ],
+                )
+        except sqlite3.Error as exc:
+            # Verdict rows of this batch were rolled back: forget them. Put the decisions
+            # back, in order, so a later write retries them.
+            self._verdicts.clear()
+            q.extendleft(reversed(batch))
+            raise StorageError(f"decision journal {self.path}: write failed: {exc}") from exc
+        finally:
+            self._in_flight = 0
+        return take
+
+    def _verdict(self, conn: sqlite3.Connection, d: Decision) -> int:
+        """The verdict row of ``d``: looked up by identity of its parts, written when new."""
+        # Warm checks of one subject reuse the same (memoised, immutable) records,
+        # measures and provenance objects, so their identities key the verdict; the
+        # memo keeps them alive, so an id cannot be reused while it is a key.
+        key = (
+            id(d.records),
+            id(d.measures),
+            id(d.conditions),
+            *map(id, d.provenance),
+            d.subject_code,
+            d.subject_kind,
+            d.step,
+            d.region,
+            d.as_of,
+            d.outcome,
+            d.verified,
+            d.stale,
+            d.stale_age_s,
+            d.list_region,
+            d.list_version,
+            d.degraded_reason,
+            len(d.possible_matches),
+        )
+        hit = self._verdicts.get(key)
+        if hit is not None:
+            return hit[1]
+        row = (
+            mask_code(d.subject_code, d.subject_kind),
+            d.subject_kind,
+            d.step,
+            d.region,
+            d.as_of.isoformat(),
+            d.outcome,
+            int(d.verified),
+            int(d.stale),
+            d.stale_age_s,
+            " ".join(m.code for m in d.measures),
+            " ".join(m.code for m in d.conditions),
+            " ".join(er.record.record_id for er in d.records),
+            d.list_region,
+            d.list_version,
+            " ".join(p.source for p in d.provenance),
+            len(d.possible_matches),
+            d.degraded_reason,
+        )
+        verdict = conn.execute(_INSERT_VERDICT, row).lastrowid
+        assert verdict is not None
+        if len(self._verdicts) >= 4096:
+            self._verdicts.clear()
+        self._verdicts[key] = ((d.records, d.measures, d.conditions, d.provenance), verdict)
+        return verdict
 
     def close(self) -> None:
-        """Flush what is queued and stop the writer thread."""
+        """Write what is queued and stop the writer thread (bounded: at most ``max_queued``)."""
         self._closed = True
         self._wake.set()
         t = self._thread
@@ -172,143 +362,109 @@ class DecisionJournal:
         except StorageError as exc:
             log.error("decisions could not be journaled at close: %s", exc)
         self._thread = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def _reset_after_fork(self) -> None:
-        # The parent's writer thread does not exist in the child, and the lock may be held.
+        # The parent's writer thread and connection do not exist for the child (the lock
+        # may be held): start afresh, with the parent's queue left to the parent.
         self._lock = threading.Lock()
         self._thread = None
+        self._conn = None
+        self._in_flight = 0
         self._queue = deque()
+        self._verdicts = {}
 
     def entries(
         self, *, since: datetime | None = None, limit: int | None = None
     ) -> list[JournalEntry]:
-        """Flush, then read decisions (oldest first)."""
+        """Write what is queued, then read decisions (oldest first)."""
         self.flush()
         return read_journal(self.path, since=since, limit=limit)
-
-    def _row(self, d: Decision, new_bodies: dict[str, str]) -> tuple[Any, ...]:
-        # Repeated checks of one subject differ only in id and time; their records,
-        # measures and provenance are the same (memoised, immutable) objects, so the
-        # rest of the JSON is serialised once and reused. The memo keeps those
-        # objects alive, so their ids cannot be reused while they are keys.
-        if not d.records and not d.possible_matches:
-            # Clean decisions are mostly distinct subjects: stored inline, no memo churn.
-            return (
-                d.decision_id,
-                d.decided_at.isoformat(),
-                mask_code(d.subject_code, d.subject_kind),
-                d.step,
-                d.region,
-                d.outcome,
-                int(d.verified),
-                None,
-                d.model_dump_json(exclude=_STORED_APART),
-            )
-        parts = (d.records, d.measures, d.conditions, d.provenance, d.possible_matches)
-        key = (
-            id(d.records),
-            id(d.measures),
-            id(d.conditions),
-            *map(id, d.provenance),
-            d.subject_code,
-            d.step,
-            d.region,
-            d.as_of,
-            d.outcome,
-            d.verified,
-            d.stale,
-            d.degraded_reason,
-            d.list_region,
-            d.list_version,
-            d.subject_name,
-            len(d.provenance),
-            d.possible_matches,
-        )
-        hit = self._bodies.get(key)
-        if hit is None:
-            body = d.model_dump_json(exclude=_STORED_APART)
-            digest = hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
-            if len(self._bodies) > 4096:
-                self._bodies.clear()
-            masked = mask_code(d.subject_code, d.subject_kind)
-            hit = self._bodies[key] = (parts, digest, masked)
-            new_bodies[digest] = body
-        return (
-            d.decision_id,
-            d.decided_at.isoformat(),
-            hit[2],
-            d.step,
-            d.region,
-            d.outcome,
-            int(d.verified),
-            hit[1],
-            None,
-        )
 
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One journaled decision, with personal data masked for display."""
+    """One journaled decision: what was decided, with the subject masked."""
 
     decision_id: str
     decided_at: str
     subject: str
+    subject_kind: str
     step: str
     region: str
+    as_of: str
     outcome: str
     verified: bool
-    data: dict[str, Any]
+    stale: bool
+    stale_age_s: float | None
+    measures: tuple[str, ...]
+    conditions: tuple[str, ...]
+    records: tuple[str, ...]
+    list_region: str | None
+    list_version: str | None
+    sources: tuple[str, ...]
+    possible_matches: int
+    degraded_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain JSON-ready data (``creditguard journal --json``)."""
+        data = asdict(self)
+        for key in ("measures", "conditions", "records", "sources"):
+            data[key] = list(data[key])
+        return data
 
 
 def read_journal(
     path: str | os.PathLike[str], *, since: datetime | None = None, limit: int | None = None
 ) -> list[JournalEntry]:
-    """Read journaled decisions, oldest first, masking resident ID numbers in the data."""
+    """Read journaled decisions, oldest first (by time, then id); ``since`` is inclusive."""
     p = Path(path)
     if not p.exists():
         return []
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-        sql = (
-            "SELECT d.decision_id, d.decided_at, d.subject, d.step, d.region, d.outcome, d.verified,"
-            " COALESCE(b.data, d.data) FROM decisions d LEFT JOIN bodies b ON b.hash = d.body"
-        )
-        args: list[Any] = []
-        if since is not None:
-            sql += " WHERE d.decided_at >= ?"
-            args.append(since.isoformat())
-        sql += " ORDER BY d.decided_at, d.decision_id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        rows = conn.execute(sql, args).fetchall()
-        conn.close()
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
+                return []  # never written in this layout (or not yet created)
+            sql = "SELECT b.decisions, v.* FROM batches b JOIN verdicts v ON v.verdict = b.verdict"
+            args: list[Any] = []
+            if since is not None:
+                sql += " WHERE b.last_at >= ?"
+                args.append(since.isoformat())
+            rows = conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
-    return [
+    after = since.isoformat() if since is not None else ""
+    entries = [
         JournalEntry(
-            r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), _masked(_full(r[0], r[1], r[7]))
+            decision_id,
+            decided_at,
+            v[1],
+            v[2],
+            v[3],
+            v[4],
+            v[5],
+            v[6],
+            bool(v[7]),
+            bool(v[8]),
+            v[9],
+            tuple(v[10].split()),
+            tuple(v[11].split()),
+            tuple(v[12].split()),
+            v[13],
+            v[14],
+            tuple(v[15].split()),
+            v[16],
+            v[17],
         )
-        for r in rows
+        for packed, *v in rows
+        for decision_id, decided_at in json.loads(packed)
+        if decided_at >= after
     ]
-
-
-def _full(decision_id: str, decided_at: str, body: str) -> dict[str, Any]:
-    """The decision as stored, with its explanation recomputed (it is a pure function of it)."""
-    data = {"decision_id": decision_id, "decided_at": decided_at, **json.loads(body)}
-    decision = Decision.model_validate(data)
-    return decision.model_dump(mode="json")
-
-
-def _masked(data: dict[str, Any]) -> dict[str, Any]:
-    kind = data.get("subject_kind")
-    data["subject_code"] = mask_code(data["subject_code"], kind)
-    if kind == "person":
-        data["subject_name"] = mask_name(data.get("subject_name"))
-        for er in data.get("records", []):
-            er["subject_code"] = mask_code(er["subject_code"], kind)
-        for pm in data.get("possible_matches", []):
-            pm["name"] = mask_name(pm.get("name"))
-            if pm.get("identifier"):
-                pm["identifier"] = mask_code(pm["identifier"])
-    return data
+    entries.sort(key=lambda e: (e.decided_at, e.decision_id))
+    return entries[:limit] if limit is not None else entries

@@ -18,7 +18,11 @@ from creditguard.errors import CreditGuardError
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many decisions.")
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help="Config file naming the journal (default: $CREDITGUARD_CONFIG).",
 )
 @click.option(
     "--path",
@@ -34,7 +38,12 @@ def journal(
     db_path: str | None,
     as_json: bool,
 ) -> None:
-    """List journaled decisions, oldest first (resident ID numbers masked)."""
+    """List journaled decisions, oldest first (resident ID numbers masked).
+
+    Each decision shows what was decided: outcome, subject, step, region and
+    the codes of the measures applied; ``--json`` adds the date, verified and
+    stale flags, conditions, record ids, list version and sources.
+    """
     from creditguard.clock import CST
     from creditguard.config import load_config
     from creditguard.journal import read_journal
@@ -50,14 +59,14 @@ def journal(
     except CreditGuardError as exc:
         fail(str(exc))
     if as_json:
-        echo_json([e.data for e in entries])
+        echo_json({"decisions": [e.to_dict() for e in entries]})
         return
     if not entries:
         click.echo(f"no decisions in {path}")
         return
     for e in entries:
         flag = "" if e.verified else "  UNVERIFIED"
-        codes = ",".join(m["code"] for m in e.data.get("measures", []))
+        codes = ",".join(e.measures)
         click.echo(
             f"{e.decided_at[:19]}  {e.outcome:8} {e.subject:20} {e.step:22} {e.region}  {codes}{flag}"
         )
