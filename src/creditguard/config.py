@@ -29,7 +29,9 @@ Example::
 
     [measures]
     files = ["measures/*.toml"]  # lists of your own (globs allowed)
-    packs = true                 # lists from installed measure packs
+    packs = true                 # installed measure packs, example packs excepted;
+                                 # or by name: ["measures-statutes", "measures-jiangsu-example"]
+    # rights_limiting_levels = { "330000" = ["law", "administrative_regulation"] }
     aliases = { "320102" = "320100" }
 
     [failure]
@@ -60,6 +62,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from creditguard.errors import ConfigError
+from creditguard.models import BasisLevel
 from creditguard.steps import STEP_SYNTAX
 
 __all__ = [

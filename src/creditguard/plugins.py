@@ -171,6 +171,44 @@ class Hooks:
         self.pm.hook.creditguard_register_measures(register=register)
         return lists
 
+    def register_measures_by_pack(self) -> dict[str, list[MeasureList]]:
+        """Measure lists contributed by packs, by plugin name (entry-point name), validated.
+
+        Each pack's hook is called through pluggy on its own (a subset caller),
+        so the lists can be told apart: configuration enables packs by name.
+        """
+        out: dict[str, list[MeasureList]] = {}
+        for impl in self.pm.hook.creditguard_register_measures.get_hookimpls():
+            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
+            caller = self.pm.subset_hook_caller("creditguard_register_measures", others)
+            lists = out.setdefault(impl.plugin_name, [])
+
+            def register(
+                measure_list: MeasureList | Mapping[str, object], _into: list[MeasureList] = lists
+            ) -> None:
+                if isinstance(measure_list, MeasureList):
+                    _into.append(measure_list)
+                elif isinstance(measure_list, Mapping):
+                    from creditguard.measures.loader import validate_data
+
+                    _into.append(validate_data(dict(measure_list), name="<registered list>"))
+                else:
+                    raise MeasureListError(
+                        f"register() takes a MeasureList, got {type(measure_list).__name__}"
+                    )
+
+            caller(register=register)
+        return out
+
+    def pack_distributions(self) -> dict[str, str]:
+        """Plugin name → distribution name, for plugins installed through entry points."""
+        names = {id(p): n for n, p in self.pm.list_name_plugin() if p is not None}
+        return {
+            names[id(plugin)]: dist.project_name
+            for plugin, dist in self.pm.list_plugin_distinfo()
+            if id(plugin) in names
+        }
+
     def extra_measures(
         self,
         subject: SubjectCode,

@@ -2,7 +2,9 @@
 
 ``show`` and ``explain`` work on installed lists: those named by ``--config``
 (its ``[measures]`` table), files given with ``--list``, and the lists of
-installed packs (unless ``--no-packs`` or the config says ``packs = false``).
+installed packs (unless ``--no-packs`` or the config says ``packs = false``;
+example packs only when the config names them). ``show`` names where each
+list came from.
 """
 
 from __future__ import annotations
@@ -122,26 +124,43 @@ def _catalog_options(f: Any) -> Any:
 def _build_catalog(
     config_path: str | None, list_files: tuple[str, ...], no_packs: bool
 ) -> MeasureCatalog:
+    from creditguard.config import Config, load_config
+    from creditguard.measures.catalog import ListOrigin
+    from creditguard.measures.installed import build_catalog
     from creditguard.measures.loader import load_measure_list
+    from creditguard.plugins import Hooks, build_plugin_manager
 
-    lists: list[MeasureList] = []
-    aliases: dict[str, str] = {}
-    use_packs = not no_packs
-    if config_path is not None:
-        from creditguard.config import load_config
-
-        config = load_config(config_path)
-        lists += [load_measure_list(p) for p in config.measure_files()]
-        aliases = dict(config.measures.aliases)
-        use_packs = use_packs and config.measures.packs
-    lists += [load_measure_list(p) for p in list_files]
-    if use_packs:
-        lists += _pack_lists()
-    if not lists:
+    config = load_config(config_path) if config_path is not None else Config()
+    if no_packs:
+        config = config.model_copy(
+            update={"measures": config.measures.model_copy(update={"packs": False})}
+        )
+    hooks = Hooks(build_plugin_manager())
+    given = [(load_measure_list(p), p) for p in list_files]
+    # --list files are the operator's own lists: one place, like [measures] files.
+    catalog = build_catalog(config, hooks)
+    if given:
+        own = {lst.region for lst, _ in given}
+        clash = sorted(
+            f"region {lst.region}: {catalog.origin(lst.region, lst.version)} and --list files"
+            for lst in catalog.lists()
+            if lst.region in own
+            and (o := catalog.origin(lst.region, lst.version)) is not None
+            and o.kind != "file"
+        )
+        if clash:
+            fail(
+                "measure-list conflict, never settled by overriding one with the other: "
+                + "; ".join(sorted(set(clash)))
+                + " (use --no-packs, or name the packs in the config)"
+            )
+        for lst, path in given:
+            catalog.add(lst, ListOrigin("file", path))
+    if not catalog.lists():
         fail(
             "no measure list is installed: give --list FILE or --config FILE, or install a measure pack"
+            + ("".join(f"\n  {n}" for n in catalog.notes))
         )
-    catalog = MeasureCatalog(lists, aliases=aliases)
     problems = catalog.problems()
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -167,6 +186,11 @@ _AT = click.option(
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Date to resolve for (default: today, China time).",
 )
+
+
+def _origin(catalog: MeasureCatalog, region: str, version: str) -> str:
+    origin = catalog.origin(region, version)
+    return str(origin) if origin is not None else "unknown"
 
 
 def _chain_text(resolved: ResolvedList) -> str:
@@ -205,7 +229,11 @@ def show(
                 "list_region": resolved.region,
                 "version": resolved.version,
                 "on": on.isoformat(),
-                "chain": [{"region": r, "version": v} for r, v in resolved.chain],
+                "chain": [
+                    {"region": r, "version": v, "origin": _origin(catalog, r, v)}
+                    for r, v in resolved.chain
+                ],
+                "notes": list(catalog.notes),
                 "measures": [
                     {
                         **rm.measure.model_dump(mode="json"),
@@ -223,6 +251,13 @@ def show(
         )
         return
     click.echo(f"measure list in force for {region} on {on}: {_chain_text(resolved)}")
+    for r, v in resolved.chain:
+        lst = next(x for x in catalog.versions(r) if x.version == v)
+        click.echo(
+            f"  {r} {v} from {_origin(catalog, r, v)}; {lst.standing}; issued by {lst.issued_by or '?'}"
+        )
+    for note in catalog.notes:
+        click.echo(f"  note: {note}")
     for rm in resolved.measures:
         m = rm.measure
         state = "" if m.in_force(on) else "  [not in force on this date]"

@@ -15,11 +15,26 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from creditguard.errors import ConfigError, MeasureListError, Problem
 from creditguard.models import Measure, MeasureList
 
-__all__ = ["MeasureCatalog", "ResolvedList", "ResolvedMeasure", "parent_regions"]
+if TYPE_CHECKING:
+    from creditguard.measures.basis import BasisPolicy
+
+__all__ = ["ListOrigin", "MeasureCatalog", "ResolvedList", "ResolvedMeasure", "parent_regions"]
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrigin:
+    """Where an installed list came from: ``kind`` is file, pack, platform or given."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,27 +98,43 @@ class MeasureCatalog:
     """Every installed measure list, by region and version."""
 
     def __init__(
-        self, lists: Iterable[MeasureList] = (), *, aliases: Mapping[str, str] | None = None
+        self,
+        lists: Iterable[MeasureList] = (),
+        *,
+        aliases: Mapping[str, str] | None = None,
+        policy: BasisPolicy | None = None,
     ) -> None:
         self._lists: dict[str, list[MeasureList]] = {}
+        self._origins: dict[tuple[str, str], ListOrigin] = {}
+        #: Lines for ``creditguard measures show``: packs left out and why, conflicts settled.
+        self.notes: list[str] = []
         self._aliases = dict(aliases or {})
+        #: Which basis levels may carry a rights-limiting measure, per region.
+        self.policy = policy
         self._resolved: dict[tuple[str, date], ResolvedList] = {}
         for lst in lists:
             self.add(lst)
 
-    def add(self, lst: MeasureList) -> None:
+    def add(self, lst: MeasureList, origin: ListOrigin | None = None) -> None:
         """Install one list version; a second copy of the same region and version is refused."""
         versions = self._lists.setdefault(lst.region, [])
         for existing in versions:
             if existing.version == lst.version:
                 if existing == lst:
                     return
+                first = self._origins.get((lst.region, lst.version))
                 raise MeasureListError(
                     f"region {lst.region} version {lst.version} is installed twice with different content"
+                    + (f" ({first} and {origin})" if first and origin else "")
                 )
         versions.append(lst)
+        self._origins[(lst.region, lst.version)] = origin or ListOrigin("given", "Python API")
         versions.sort(key=lambda item: (item.effective_from or date.min, item.version))
         self._resolved.clear()
+
+    def origin(self, region: str, version: str) -> ListOrigin | None:
+        """Where the installed list ``region`` ``version`` came from."""
+        return self._origins.get((region, version))
 
     def lists(self) -> list[MeasureList]:
         """Every installed list version, by region then date."""
@@ -117,7 +148,12 @@ class MeasureCatalog:
         """
         from creditguard.measures.validate import validate_lists
 
-        return validate_lists(self.lists())
+        names = {}
+        for lst in self.lists():
+            origin = self._origins.get((lst.region, lst.version))
+            if origin is not None and origin.kind != "given":
+                names[id(lst)] = f"{origin} ({lst.region} {lst.version})"
+        return validate_lists(self.lists(), names=names, policy=self.policy)
 
     @property
     def regions(self) -> list[str]:
