@@ -30,6 +30,7 @@ __all__ = [
     "excerpt",
     "int_or_minus_one",
     "json_body",
+    "json_envelope",
     "raise_for_status",
     "scrub",
     "secure_base_url",
@@ -69,6 +70,28 @@ def raise_for_status(response: httpx.Response, *, source: str, secrets: Sequence
         status=status,
         excerpt=excerpt(response, secrets),
     )
+
+
+def json_envelope(
+    response: httpx.Response, *, source: str, secrets: Sequence[str], field: str, agency: str
+) -> dict[str, Any]:
+    """The JSON object of a 2xx ``response`` that carries ``field``, or raise.
+
+    Non-2xx statuses raise as :func:`raise_for_status` does; a 2xx body that is
+    not a JSON object with ``field`` (a gateway's HTML page, say) raises
+    ``SourceUnavailable`` naming the ``agency``'s envelope, with the status and
+    an excerpt of the body.
+    """
+    raise_for_status(response, source=source, secrets=secrets)
+    body = json_body(response)
+    if not isinstance(body, dict) or field not in body:
+        raise SourceUnavailable(
+            f"answer is not the {agency} JSON envelope",
+            source=source,
+            status=response.status_code,
+            excerpt=excerpt(response, secrets),
+        )
+    return body
 
 
 def json_body(response: httpx.Response) -> Any:

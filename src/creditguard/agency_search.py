@@ -1,12 +1,18 @@
 """One search loop for keyword-search agencies (Tianyancha, Qichacha …).
 
-An agency adapter describes its API in an :class:`AgencySearch` (how to build
-the request for one page of one keyword, how to read a page, where an item
-carries its identifier, how an item becomes a record or a possible match) and
-runs :func:`search` inside its ``exchange`` generator::
+An agency adapter subclasses :class:`AgencySource` and describes its API (how
+to build the request for one page of one keyword, how to read a page, where an
+item carries its identifier, how an item becomes a record or a possible match,
+what the answer is); the base class's ``exchange`` runs :func:`search` for
+every code::
 
-    found = yield from search(self._search, SubjectKeys.of(code))
-    return found.subject_records(name=...)
+    class MyAgencySource(AgencySource[MyPage]):
+        def request(self, keyword: str, page: int) -> httpx.Request: ...
+        def read_page(self, response, secrets) -> MyPage: ...
+        def identifier(self, item) -> object: return item.get("idNumber")
+        def record(self, item) -> CreditRecord: ...
+        def possible_match(self, item, match, page) -> PossibleMatch: ...
+        def answer(self, found) -> SubjectRecords: return found.subject_records()
 
 :func:`search` queries every keyword of :func:`search_keywords` in turn (an
 organisation: its unified social credit code, then its embedded organisation
@@ -30,16 +36,17 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
+from creditguard.agency_http import secure_base_url
 from creditguard.clock import CST
-from creditguard.errors import SourceRefused
+from creditguard.errors import ConfigError, SourceRefused
 from creditguard.identifiers import Match, SubjectKeys
 from creditguard.models import CreditRecord, PossibleMatch, Subject, SubjectRecords
+from creditguard.sources import Exchange
 
 __all__ = [
     "AgencyPage",
-    "AgencySearch",
+    "AgencySource",
     "Found",
-    "fetched_on",
     "organisation_code_keyword",
     "request_secrets",
     "search",
@@ -66,29 +73,91 @@ class AgencyPage(Protocol):
 PageT = TypeVar("PageT", bound=AgencyPage)
 
 
-@dataclass(frozen=True, slots=True)
-class AgencySearch(Generic[PageT]):
-    """An agency's keyword search, described for :func:`search`."""
+class AgencySource(Generic[PageT]):
+    """Base of an :class:`~creditguard.sources.HttpSource` over a keyword-search agency.
 
-    #: the source name (errors name it)
-    source: str
-    #: the request for page ``page`` (from 1) of ``keyword``
-    request: Callable[[str, int], httpx.Request]
-    #: the page in a response, or raise a :class:`~creditguard.errors.SourceError`;
-    #: the second argument is the texts to blank out of quoted bodies
-    read: Callable[[httpx.Response, Sequence[str]], PageT]
-    #: the identifier an item carries (``None`` or ``""``: none, a name-only match)
-    identifier: Callable[[Item], object]
-    #: the record of an item whose identifier matched exactly
-    record: Callable[[Item], CreditRecord]
-    #: the possible match of an item (``match`` is ``masked`` or ``name_only``) on ``page``
-    possible: Callable[[Item, Match, PageT], PossibleMatch]
-    #: the secrets of the adapter (tokens, keys): blanked out of quoted bodies
-    secrets: Sequence[str] = ()
-    page_size: int = 20
-    max_pages: int = 10
-    #: also query the embedded organisation code of an organisation
-    organisation_code: bool = True
+    It holds what every such source shares (name, a safe ``base_url``, paging
+    limits, the clock) and implements ``exchange`` with :func:`search`. A
+    subclass says how its agency's API looks by implementing :meth:`request`,
+    :meth:`read_page`, :meth:`identifier`, :meth:`record`,
+    :meth:`possible_match` and :meth:`answer`, and may narrow :meth:`searches`.
+    ``secrets`` are blanked out of any body an error quotes.
+    """
+
+    max_batch: int = 1
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        secrets: Sequence[str],
+        page_size: int,
+        max_pages: int,
+        search_organisation_code: bool,
+        allow_plain_http: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        if page_size < 1 or max_pages < 1:
+            raise ConfigError(f"source {name!r}: page_size and max_pages must be at least 1")
+        self.name = name
+        self.base_url = secure_base_url(base_url, source=name, allow_plain_http=allow_plain_http)
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.search_organisation_code = search_organisation_code
+        self._secrets = tuple(secrets)
+        self._clock = clock
+
+    def exchange(self, codes: Sequence[str], *, include_related: bool = False) -> Exchange:
+        """Yield page requests for each code and return its records and possible matches.
+
+        ``include_related`` is accepted and ignored: keyword-search agencies do
+        not link people to the organisations they represent.
+        """
+        results: dict[str, SubjectRecords] = {}
+        for code in codes:
+            keys = SubjectKeys.of(code)
+            if not self.searches(keys):
+                results[code] = SubjectRecords(code=code, found=False)
+                continue
+            found = yield from search(self, keys)
+            results[code] = self.answer(found)
+        return results
+
+    def fetched_on(self) -> date:
+        """Today in China Standard Time by the source's clock: the date a listing was seen."""
+        return datetime.fromtimestamp(self._clock(), CST).date()
+
+    def searches(self, keys: SubjectKeys) -> bool:
+        """Whether to search the agency for ``keys`` at all (else: ``found=False``)."""
+        return True
+
+    def request(self, keyword: str, page: int) -> httpx.Request:
+        """The request for page ``page`` (from 1) of ``keyword``'s listings."""
+        raise NotImplementedError
+
+    def read_page(self, response: httpx.Response, secrets: Sequence[str]) -> PageT:
+        """The page in ``response``, or raise a :class:`~creditguard.errors.SourceError`.
+
+        ``secrets`` (the source's and a person's numbers) are blanked out of quoted bodies.
+        """
+        raise NotImplementedError
+
+    def identifier(self, item: Item) -> object:
+        """The identifier ``item`` carries (``None`` or ``""``: none, a name-only match)."""
+        raise NotImplementedError
+
+    def record(self, item: Item) -> CreditRecord:
+        """The record of an item whose identifier matched exactly."""
+        raise NotImplementedError
+
+    def possible_match(self, item: Item, match: Match, page: PageT) -> PossibleMatch:
+        """The possible match of ``item`` on ``page`` (``match``: ``masked`` or ``name_only``)."""
+        raise NotImplementedError
+
+    def answer(self, found: Found[PageT]) -> SubjectRecords:
+        """The lookup's answer from what :func:`search` found."""
+        raise NotImplementedError
 
 
 @dataclass(slots=True)
@@ -149,13 +218,8 @@ def request_secrets(keys: SubjectKeys, secrets: Sequence[str]) -> tuple[str, ...
     return (*secrets, *person)
 
 
-def fetched_on(clock: Callable[[], float]) -> date:
-    """Today in China Standard Time by ``clock`` (Unix seconds): the date a listing was seen."""
-    return datetime.fromtimestamp(clock(), CST).date()
-
-
 def search(
-    spec: AgencySearch[PageT], keys: SubjectKeys
+    source: AgencySource[PageT], keys: SubjectKeys
 ) -> Generator[httpx.Request, httpx.Response, Found[PageT]]:
     """Yield the page requests of every keyword of ``keys``; return what they found.
 
@@ -165,41 +229,41 @@ def search(
     cannot be reported clean. The page reader's errors propagate.
     """
     found: Found[PageT] = Found(keys)
-    secrets = request_secrets(keys, spec.secrets)
-    for keyword in search_keywords(keys, organisation_code=spec.organisation_code):
+    secrets = request_secrets(keys, source._secrets)
+    for keyword in search_keywords(keys, organisation_code=source.search_organisation_code):
         seen = 0
         page_num = 1
         while True:
-            response = yield spec.request(keyword, page_num)
-            page = spec.read(response, secrets)
+            response = yield source.request(keyword, page_num)
+            page = source.read_page(response, secrets)
             found.pages.append(page)
             for item in page.items:
-                _sort(spec, found, item, page)
+                _sort(source, found, item, page)
             seen += len(page.items)
             # Follow the agency's total, not our page size: it may cap pageSize lower.
             if not page.items or seen >= page.total:
                 break
-            if page_num >= spec.max_pages:
+            if page_num >= source.max_pages:
                 if not found.records:
                     shown = keys.shown if keyword == keys.keyword else keyword
                     raise SourceRefused(
                         f"{page.total} listings match {shown}, more than "
-                        f"max_pages × page_size = {spec.max_pages * spec.page_size} read "
+                        f"max_pages × page_size = {source.max_pages * source.page_size} read "
                         "and none of those is an exact identifier match; "
                         "raise max_pages to read them all",
-                        source=spec.source,
+                        source=source.name,
                     )
                 break  # already listed: further pages cannot change the outcome
             page_num += 1
     return found
 
 
-def _sort(spec: AgencySearch[PageT], found: Found[PageT], item: Item, page: PageT) -> None:
-    match = found.keys.classify(spec.identifier(item))
+def _sort(source: AgencySource[PageT], found: Found[PageT], item: Item, page: PageT) -> None:
+    match = found.keys.classify(source.identifier(item))
     if match == "exact":
-        record = spec.record(item)
+        record = source.record(item)
         if record.record_id not in found.records:
             found.records[record.record_id] = record
             found.exact_items.append(item)
     elif match != "other":
-        found.add_possible(spec.possible(item, match, page))
+        found.add_possible(source.possible_match(item, match, page))

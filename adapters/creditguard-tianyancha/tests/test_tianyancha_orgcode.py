@@ -106,6 +106,7 @@ def guard(tmp_path: Path, handler: object, **failure: str) -> Guard:
         measure_lists=[LIST],
         transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
         journal=False,
+        load_entrypoints=False,  # only this source: other installed plugins play no part
     )
 
 

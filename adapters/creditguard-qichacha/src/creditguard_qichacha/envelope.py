@@ -42,8 +42,7 @@ from creditguard.agency_http import (
     EXCERPT_CHARS,
     excerpt,
     int_or_minus_one,
-    json_body,
-    raise_for_status,
+    json_envelope,
     scrub,
 )
 from creditguard.errors import SourceRefused, SourceUnavailable
@@ -121,16 +120,9 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
 
     ``secrets`` are blanked out of anything quoted from the body.
     """
-    raise_for_status(response, source=source, secrets=secrets)
-    status = response.status_code
-    body = json_body(response)
-    if not isinstance(body, dict) or "Status" not in body:
-        raise SourceUnavailable(
-            "answer is not the Qichacha JSON envelope",
-            source=source,
-            status=status,
-            excerpt=excerpt(response, secrets),
-        )
+    body = json_envelope(
+        response, source=source, secrets=secrets, field="Status", agency="Qichacha"
+    )
     code = str(body.get("Status")).strip()
     kind, meaning = STATUS_CODES.get(code, ("refused", "undocumented status"))
     if kind == "ok":

@@ -19,12 +19,10 @@ from typing import Any, Final
 
 import httpx
 
-from creditguard.agency_http import secure_base_url
-from creditguard.agency_search import AgencySearch, fetched_on, search
+from creditguard.agency_search import AgencySource, Found
 from creditguard.errors import ConfigError
 from creditguard.identifiers import Match, SubjectKeys
 from creditguard.models import CreditRecord, PossibleMatch, SubjectRecords
-from creditguard.sources import Exchange
 from creditguard_qichacha.envelope import Page, read_page
 from creditguard_qichacha.mapping import to_possible_match, to_record
 from creditguard_qichacha.token import auth_headers
@@ -47,7 +45,7 @@ DEFAULT_MAX_PAGES: Final = 10
 DEFAULT_IDENTIFIER_FIELDS: Final = ("CreditCode", "OrgNo")
 
 
-class QichachaSource:
+class QichachaSource(AgencySource[Page]):
     """An :class:`~creditguard.sources.HttpSource` over Qichacha's ``ShixinCheck/GetList``.
 
     Person codes are not sent unless ``search_persons`` is set: the check is
@@ -60,8 +58,6 @@ class QichachaSource:
     tests inject it.
     Neither the app key nor the secret key appears in ``repr`` or errors.
     """
-
-    max_batch: int = 1
 
     def __init__(
         self,
@@ -80,29 +76,20 @@ class QichachaSource:
     ) -> None:
         if not app_key or not secret_key:
             raise ConfigError(f"source {name!r}: the Qichacha app_key and secret key are required")
-        if page_size < 1 or max_pages < 1:
-            raise ConfigError(f"source {name!r}: page_size and max_pages must be at least 1")
-        self.name = name
-        self.base_url = secure_base_url(base_url, source=name, allow_plain_http=allow_plain_http)
-        self.page_size = page_size
-        self.max_pages = max_pages
+        super().__init__(
+            name=name,
+            base_url=base_url,
+            secrets=(app_key, secret_key),
+            page_size=page_size,
+            max_pages=max_pages,
+            search_organisation_code=search_organisation_code,
+            allow_plain_http=allow_plain_http,
+            clock=clock,
+        )
         self.search_persons = search_persons
         self.identifier_fields = tuple(identifier_fields)
         self._app_key = app_key
         self._secret_key = secret_key
-        self._clock = clock
-        self._search: AgencySearch[Page] = AgencySearch(
-            source=name,
-            request=self.request,
-            read=self._read,
-            identifier=self._identifier,
-            record=self._record,
-            possible=self._possible,
-            secrets=(app_key, secret_key),
-            page_size=page_size,
-            max_pages=max_pages,
-            organisation_code=search_organisation_code,
-        )
 
     def __repr__(self) -> str:
         return (
@@ -111,34 +98,18 @@ class QichachaSource:
             f"search_persons={self.search_persons!r})"
         )
 
-    def exchange(self, codes: Sequence[str], *, include_related: bool = False) -> Exchange:
-        """Yield page requests for each code and return its records and possible matches.
+    def searches(self, keys: SubjectKeys) -> bool:
+        """Organisations always; persons only with ``search_persons``."""
+        return keys.kind == "organization" or self.search_persons
 
-        ``include_related`` is accepted and ignored: the check does not link
-        people to the organisations they represent.
-        """
-        results: dict[str, SubjectRecords] = {}
-        for code in codes:
-            keys = SubjectKeys.of(code)
-            if keys.kind != "organization" and not self.search_persons:
-                results[code] = SubjectRecords(code=code, found=False)
-                continue
-            found = yield from search(self._search, keys)
-            company = next((page.company for page in found.pages if page.company), "")
-            if found.items_seen == 0 and any(page.verified for page in found.pages):
-                # "A listing exists" with nothing to show is still worth a human look.
-                found.add_possible(to_possible_match(None, source=self.name, name=company))
-            results[code] = found.subject_records(name=company)
-        return results
-
-    def request(self, search_key: str, page: int) -> httpx.Request:
-        """The signed GET request for one page of ``search_key``'s listings."""
+    def request(self, keyword: str, page: int) -> httpx.Request:
+        """The signed GET request for one page of ``keyword``'s listings."""
         return httpx.Request(
             "GET",
             self.base_url + PATH,
             params={
                 "key": self._app_key,
-                "searchKey": search_key,
+                "searchKey": keyword,
                 "pageIndex": page,
                 "pageSize": self.page_size,
             },
@@ -148,22 +119,34 @@ class QichachaSource:
             },
         )
 
-    def _read(self, response: httpx.Response, secrets: Sequence[str]) -> Page:
+    def read_page(self, response: httpx.Response, secrets: Sequence[str]) -> Page:
+        """The page in ``response`` (see :mod:`creditguard_qichacha.envelope`)."""
         return read_page(response, source=self.name, secrets=secrets)
 
-    def _record(self, item: Mapping[str, Any]) -> CreditRecord:
-        return to_record(item, fetched_on=fetched_on(self._clock))
-
-    def _possible(self, item: Mapping[str, Any], match: Match, page: Page) -> PossibleMatch:
-        identifier = self._identifier(item) if match == "masked" else None
-        return to_possible_match(item, source=self.name, name=page.company, identifier=identifier)
-
-    def _identifier(self, item: Mapping[str, Any]) -> str | None:
+    def identifier(self, item: Mapping[str, Any]) -> str | None:
+        """The first non-empty ``identifier_fields`` value of ``item``, else ``None``."""
         for field in self.identifier_fields:
             value = item.get(field)
             if isinstance(value, str) and value.strip():
                 return value.strip()
         return None
+
+    def record(self, item: Mapping[str, Any]) -> CreditRecord:
+        """The record of an item whose identifier matched exactly."""
+        return to_record(item, fetched_on=self.fetched_on())
+
+    def possible_match(self, item: Mapping[str, Any], match: Match, page: Page) -> PossibleMatch:
+        """An item Qichacha linked to the search key, for a person to look at."""
+        identifier = self.identifier(item) if match == "masked" else None
+        return to_possible_match(item, source=self.name, name=page.company, identifier=identifier)
+
+    def answer(self, found: Found[Page]) -> SubjectRecords:
+        """The records found, named after the company Qichacha named."""
+        company = next((page.company for page in found.pages if page.company), "")
+        if found.items_seen == 0 and any(page.verified for page in found.pages):
+            # "A listing exists" with nothing to show is still worth a human look.
+            found.add_possible(to_possible_match(None, source=self.name, name=company))
+        return found.subject_records(name=company)
 
 
 def create_source(

@@ -32,8 +32,7 @@ from creditguard.agency_http import (
     EXCERPT_CHARS,
     excerpt,
     int_or_minus_one,
-    json_body,
-    raise_for_status,
+    json_envelope,
     scrub,
 )
 from creditguard.errors import SourceRefused, SourceUnavailable
@@ -71,16 +70,9 @@ def read_page(response: httpx.Response, *, source: str, secrets: Sequence[str] =
 
     ``secrets`` are blanked out of any body excerpt put into an error message.
     """
-    raise_for_status(response, source=source, secrets=secrets)
-    status = response.status_code
-    body = json_body(response)
-    if not isinstance(body, dict) or "error_code" not in body:
-        raise SourceUnavailable(
-            "answer is not the Tianyancha JSON envelope",
-            source=source,
-            status=status,
-            excerpt=excerpt(response, secrets),
-        )
+    body = json_envelope(
+        response, source=source, secrets=secrets, field="error_code", agency="Tianyancha"
+    )
     code = int_or_minus_one(body.get("error_code"))
     if code == 0:
         return _page(body, response, source=source, secrets=secrets)

@@ -19,12 +19,10 @@ from typing import Any, Final
 
 import httpx
 
-from creditguard.agency_http import secure_base_url
-from creditguard.agency_search import AgencySearch, fetched_on, search
+from creditguard.agency_search import AgencySource, Found
 from creditguard.errors import ConfigError
-from creditguard.identifiers import Match, SubjectKeys
+from creditguard.identifiers import Match
 from creditguard.models import CreditRecord, PossibleMatch, RecordStatus, SubjectRecords
-from creditguard.sources import Exchange
 from creditguard_tianyancha.envelope import Page, read_page
 from creditguard_tianyancha.mapping import to_possible_match, to_record
 
@@ -43,7 +41,7 @@ DEFAULT_PAGE_SIZE: Final = 20
 DEFAULT_MAX_PAGES: Final = 10
 
 
-class TianyanchaSource:
+class TianyanchaSource(AgencySource[Page]):
     """An :class:`~creditguard.sources.HttpSource` over Tianyancha's dishonest-debtor API.
 
     ``history=True`` queries the history endpoint (listings already removed),
@@ -54,8 +52,6 @@ class TianyanchaSource:
     seconds) dates a listing that carries no readable date; tests inject it.
     The token never appears in ``repr`` or error messages.
     """
-
-    max_batch: int = 1
 
     def __init__(
         self,
@@ -72,46 +68,24 @@ class TianyanchaSource:
     ) -> None:
         if not token:
             raise ConfigError(f"source {name!r}: the Tianyancha token is empty")
-        if page_size < 1 or max_pages < 1:
-            raise ConfigError(f"source {name!r}: page_size and max_pages must be at least 1")
-        self.name = name
-        self.base_url = secure_base_url(base_url, source=name, allow_plain_http=allow_plain_http)
-        self.history = history
-        self.page_size = page_size
-        self.max_pages = max_pages
-        self._token = token
-        self._clock = clock
-        self._search: AgencySearch[Page] = AgencySearch(
-            source=name,
-            request=self.request,
-            read=self._read,
-            identifier=lambda item: item.get("cardnum"),
-            record=self._record,
-            possible=self._possible,
+        super().__init__(
+            name=name,
+            base_url=base_url,
             secrets=(token,),
             page_size=page_size,
             max_pages=max_pages,
-            organisation_code=search_organisation_code,
+            search_organisation_code=search_organisation_code,
+            allow_plain_http=allow_plain_http,
+            clock=clock,
         )
+        self.history = history
+        self._token = token
 
     def __repr__(self) -> str:
         return (
             f"TianyanchaSource(name={self.name!r}, base_url={self.base_url!r}, "
             f"history={self.history!r}, page_size={self.page_size}, max_pages={self.max_pages})"
         )
-
-    def exchange(self, codes: Sequence[str], *, include_related: bool = False) -> Exchange:
-        """Yield page requests for each code and return its records and possible matches.
-
-        ``include_related`` is accepted and ignored: the agency does not link
-        people to the organisations they represent.
-        """
-        results: dict[str, SubjectRecords] = {}
-        for code in codes:
-            found = yield from search(self._search, SubjectKeys.of(code))
-            name = next(filter(None, map(_name, found.exact_items)), None)
-            results[code] = found.subject_records(name=name)
-        return results
 
     def request(self, keyword: str, page: int) -> httpx.Request:
         """The GET request for one page of ``keyword``'s listings."""
@@ -123,16 +97,27 @@ class TianyanchaSource:
             headers={"Authorization": self._token, "Accept": "application/json"},
         )
 
-    def _read(self, response: httpx.Response, secrets: Sequence[str]) -> Page:
+    def read_page(self, response: httpx.Response, secrets: Sequence[str]) -> Page:
+        """The page in ``response`` (see :mod:`creditguard_tianyancha.envelope`)."""
         return read_page(response, source=self.name, secrets=secrets)
 
-    def _record(self, item: Mapping[str, Any]) -> CreditRecord:
-        status: RecordStatus = "removed" if self.history else "listed"
-        return to_record(item, status=status, fetched_on=fetched_on(self._clock))
+    def identifier(self, item: Mapping[str, Any]) -> object:
+        """``cardnum``: the debtor's ID number or organisation code, often masked."""
+        return item.get("cardnum")
 
-    def _possible(self, item: Mapping[str, Any], match: Match, page: Page) -> PossibleMatch:
+    def record(self, item: Mapping[str, Any]) -> CreditRecord:
+        """The record of an exactly matching item (``removed`` from the history endpoint)."""
+        status: RecordStatus = "removed" if self.history else "listed"
+        return to_record(item, status=status, fetched_on=self.fetched_on())
+
+    def possible_match(self, item: Mapping[str, Any], match: Match, page: Page) -> PossibleMatch:
+        """A masked or name-only item, for a person to look at."""
         assert match in ("masked", "name_only")  # search() passes only these
         return to_possible_match(item, source=self.name, match=match)
+
+    def answer(self, found: Found[Page]) -> SubjectRecords:
+        """The records found; the subject named as the first exact listing names it."""
+        return found.subject_records(name=next(filter(None, map(_name, found.exact_items)), None))
 
 
 def _name(item: Mapping[str, Any]) -> str | None:
