@@ -1,0 +1,184 @@
+"""The async path under load: 500 concurrent checks against a platform answering in 300 ms.
+
+Two runs over the same loopback reference platform, which serves from a
+separate process so that only the guard's own CPU is counted:
+
+- **CPU per check**: ``AsyncGuard`` with a deadline long enough for every
+  check to be answered (the pool holds 64 connections, so 500 checks take
+  about 500 / 64 × 0.3 s). CPU is ``time.process_time`` of this process (every
+  thread: event loop and journal writer) from the first check until the
+  journal has written them all, divided by the number of checks.
+- **Deadline under load**: the default 800 ms deadline. Checks that cannot get
+  a connection and an answer in time must come back unverified (the step's
+  failure policy decides) by their deadline; the script reports the latest
+  finish against the deadline and how late the event loop ran.
+
+Run: ``.venv/bin/python benchmarks/bench_async.py [--checks 500] [--latency-ms 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from creditguard.codes import uscc_check_char
+from creditguard.config import config_from_dict
+from creditguard.guard import AsyncGuard
+
+
+def org_code(n: int) -> str:
+    body = f"91320100{n:09d}"
+    return body + uscc_check_char(body)
+
+
+def serve_forever(latency_ms: float, subjects: int) -> None:
+    """The platform side (``--serve``): prints its URL, serves until stdin closes."""
+    from creditguard.testing import ReferencePlatform
+    from creditguard.testing.server import serve
+
+    ref = ReferencePlatform(latency=latency_ms / 1000)
+    for n in range(0, subjects, 10):  # one subject in ten listed
+        ref.add_record(org_code(n), list_kind="blacklist", domain="court_enforcement")
+    with serve(ref) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+def guard_config(url: str, data_dir: Path, deadline_ms: int) -> dict[str, Any]:
+    return {
+        "guard": {"data_dir": str(data_dir), "deadline_ms": deadline_ms, "cache_ttl_s": 0},
+        "sources": [
+            {
+                "name": "platform",
+                "type": "platform",
+                "base_url": url,
+                "app_key": "test-key",
+                "secret": "test-secret",
+            }
+        ],
+        "failure": {"default": "hold"},
+        "measures": {"packs": True},
+    }
+
+
+async def wait_journal(guard: AsyncGuard) -> None:
+    while guard.journal is not None and guard.journal.pending:
+        await asyncio.sleep(0.01)
+
+
+async def run(
+    url: str, data_dir: Path, warm: list[str], codes: list[str], deadline_ms: int
+) -> dict[str, Any]:
+    guard = AsyncGuard(config_from_dict(guard_config(url, data_dir, deadline_ms)))
+    # warm up: imports, the pool's first connections, the measure lists
+    await asyncio.gather(*(guard.check(c, step="procurement.bid", region="320100") for c in warm))
+    await wait_journal(guard)
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def watch_loop() -> None:  # how late the event loop wakes a 10 ms sleeper
+        while not done.is_set():
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - t - 0.01)
+
+    watcher = asyncio.create_task(watch_loop())
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+
+    async def one(code: str) -> tuple[Any, float]:
+        d = await guard.check(code, step="procurement.bid", region="320100")
+        return d, time.perf_counter() - t0
+
+    results = await asyncio.gather(*(one(c) for c in codes))
+    wall = time.perf_counter() - t0
+    done.set()
+    await watcher
+    await wait_journal(guard)
+    cpu = time.process_time() - c0
+    await guard.aclose()
+    finished = [t for _, t in results]
+    verified = sum(d.verified for d, _ in results)
+    return {
+        "deadline_ms": deadline_ms,
+        "checks": len(codes),
+        "verified": verified,
+        "unverified": len(codes) - verified,
+        "wall_s": wall,
+        "cpu_per_check_ms": cpu / len(codes) * 1000,
+        "finish_median_s": statistics.median(finished),
+        "finish_max_s": max(finished),
+        "past_deadline_max_ms": (max(finished) - deadline_ms / 1000) * 1000,
+        "loop_lag_max_ms": max(lags, default=0.0) * 1000,
+        "loop_lag_p99_ms": (sorted(lags)[int(len(lags) * 0.99)] * 1000 if lags else 0.0),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--checks", type=int, default=500)
+    ap.add_argument("--latency-ms", type=float, default=300.0)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    subjects = args.checks + 64
+    if args.serve:
+        serve_forever(args.latency_ms, subjects)
+        return
+    server = subprocess.Popen(
+        [
+            *(sys.executable, __file__, "--serve"),
+            *("--latency-ms", str(args.latency_ms), "--checks", str(args.checks)),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        codes = [org_code(n) for n in range(subjects)]
+        out: dict[str, Any] = {
+            "machine": f"{platform.machine()} {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}",
+            "latency_ms": args.latency_ms,
+        }
+        with tempfile.TemporaryDirectory() as t:
+            out["long_deadline"] = asyncio.run(
+                run(url, Path(t) / "a", codes[:64], codes[64:], 30_000)
+            )
+            out["default_deadline"] = asyncio.run(
+                run(url, Path(t) / "b", codes[:64], codes[64:], 800)
+            )
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(timeout=10)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    print(f"machine: {out['machine']}; platform latency {args.latency_ms:.0f} ms, loopback")
+    for name in ("long_deadline", "default_deadline"):
+        r = out[name]
+        print(
+            f"{r['checks']} concurrent checks, deadline {r['deadline_ms']} ms: "
+            f"CPU {r['cpu_per_check_ms']:.2f} ms/check; {r['verified']} verified, "
+            f"{r['unverified']} unverified; finished median {r['finish_median_s']:.2f} s, "
+            f"last {r['finish_max_s']:.2f} s ({r['past_deadline_max_ms']:+.0f} ms against the "
+            f"deadline); event loop late by ≤ {r['loop_lag_max_ms']:.0f} ms "
+            f"(p99 {r['loop_lag_p99_ms']:.0f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
