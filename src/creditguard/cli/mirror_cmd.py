@@ -2,25 +2,61 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from creditguard.cli._common import echo_json, fail
+from creditguard.cli._common import EXIT_USAGE, echo_json, fail, usage_exit_code
 from creditguard.errors import CreditGuardError
 
+if TYPE_CHECKING:
+    from creditguard.mirror import SqliteMirror
 
-def _mirror(config_path: str | None, path: str | None) -> object:
+
+def _mirror(config_path: str | None, path: str | None, source: str | None) -> SqliteMirror:
+    """The mirror named by ``--path``, else the configuration's mirror source (exit 2 if none)."""
     from creditguard.config import load_config
     from creditguard.defaults import mirror_source
 
-    cfg = load_config(config_path)
     if path is not None:
-        return mirror_source(name="mirror", path=path)
-    for sc in cfg.sources:
-        if sc.type == "mirror":
-            return mirror_source(
-                name=sc.name, data_dir=cfg.data_dir, base_dir=cfg.base_dir, **sc.options
+        built: SqliteMirror = mirror_source(name=source or "mirror", path=path)
+        return built
+    try:
+        # A mirror loaded where no check will read it is worse than an error: a config is required.
+        cfg = load_config(config_path, required=True)
+        mirrors = [sc for sc in cfg.sources if sc.type == "mirror"]
+        chosen = [sc for sc in mirrors if source is None or sc.name == source]
+        if not chosen:
+            names = ", ".join(sc.name for sc in mirrors) or "none"
+            fail(
+                f"the configuration has no [[sources]] entry of type 'mirror'"
+                f"{f' named {source!r}' if source else ''} (mirror sources: {names}); "
+                "add one or pass --path",
+                code=EXIT_USAGE,
             )
-    return mirror_source(name="mirror", data_dir=cfg.data_dir)
+        sc = chosen[0]
+        built = mirror_source(
+            name=sc.name, data_dir=cfg.data_dir, base_dir=cfg.base_dir, **sc.options
+        )
+    except CreditGuardError as exc:
+        fail(str(exc), code=usage_exit_code(exc))
+    return built
+
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help="Config file whose mirror source to use [$CREDITGUARD_CONFIG].",
+)
+_PATH = click.option(
+    "--path", "db_path", type=click.Path(dir_okay=False), help="Mirror file (instead of a config)."
+)
+_SOURCE = click.option(
+    "--source", "source", default=None, help="Which mirror source of the config [the first]."
+)
 
 
 @click.group()
@@ -30,60 +66,85 @@ def mirror() -> None:
 
 @mirror.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
-)
-@click.option(
-    "--path", "db_path", type=click.Path(dir_okay=False), help="Mirror file (overrides the config)."
-)
-@click.option("--json", "as_json", is_flag=True)
-def import_(file: str, config_path: str | None, db_path: str | None, as_json: bool) -> None:
+@_CONFIG
+@_PATH
+@_SOURCE
+@click.option("--dry-run", is_flag=True, help="Check and report, keep nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def import_(
+    file: str,
+    config_path: str | None,
+    db_path: str | None,
+    source: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """Import FILE.jsonl: one {"subject": {...}, "record": {...}} per line.
 
-    Every line is checked first; one bad line imports nothing. Importing the
-    same file again changes nothing (records are keyed by record_id).
+    Every line is checked first; one bad line (an unknown field, an invalid
+    code, a record id held for another subject) imports nothing. The report
+    counts records added, updated, unchanged and refused, and the
+    legal-representative links set, changed or removed; importing the same
+    file again says "0 changed". A subject line without legal_representative
+    keeps its link; "legal_representative": null removes it.
     """
-    from creditguard.mirror import SqliteMirror
-
+    m = _mirror(config_path, db_path, source)
     try:
-        m = _mirror(config_path, db_path)
-        assert isinstance(m, SqliteMirror)
-        report = m.import_jsonl(file)
+        report = m.import_jsonl(file, dry_run=dry_run)
     except CreditGuardError as exc:
         fail(str(exc))
     if as_json:
-        echo_json(
-            {
-                "file": file,
-                "mirror": str(m.path),
-                "lines": report.lines,
-                "records": report.records,
-                "subjects": report.subjects,
-            }
-        )
-    else:
-        click.echo(
-            f"imported {report.records} record(s) of {report.subjects} subject(s) into {m.path}"
-        )
+        echo_json({"file": file, "mirror": str(m.path), "dry_run": dry_run, **report.as_dict()})
+        return
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{verb} {file} into {m.path}: {report.summary()}")
+    for change in report.link_changes:
+        click.echo(f"  link {change}")
+    shown = len(report.link_changes)
+    total = report.links_set + report.links_changed + report.links_removed
+    if total > shown:
+        click.echo(f"  ... and {total - shown} more link change(s)")
 
 
 @mirror.command("stats")
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
-)
-@click.option("--path", "db_path", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
-def stats(config_path: str | None, db_path: str | None, as_json: bool) -> None:
-    """How many subjects and records the mirror holds."""
-    from creditguard.mirror import SqliteMirror
-
+@_CONFIG
+@_PATH
+@_SOURCE
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stats(config_path: str | None, db_path: str | None, source: str | None, as_json: bool) -> None:
+    """What the mirror holds, when it was last loaded, and whether checks may use it."""
+    m = _mirror(config_path, db_path, source)
     try:
-        m = _mirror(config_path, db_path)
-        assert isinstance(m, SqliteMirror)
-        subjects, records = m.count()
+        st = m.stats()
     except CreditGuardError as exc:
         fail(str(exc))
+    age = None if st.loaded_at is None else time.time() - st.loaded_at.timestamp()
+    usable = age is not None and -300 <= age <= m.max_age_s
     if as_json:
-        echo_json({"mirror": str(m.path), "subjects": subjects, "records": records})
-    else:
-        click.echo(f"{m.path}: {subjects} subject(s), {records} record(s)")
+        data: dict[str, Any] = {
+            "mirror": str(m.path),
+            "subjects": st.subjects,
+            "records": st.records,
+            "removed": st.removed,
+            "loaded_at": st.loaded_at,
+            "imported_at": st.imported_at,
+            "synced_at": st.synced_at,
+            "age_s": age,
+            "max_age_s": m.max_age_s,
+            "usable": usable,
+            "speaks_for_platform": st.speaks_for_platform,
+        }
+        echo_json(data)
+        return
+    click.echo(
+        f"{m.path}: {st.subjects} subject(s), {st.records} record(s) "
+        f"({st.removed} removed, kept for replays)"
+    )
+    if st.loaded_at is None:
+        click.echo("never loaded: checks using it are unverified until an import or a sync")
+        return
+    state = "usable" if usable else f"TOO OLD (max_age_s {m.max_age_s:g}): checks are unverified"
+    origin = "synced from the platform's push feed" if st.speaks_for_platform else "files only"
+    click.echo(
+        f"data as of {st.loaded_at:%Y-%m-%d %H:%M} CST ({age or 0:.0f} s ago, {state}); {origin}"
+    )

@@ -223,7 +223,9 @@ def _apply(conn: sqlite3.Connection, line: ImportLine, lineno: int, t: _Tally) -
     rec = line.record
     rid = rec.record_id
     if conn.execute("INSERT OR IGNORE INTO import_ids VALUES (?, ?)", (rid, lineno)).rowcount == 0:
-        (first,) = conn.execute("SELECT line FROM import_ids WHERE record_id = ?", (rid,)).fetchone()
+        (first,) = conn.execute(
+            "SELECT line FROM import_ids WHERE record_id = ?", (rid,)
+        ).fetchone()
         raise InvalidRecordError(f"record_id {rid!r} already appears on line {first}")
     held = conn.execute(
         "SELECT subject_code, data FROM records WHERE record_id = ?", (rid,)
@@ -286,7 +288,7 @@ def _subject(
         update["name"] = line.name
     if apply_rep:
         update["legal_representative"] = line.rep
-    base = before or Subject(code=line.code, kind=line.kind)  # type: ignore[arg-type]
+    base = before or Subject(code=line.code, kind=line.kind)
     after = base.model_copy(update=update)
     data = after.model_dump_json(exclude_none=True)
     old_link = held[1] if held is not None else None

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Final, NoReturn
 
 from pydantic import ValidationError
@@ -136,7 +137,7 @@ def check_history(record: CreditRecord, where: str) -> None:
     hist = record.status_history
     if not hist:
         return
-    if any(b.on < a.on for a, b in zip(hist, hist[1:], strict=False)):
+    if any(b.on < a.on for a, b in pairwise(hist)):
         raise InvalidRecordError(f"{where}.status_history: entries must be oldest first")
     if hist[-1].status != record.status:
         raise InvalidRecordError(

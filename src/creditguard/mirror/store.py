@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
+from creditguard._files import prepare_private_file
 from creditguard.clock import CST, today_cst
 from creditguard.codes import parse_code
 from creditguard.errors import InvalidCodeError, InvalidRecordError, SourceUnavailable, StorageError
@@ -157,14 +158,8 @@ class SqliteMirror:
         return conn
 
     def _create_file(self) -> None:
-        # Created 0600 before SQLite sees it (its -wal and -shm files copy this mode):
-        # the mirror holds persons' records.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return
-        os.close(fd)
+        # Owner-only (0600, folders 0700), created before SQLite sees it: it holds persons' records.
+        prepare_private_file(self.path)
 
     def _identity(self) -> tuple[int, int] | None:
         try:
@@ -257,7 +252,9 @@ class SqliteMirror:
             conn = self._connection(create=False)
             return self._lookup(conn, codes, include_related)
         except sqlite3.Error as exc:
-            raise SourceUnavailable(f"cannot read mirror {self.path}: {exc}", source=self.name) from exc
+            raise SourceUnavailable(
+                f"cannot read mirror {self.path}: {exc}", source=self.name
+            ) from exc
 
     def _lookup(
         self, conn: sqlite3.Connection, codes: Sequence[str], include_related: bool
@@ -406,14 +403,15 @@ class SqliteMirror:
         with self.transaction() as conn:
             conn.execute(_SET_STATE.format(col="imported_at"), (self._clock(),))
 
-    def import_jsonl(self, path: str | os.PathLike[str]) -> ImportReport:
+    def import_jsonl(self, path: str | os.PathLike[str], *, dry_run: bool = False) -> ImportReport:
         """Import ``{"subject": {...}, "record": {...}}`` lines; all or nothing, streamed.
 
         Every line is checked (see :mod:`creditguard.mirror.lines`); one bad
         line, a record id held for another subject, or an empty file raises
         :class:`~creditguard.mirror.ImportRefused` naming each line (up to
         20), and nothing is imported. Importing the same file twice reports
-        ``changed == 0``. A successful import counts as a load.
+        ``changed == 0``. A successful import counts as a load. ``dry_run``
+        checks and reports without keeping anything.
         """
         p = Path(path)
         try:
@@ -421,15 +419,17 @@ class SqliteMirror:
         except OSError as exc:
             raise InvalidRecordError(f"cannot read: {exc.strerror}", path=str(p)) from exc
         with fh:
-            return self._import(iter_lines(read_lines(fh)), name=str(p))
+            return self._import(iter_lines(read_lines(fh)), name=str(p), dry_run=dry_run)
 
-    def import_lines(self, lines: Iterable[str | bytes], *, name: str = "<input>") -> ImportReport:
+    def import_lines(
+        self, lines: Iterable[str | bytes], *, name: str = "<input>", dry_run: bool = False
+    ) -> ImportReport:
         """Import lines given in memory (same rules as :meth:`import_jsonl`)."""
         chunks = (ln if isinstance(ln, bytes) else ln.encode("utf-8") for ln in lines)
-        return self._import(iter_lines(chunks), name=name)
+        return self._import(iter_lines(chunks), name=name, dry_run=dry_run)
 
     def _import(
-        self, lines: Iterable[tuple[int, str | None, str | None]], *, name: str
+        self, lines: Iterable[tuple[int, str | None, str | None]], *, name: str, dry_run: bool
     ) -> ImportReport:
         # A connection of its own: no memory map and a modest page cache, so a
         # million-line import keeps a flat resident size.
@@ -451,9 +451,11 @@ class SqliteMirror:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            conn.execute("ROLLBACK" if dry_run else "COMMIT")
         except sqlite3.Error as exc:
-            raise StorageError(f"mirror {self.path}: import failed, nothing imported: {exc}") from exc
+            raise StorageError(
+                f"mirror {self.path}: import failed, nothing imported: {exc}"
+            ) from exc
         finally:
             conn.close()
         return report
@@ -503,7 +505,12 @@ class SqliteMirror:
                     "INSERT INTO subjects(code, kind, data, legal_rep) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT(code) DO UPDATE SET kind=excluded.kind, data=excluded.data, "
                     "legal_rep=excluded.legal_rep",
-                    (code, kind, subject.model_dump_json(exclude_none=True), rep.code if rep else None),
+                    (
+                        code,
+                        kind,
+                        subject.model_dump_json(exclude_none=True),
+                        rep.code if rep else None,
+                    ),
                 )
             if held is not None and held[1] == data:
                 return "unchanged"
@@ -560,7 +567,11 @@ def carry_history(held: CreditRecord, new: CreditRecord, on: date) -> CreditReco
     if not history and held.status in ("listed", "rectifying"):
         history = (StatusChange(status=held.status, on=held.listed_on),)
     if held.status == new.status:
-        return new.model_copy(update={"status_history": held.status_history}) if held.status_history else new
+        return (
+            new.model_copy(update={"status_history": held.status_history})
+            if held.status_history
+            else new
+        )
     if not history:
         return new
     when = max(on, history[-1].on)
