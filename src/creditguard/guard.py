@@ -1,54 +1,39 @@
 """The guard: what an approval system calls before a workflow step.
 
 :class:`Guard` (sync) and :class:`AsyncGuard` (async) share one
-:class:`~creditguard.engine.Engine`; they only perform the lookups it asks
-for, so both give the same decisions. Build one per application (it holds
-connection pools, caches and the journal) and share it between threads.
+:class:`~creditguard.engine.Engine` and the step logic of
+:mod:`creditguard._stepflow`; they only perform the lookups and writes those
+ask for, each in its own I/O style, so both give the same decisions. Build one
+per application (it holds connection pools, caches and the journal) and share
+it between threads. Construction is in :mod:`creditguard._guard_base`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
-import logging
-import os
 import time
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from creditguard.cache import RecordCache
-from creditguard.codes import SubjectCode
-from creditguard.config import Config, load_config
-from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched, Plan
-from creditguard.errors import (
-    ConfigError,
-    CreditGuardError,
-    MeasureListError,
-    SourceError,
-    SourceUnavailable,
+from creditguard._guard_base import GuardBase
+from creditguard._stepflow import (
+    StepBinding,
+    ValueOrFunction,
+    feedback_plan,
+    feeds_back,
+    opens_case,
+    write_feedback,
 )
-from creditguard.journal import DecisionJournal
-from creditguard.measures.catalog import MeasureCatalog
-from creditguard.measures.loader import load_measure_list
-from creditguard.models import Decision, MeasureList
-from creditguard.plugins import Hooks, build_plugin_manager
+from creditguard.engine import CST, Fetch, Fetched
+from creditguard.errors import SourceError
 from creditguard.screening import ScreenResult, blocks, finish_block, plan_block
-from creditguard.sources import HttpSource, LocalSource
-from creditguard.workflow import CaseDesk, StepDenied, open_case_desk
 
 if TYPE_CHECKING:
-    from creditguard.models import CreditRecord
+    from creditguard.codes import SubjectCode
+    from creditguard.models import Decision
     from creditguard.outbox import OutboxItem
 
 P = ParamSpec("P")
@@ -56,237 +41,8 @@ R = TypeVar("R")
 
 __all__ = ["AsyncGuard", "Guard"]
 
-log = logging.getLogger("creditguard")
 
-
-class _GuardBase:
-    """Construction shared by both guards: plugins, sources, lists, cache, journal."""
-
-    def __init__(
-        self,
-        config: Config | None = None,
-        *,
-        sources: Sequence[Any] | None = None,
-        measure_lists: Iterable[MeasureList] = (),
-        plugins: Iterable[object] = (),
-        load_entrypoints: bool = True,
-        journal: bool | str | os.PathLike[str] | None = None,
-        transport: Any = None,
-    ) -> None:
-        if config is None and sources is None:
-            # The defaults name an empty local mirror: a guard built on them would check
-            # against no data. Sources passed directly (tests, embedding) are fine.
-            raise ConfigError("no configuration: pass a Config (see load_config) or sources=")
-        self.config = config or Config()
-        cfg = self.config
-        self.plugin_manager = build_plugin_manager(plugins, load_entrypoints=load_entrypoints)
-        self.hooks = Hooks(self.plugin_manager)
-        self.catalog = self._build_catalog(measure_lists)
-        self._sources: dict[str, Any] = {}
-        for src in sources if sources is not None else self._sources_from_config():
-            if src.name in self._sources:
-                raise ConfigError(f"two sources are named {src.name!r}")
-            self._sources[src.name] = src
-        # Protocol isinstance checks cost microseconds; classify each source once.
-        self._local_sources = {
-            n for n, src in self._sources.items() if isinstance(src, LocalSource)
-        }
-        for n, src in self._sources.items():
-            if n not in self._local_sources and not isinstance(src, HttpSource):
-                raise ConfigError(f"source {n!r} is neither a LocalSource nor an HttpSource")
-        self.cache = RecordCache(ttl=cfg.guard.cache_ttl_s, maxsize=cfg.guard.cache_size)
-        # Spec §4.0: the platform is the authority for a listing's status. A source speaks
-        # for it when it says so (the platform adapter, a mirror kept from the push feed)
-        # or, built from the configuration, when its type is "platform".
-        typed = (
-            {sc.name for sc in cfg.sources if sc.type == "platform"} if sources is None else set()
-        )
-        platform = {
-            n
-            for n, src in self._sources.items()
-            if n in typed or getattr(src, "speaks_for_platform", False) is True
-        }
-        f = cfg.failure
-        self.engine = Engine(
-            catalog=self.catalog,
-            sources=list(self._sources),
-            cache=self.cache,
-            hooks=self.hooks,
-            failure=FailurePolicy(f.default, dict(f.steps), f.stale_fallback, f.max_stale_s),
-            commitment_steps=cfg.guard.commitment_steps,
-            steps=cfg.guard.steps,
-            platform_sources=platform,
-        )
-        self.deadline = cfg.guard.deadline_ms / 1000
-        self._transport = transport
-        #: Cases and feedback (``[outbox]``); None when the outbox is off.
-        self.cases: CaseDesk | None = open_case_desk(cfg)
-        self.journal: DecisionJournal | None = None
-        enabled = cfg.journal.enabled if journal is None else bool(journal)
-        if enabled:
-            if isinstance(journal, (str, os.PathLike)):
-                path = cfg.path(os.fspath(journal))
-            elif cfg.journal.path:
-                path = cfg.path(cfg.journal.path)
-            else:
-                path = cfg.data_dir / "journal.db"
-            self.journal = DecisionJournal(path, flush_interval=cfg.journal.flush_interval_s)
-
-    @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Self:
-        """Build from a ``creditguard.toml`` (argument, else ``$CREDITGUARD_CONFIG``).
-
-        Raises :class:`~creditguard.errors.ConfigError` when neither names a file.
-        """
-        return cls(load_config(path, required=True), **kwargs)
-
-    # -- construction helpers --------------------------------------------------------
-
-    def _build_catalog(self, extra: Iterable[MeasureList]) -> MeasureCatalog:
-        cfg = self.config
-        catalog = MeasureCatalog(aliases=cfg.measures.aliases)
-        if cfg.measures.packs:
-            for lst in self.hooks.register_measures():
-                catalog.add(lst)
-        for path in cfg.measure_files():
-            catalog.add(load_measure_list(path))
-        for lst in extra:
-            catalog.add(lst)
-        # Lists are checked together (parents, cycles, widening) before any check may use them.
-        errors = [p for p in catalog.problems() if p.severity == "error"]
-        if errors:
-            raise MeasureListError(errors)
-        return catalog
-
-    def _sources_from_config(self) -> list[Any]:
-        factories = self.hooks.register_sources()
-        built = []
-        for sc in self.config.sources:
-            factory = factories.get(sc.type)
-            if factory is None:
-                known = ", ".join(sorted(factories)) or "none"
-                raise ConfigError(
-                    f"source {sc.name!r}: unknown type {sc.type!r} (installed types: {known}); "
-                    "is its adapter distribution installed?"
-                )
-            options = sc.options
-            # Where the guard keeps its files, for factories that name these parameters.
-            params = inspect.signature(factory).parameters
-            for key, value in (
-                ("data_dir", str(self.config.data_dir)),
-                ("base_dir", self.config.base_dir),
-            ):
-                if key in params and params[key].kind is not inspect.Parameter.VAR_KEYWORD:
-                    options.setdefault(key, value)
-            try:
-                built.append(factory(name=sc.name, **options))
-            except CreditGuardError:
-                raise
-            except TypeError as exc:
-                raise ConfigError(f"source {sc.name!r} (type {sc.type}): {exc}") from exc
-        return built
-
-    # -- shared bits ---------------------------------------------------------------------
-
-    @property
-    def sources(self) -> Mapping[str, Any]:
-        """The configured record sources by name."""
-        return dict(self._sources)
-
-    def invalidate(self, code: str) -> int:
-        """Forget cached records of ``code`` (after a push event, say)."""
-        return self.cache.invalidate(code)
-
-    def _after(self, decision: Decision, context: Mapping[str, Any] | None) -> None:
-        if self.journal is not None:
-            self.journal.append(decision)
-        if self.hooks.has_observers:
-            self.hooks.decision_made(decision, context or {})
-
-    def _local(self, source: LocalSource, op: Fetch) -> Fetched:
-        try:
-            records = source.lookup(op.codes, include_related=op.include_related)
-        except SourceError as exc:
-            return Fetched(None, exc, datetime.now(CST))
-        except Exception as exc:  # a broken local store must not crash the check
-            err = SourceUnavailable(f"lookup failed: {exc}", source=op.source)
-            return Fetched(None, err, datetime.now(CST))
-        return Fetched(records, None, datetime.now(CST))
-
-    def _require_cases(self) -> CaseDesk:
-        if self.cases is None:
-            raise ConfigError(
-                "cases need the outbox: set [guard] unit_code (and [outbox]) in the configuration"
-            )
-        return self.cases
-
-    def deliver_now(self, *, timeout: float = 5.0) -> bool:
-        """Deliver what is due now and wait for deliveries in flight; True when none is left.
-
-        The background worker delivers on its own; call this in tests (to
-        assert what the platform received) or before a planned shutdown. Items
-        waiting for a later retry (after a 5xx, say) are not forced.
-        """
-        desk = self._require_cases()
-        if desk.worker is None:
-            raise ConfigError(
-                "no platform to deliver to: add a [[sources]] entry of type 'platform'"
-            )
-        end = time.monotonic() + timeout
-        while True:
-            desk.worker.deliverer.deliver_due()
-            status = desk.outbox.status(now=time.time())
-            if status.due == 0 and status.in_flight == 0:
-                return True
-            if time.monotonic() >= end:
-                return False
-            time.sleep(0.01)  # another deliverer holds a lease: let it finish
-
-    @staticmethod
-    def _records_of(
-        decision: Decision, plan: Plan, answers: Sequence[Fetched]
-    ) -> dict[str, CreditRecord] | None:
-        """Current records by id from a plan's cached parts and fresh answers; None if a source failed.
-
-        A record of the decision that no source holds any more comes back as
-        ``removed``, so its measures are fed back ``not_applied``.
-        """
-        out: dict[str, CreditRecord] = {}
-        for g in plan.gathered:
-            out.update((r.record_id, r) for r in g[1].records)
-        for answer in answers:
-            if answer.error is not None or answer.records is None:
-                return None
-            got = answer.records.get(plan.sc.code)
-            if got is None:
-                return None  # the answer says nothing of the subject: no proof of removal
-            out.update((r.record_id, r) for r in got.records)
-        for er in decision.records:
-            out.setdefault(er.record.record_id, er.record.model_copy(update={"status": "removed"}))
-        return out
-
-    _driver: Any = None
-    _driver_class: str  # the creditguard.remote.driver class this guard's I/O style needs
-
-    def _get_driver(self) -> Any:
-        # Created on first remote lookup: a guard with only local sources never imports httpx.
-        if self._driver is None:
-            from creditguard.remote import driver
-            from creditguard.remote.policy import RemoteSettings
-
-            cls = getattr(driver, self._driver_class)
-            self._driver = cls(RemoteSettings(deadline_s=self.deadline), transport=self._transport)
-        return self._driver
-
-    def close(self) -> None:
-        """Flush the journal, drain the outbox worker and close connections."""
-        if self.journal is not None:
-            self.journal.close()
-        if self.cases is not None:
-            self.cases.close()
-
-
-class Guard(_GuardBase):
+class Guard(GuardBase):
     """Synchronous guard: ``guard.check(code, step=..., region=...) -> Decision``."""
 
     _driver_class = "SyncDriver"
@@ -298,7 +54,7 @@ class Guard(_GuardBase):
         step: str,
         region: str,
         as_of: date | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
         open_case: bool = True,
     ) -> Decision:
         """Decide whether ``subject`` may pass ``step`` in ``region`` (on ``as_of``, default today).
@@ -319,8 +75,8 @@ class Guard(_GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
-        if open_case and decision.measures and self.cases is not None:
-            self.cases.opened(decision)
+        if opens_case(self.cases, decision, open_case=open_case):
+            self._require_cases().opened(decision)
         return decision
 
     def feedback(
@@ -330,7 +86,7 @@ class Guard(_GuardBase):
         actions: Mapping[str, str | tuple[str, str]] | None = None,
         detail: str = "",
         workflow_ref: str | None = None,
-        connection: Any = None,
+        connection: object | None = None,
     ) -> list[OutboxItem]:
         """Report what the workflow did: one feedback entry per applied measure, written durably.
 
@@ -341,17 +97,19 @@ class Guard(_GuardBase):
         database connection, inside its transaction.
         """
         desk = self._require_cases()
-        if not decision.measures:
+        plan = feedback_plan(self.engine, decision)
+        if plan is None:
             return []
-        plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
         deadline = time.monotonic() + self.deadline
         answers = [self._perform(op, deadline) for op in plan.missing]
-        return desk.feedback(
+        return write_feedback(
+            desk,
             decision,
+            plan,
+            answers,
             actions=actions,
             detail=detail,
             workflow_ref=workflow_ref,
-            current_records=self._records_of(decision, plan, answers),
             connection=connection,
         )
 
@@ -363,23 +121,23 @@ class Guard(_GuardBase):
         step: str,
         region: str,
         workflow_ref: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> Iterator[Decision]:
         """Check before a step, feed back after it completes.
 
         The block receives the decision and decides what to do with it; raise
-        :class:`~creditguard.workflow.StepDenied` to refuse the step (fed back
+        :class:`~creditguard.case_desk.StepDenied` to refuse the step (fed back
         as done). An other exception means the step did not complete: nothing is
         fed back and the case stays open.
         """
         decision = self.check(subject, step=step, region=region, context=context)
         try:
             yield decision
-        except StepDenied:
-            if self.cases is not None:
+        except BaseException as exc:
+            if feeds_back(self.cases, decision, exc):
                 self.feedback(decision, workflow_ref=workflow_ref)
             raise
-        if self.cases is not None and decision.measures:
+        if feeds_back(self.cases, decision, None):
             self.feedback(decision, workflow_ref=workflow_ref)
 
     def step(
@@ -387,29 +145,27 @@ class Guard(_GuardBase):
         step: str,
         *,
         region: str,
-        subject: Callable[..., str] | str,
-        workflow_ref: Callable[..., str] | str | None = None,
+        subject: ValueOrFunction,
+        workflow_ref: ValueOrFunction | None = None,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Decorate a step function: checked before, fed back after.
 
         ``subject`` (and ``workflow_ref``) are values or functions of the step's
-        arguments. A ``deny`` decision raises :class:`~creditguard.workflow.StepDenied`
+        arguments. A ``deny`` decision raises :class:`~creditguard.case_desk.StepDenied`
         without running the step; otherwise the step runs, receiving the
         decision as ``decision=`` if it has such a parameter.
         """
 
         def wrap(fn: Callable[P, R]) -> Callable[P, R]:
-            wants = "decision" in inspect.signature(fn).parameters
+            bound = StepBinding.of(
+                fn, step=step, region=region, subject=subject, workflow_ref=workflow_ref
+            )
 
             @functools.wraps(fn)
             def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-                code = subject(*args, **kwargs) if callable(subject) else subject
-                ref = workflow_ref(*args, **kwargs) if callable(workflow_ref) else workflow_ref
+                code, ref = bound.resolve(args, kwargs)
                 with self.checked(code, step=step, region=region, workflow_ref=ref) as decision:
-                    if decision.outcome == "deny":
-                        raise StepDenied(decision)
-                    if wants:
-                        kwargs["decision"] = decision
+                    bound.admit(decision, kwargs)
                     return fn(*args, **kwargs)
 
             return inner
@@ -423,7 +179,7 @@ class Guard(_GuardBase):
         step: str,
         region: str,
         as_of: date | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[ScreenResult]:
         """Check many subjects for one step; results in input order, one per input.
@@ -451,9 +207,10 @@ class Guard(_GuardBase):
         return results
 
     def _perform(self, op: Fetch, deadline: float) -> Fetched:
-        source = self._sources[op.source]
-        if op.source in self._local_sources:
-            return self._local(source, op)
+        local = self._local_sources.get(op.source)
+        if local is not None:
+            return self._local(local, op)
+        source = self._http_sources[op.source]
         driver = self._get_driver()
         try:
             records = driver.fetch(
@@ -476,7 +233,7 @@ class Guard(_GuardBase):
         self.close()
 
 
-class AsyncGuard(_GuardBase):
+class AsyncGuard(GuardBase):
     """Asynchronous guard: ``await guard.check(code, step=..., region=...)``."""
 
     _driver_class = "AsyncDriver"
@@ -488,7 +245,7 @@ class AsyncGuard(_GuardBase):
         step: str,
         region: str,
         as_of: date | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
         open_case: bool = True,
     ) -> Decision:
         """Async twin of :meth:`Guard.check`; same arguments, same decisions."""
@@ -500,9 +257,9 @@ class AsyncGuard(_GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
-        if open_case and decision.measures and self.cases is not None:
+        if opens_case(self.cases, decision, open_case=open_case):
             # A durable (fsync'd) write: off the event loop.
-            await asyncio.to_thread(self.cases.opened, decision)
+            await asyncio.to_thread(self._require_cases().opened, decision)
         return decision
 
     async def feedback(
@@ -512,24 +269,26 @@ class AsyncGuard(_GuardBase):
         actions: Mapping[str, str | tuple[str, str]] | None = None,
         detail: str = "",
         workflow_ref: str | None = None,
-        connection: Any = None,
+        connection: object | None = None,
     ) -> list[OutboxItem]:
         """Async twin of :meth:`Guard.feedback`."""
         desk = self._require_cases()
-        if not decision.measures:
+        plan = feedback_plan(self.engine, decision)
+        if plan is None:
             return []
-        plan = self.engine.plan(decision.subject_code, step=decision.step, region=decision.region)
         deadline = time.monotonic() + self.deadline
         answers = await asyncio.gather(*(self._perform(op, deadline) for op in plan.missing))
-        current = self._records_of(decision, plan, answers)
+        # A durable (fsync'd) write: off the event loop.
         return await asyncio.to_thread(
             functools.partial(
-                desk.feedback,
+                write_feedback,
+                desk,
                 decision,
+                plan,
+                answers,
                 actions=actions,
                 detail=detail,
                 workflow_ref=workflow_ref,
-                current_records=current,
                 connection=connection,
             )
         )
@@ -542,17 +301,17 @@ class AsyncGuard(_GuardBase):
         step: str,
         region: str,
         workflow_ref: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> AsyncIterator[Decision]:
         """Async twin of :meth:`Guard.checked` (``async with``)."""
         decision = await self.check(subject, step=step, region=region, context=context)
         try:
             yield decision
-        except StepDenied:
-            if self.cases is not None:
+        except BaseException as exc:
+            if feeds_back(self.cases, decision, exc):
                 await self.feedback(decision, workflow_ref=workflow_ref)
             raise
-        if self.cases is not None and decision.measures:
+        if feeds_back(self.cases, decision, None):
             await self.feedback(decision, workflow_ref=workflow_ref)
 
     def step(
@@ -560,25 +319,23 @@ class AsyncGuard(_GuardBase):
         step: str,
         *,
         region: str,
-        subject: Callable[..., str] | str,
-        workflow_ref: Callable[..., str] | str | None = None,
+        subject: ValueOrFunction,
+        workflow_ref: ValueOrFunction | None = None,
     ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
         """Async twin of :meth:`Guard.step`, for ``async def`` step functions."""
 
         def wrap(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-            wants = "decision" in inspect.signature(fn).parameters
+            bound = StepBinding.of(
+                fn, step=step, region=region, subject=subject, workflow_ref=workflow_ref
+            )
 
             @functools.wraps(fn)
             async def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-                code = subject(*args, **kwargs) if callable(subject) else subject
-                ref = workflow_ref(*args, **kwargs) if callable(workflow_ref) else workflow_ref
+                code, ref = bound.resolve(args, kwargs)
                 async with self.checked(
                     code, step=step, region=region, workflow_ref=ref
                 ) as decision:
-                    if decision.outcome == "deny":
-                        raise StepDenied(decision)
-                    if wants:
-                        kwargs["decision"] = decision
+                    bound.admit(decision, kwargs)
                     return await fn(*args, **kwargs)
 
             return inner
@@ -592,7 +349,7 @@ class AsyncGuard(_GuardBase):
         step: str,
         region: str,
         as_of: date | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
         progress: Callable[[int], None] | None = None,
         concurrency: int = 8,
     ) -> list[ScreenResult]:
@@ -618,10 +375,11 @@ class AsyncGuard(_GuardBase):
         return [r for part in parts for r in part]
 
     async def _perform(self, op: Fetch, deadline: float) -> Fetched:
-        source = self._sources[op.source]
-        if op.source in self._local_sources:
+        local = self._local_sources.get(op.source)
+        if local is not None:
             # Local lookups are indexed SQLite reads of microseconds: not worth a thread hop.
-            return self._local(source, op)
+            return self._local(local, op)
+        source = self._http_sources[op.source]
         driver = self._get_driver()
         try:
             records = await driver.fetch(

@@ -192,7 +192,7 @@ def test_invalidate_forces_a_refetch(make_guard: GuardFactory, mirror: SqliteMir
     src = FlakySource(mirror)
     g = make_guard(sources=[src])
     assert g.check(ORG_BLACK, step="procurement.bid", region="320100").outcome == "deny"
-    mirror.remove("JS-BL-1")
+    mirror.remove("JS-BL-1", subject_code=ORG_BLACK)
     assert g.check(ORG_BLACK, step="procurement.bid", region="320100").outcome == "deny"  # cached
     assert g.invalidate(ORG_BLACK) == 1
     assert g.invalidate(ORG_BLACK) == 0
