@@ -8,12 +8,13 @@ seconds, as ``2019-05-20`` style strings (also ``2019年05月20日``,
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Final
+from typing import Any, Final
 
 from creditguard.clock import CST
 
-__all__ = ["CST", "parse_date"]
+__all__ = ["CST", "listing_date", "parse_date"]
 
 _SEPARATED: Final = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _COMPACT: Final = re.compile(r"(\d{4})(\d{2})(\d{2})")
@@ -51,6 +52,21 @@ def parse_date(value: object) -> date | None:
     except ValueError:  # 2019-02-30 and the like
         return None
     return None
+
+
+def listing_date(
+    item: Mapping[str, Any], fields: Sequence[str], fetched_on: date
+) -> tuple[date, str]:
+    """The first readable date among ``item[fields]``, and the field it came from.
+
+    When none is readable the listing was on the agency's list when fetched,
+    which is the one date known: ``(fetched_on, "fetched")``.
+    """
+    for field in fields:
+        found = parse_date(item.get(field))
+        if found is not None:
+            return found, field
+    return fetched_on, "fetched"
 
 
 def _from_epoch(value: float) -> date | None:

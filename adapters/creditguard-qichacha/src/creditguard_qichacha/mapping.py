@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final
 
-from creditguard.agency_dates import parse_date
+from creditguard.agency_dates import listing_date, parse_date
 from creditguard.models import CreditRecord, PossibleMatch
 
 __all__ = ["DOMAIN", "LIST_NAME", "RECORD_PREFIX", "record_id", "to_possible_match", "to_record"]
@@ -37,14 +37,8 @@ def to_record(item: Mapping[str, Any], *, fetched_on: date) -> CreditRecord:
     ``listed_on`` is the publication date, else the filing date, else
     ``fetched_on`` (the extra field ``listed_on_from`` says which).
     """
-    published = parse_date(item.get("Publicdate"))
+    listed_on, listed_from = listing_date(item, ("Publicdate", "Liandate"), fetched_on)
     filed = parse_date(item.get("Liandate"))
-    if published is not None:
-        listed_on, listed_from = published, "Publicdate"
-    elif filed is not None:
-        listed_on, listed_from = filed, "Liandate"
-    else:
-        listed_on, listed_from = fetched_on, "fetched"
     return CreditRecord.model_validate(
         {
             "record_id": record_id(item),

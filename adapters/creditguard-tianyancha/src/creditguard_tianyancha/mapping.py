@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final, Literal
 
-from creditguard.agency_dates import parse_date
+from creditguard.agency_dates import listing_date, parse_date
 from creditguard.identifiers import Match
 from creditguard.models import CreditRecord, PossibleMatch, RecordStatus
 
@@ -53,9 +53,8 @@ def to_record(item: Mapping[str, Any], *, status: RecordStatus, fetched_on: date
     field for are kept as extra fields; the debtor's name and number are not
     (the subject already identifies them).
     """
-    published = parse_date(item.get("publishdate"))
     registered = parse_date(item.get("regdate"))
-    listed_on, listed_from = _listing_date(published, registered, fetched_on)
+    listed_on, listed_from = listing_date(item, ("publishdate", "regdate"), fetched_on)
     return CreditRecord.model_validate(
         {
             "record_id": record_id(item),
@@ -116,16 +115,6 @@ def record_id(item: Mapping[str, Any]) -> str:
         str(item.get(key) or "") for key in ("gistid", "courtname", "cardnum", "iname", "regdate")
     )
     return RECORD_PREFIX + hashlib.sha256(stable.encode()).hexdigest()[:20]
-
-
-def _listing_date(
-    published: date | None, registered: date | None, fetched_on: date
-) -> tuple[date, str]:
-    if published is not None:
-        return published, "publishdate"
-    if registered is not None:
-        return registered, "regdate"
-    return fetched_on, "fetched"
 
 
 def _text(item: Mapping[str, Any], key: str) -> str:
