@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 from click.testing import CliRunner, Result
 
@@ -46,7 +47,9 @@ def test_valid_person_is_masked() -> None:
     assert result.stdout.splitlines()[0] == "valid resident ID number"
     assert MASKED in result.stdout
     assert PERSON not in result.output
-    assert "1990-03-07" in result.stdout
+    # The masked form and the birth date together would be the whole number.
+    assert "1990-03-07" not in result.output and "19900307" not in result.output
+    assert "birth date:        (hidden; --unmask)" in result.stdout
     assert "male" in result.stdout
 
 
@@ -85,8 +88,10 @@ def test_json_valid_organisation() -> None:
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data == {
+        "schema_version": 1,
         "valid": True,
         "code": USCC,
+        "unmasked": False,
         "kind": "organization",
         "parts": {
             "authority": "9",
@@ -108,9 +113,54 @@ def test_json_valid_person() -> None:
     assert data["valid"] is True
     assert data["code"] == MASKED
     assert data["kind"] == "person"
-    assert data["parts"] == {"division": "320102", "birth_date": "1990-03-07", "sex": "male"}
-    assert data["error"] is None
-    assert PERSON not in result.output
+    assert data["parts"] == {"division": "320102", "birth_date": None, "sex": "male"}
+    assert data["error"] is None and data["unmasked"] is False
+    assert PERSON not in result.output and "1990-03-07" not in result.output
+
+
+def _config(tmp_path: Path, journal: bool = True) -> Path:
+    cfg = tmp_path / "creditguard.toml"
+    cfg.write_text(
+        f'[guard]\ndata_dir = "var"\n[journal]\nenabled = {"true" if journal else "false"}\n',
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_unmask_needs_a_journal(tmp_path: Path) -> None:
+    # Without a configuration there is nowhere to record the disclosure: nothing shown.
+    result = CliRunner().invoke(
+        main, ["code", PERSON, "--unmask"], env={"CREDITGUARD_CONFIG": None}
+    )
+    assert result.exit_code == 2
+    assert PERSON not in result.output and "1990-03-07" not in result.output
+    assert "journal" in result.stderr
+    off = run(PERSON, "--unmask", "--config", str(_config(tmp_path, journal=False)))
+    assert off.exit_code == 2 and PERSON not in off.output
+
+
+def test_unmask_shows_the_number_and_records_it(tmp_path: Path) -> None:
+    from creditguard.disclosures import read_disclosures
+
+    cfg = _config(tmp_path)
+    result = run(PERSON, "--unmask", "--json", "--config", str(cfg))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["code"] == PERSON and data["unmasked"] is True
+    assert data["parts"]["birth_date"] == "1990-03-07"
+    human = run(PERSON, "--unmask", "--config", str(cfg))
+    assert PERSON in human.stdout and "1990-03-07" in human.stdout
+    rows = read_disclosures(tmp_path / "var" / "journal.db")
+    assert [r["command"] for r in rows] == ["code --unmask", "code --unmask"]
+    assert rows[0]["subjects"] == [MASKED] and rows[0]["actor"]
+    assert PERSON not in (tmp_path / "var" / "journal.db").read_bytes().decode("latin-1")
+
+
+def test_unmask_of_an_organisation_records_nothing(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    result = run(USCC, "--unmask", "--config", str(cfg))
+    assert result.exit_code == 0 and USCC in result.stdout
+    assert not (tmp_path / "var" / "journal.db").exists()
 
 
 def test_json_invalid() -> None:

@@ -21,7 +21,7 @@ from creditguard.journal import DecisionJournal
 from creditguard.mirror import SqliteMirror
 from creditguard.models import Decision
 from creditguard.outbox import SqliteOutbox
-from creditguard.sync import SyncState
+from creditguard.push_feed import FeedState
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
@@ -72,7 +72,7 @@ def _mirror(path: Path) -> None:
 
 
 def _sync(path: Path) -> None:
-    SyncState(path)
+    FeedState(path)
 
 
 def _cases(path: Path) -> None:

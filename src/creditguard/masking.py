@@ -36,9 +36,12 @@ _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 LOGGERS_MASKED: tuple[str, ...] = (
     "creditguard",
+    "creditguard.case_desk",
     "creditguard.journal",
+    "creditguard.measures",
     "creditguard.outbox",
     "creditguard.plugins",
+    "creditguard.push_feed",
     "creditguard.sources",
     "creditguard.sync",
     "creditguard.webhook",

@@ -44,10 +44,10 @@ def test_status_dead_retry(tmp_path: Path) -> None:
     code, out = run("outbox", "dead", "--path", path)
     assert code == 0 and "case_id is missing" in out
     code, out = run("outbox", "dead", "--path", path, "--json")
-    assert json.loads(out)[0]["last_status"] == 400
+    assert json.loads(out)["items"][0]["last_status"] == 400
     assert run("outbox", "retry", "--path", path)[0] == 2
     code, out = run("outbox", "retry", "--all", "--path", path, "--json")
-    assert code == 0 and json.loads(out) == {"requeued": 1}
+    assert code == 0 and json.loads(out) == {"schema_version": 1, "requeued": 1}
 
 
 @pytest.mark.integration

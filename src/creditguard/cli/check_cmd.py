@@ -8,6 +8,7 @@ from datetime import date
 import click
 
 from creditguard.cli._common import EXIT_ERROR, echo_json, fail, open_guard, usage_exit_code
+from creditguard.cli._unmask import disclose, unmask_option
 from creditguard.errors import CreditGuardError, InvalidCodeError
 
 #: Exit status by outcome, so scripts can branch without parsing output.
@@ -28,9 +29,21 @@ EXIT_BY_OUTCOME = {"allow": 0, "review": 3, "restrict": 4, "deny": 5}
     envvar="CREDITGUARD_CONFIG",
     help="Config file (default: $CREDITGUARD_CONFIG; one of the two is required).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the decision as one JSON object (docs/cli-json.md).",
+)
+@unmask_option
 def check(
-    code: str, step: str, region: str, as_of: object, config_path: str | None, as_json: bool
+    code: str,
+    step: str,
+    region: str,
+    as_of: object,
+    config_path: str | None,
+    as_json: bool,
+    unmask: bool,
 ) -> None:
     """Check CODE before STEP in REGION and print the decision.
 
@@ -52,22 +65,37 @@ def check(
         guard.close()
         fail(str(exc), code=usage_exit_code(exc))
     guard.close()
+    if unmask:  # recorded before anything is shown, or nothing is shown
+        journal = guard.journal
+        disclose(
+            journal.path if journal is not None else None,
+            command="check --unmask",
+            subjects=[decision.subject_code],
+            decision_id=decision.decision_id,
+        )
     if as_json:
+        from creditguard.masking import mask_decision_data
+
         data = decision.model_dump(mode="json")
-        echo_json(data)
+        echo_json(data if unmask else mask_decision_data(data))
     else:
-        click.echo(render(decision))
+        click.echo(render(decision, unmask=unmask))
     sys.exit(EXIT_BY_OUTCOME.get(decision.outcome, EXIT_ERROR))
 
 
-def render(decision: object) -> str:
-    """The human form of a decision: a headline, the measures, then the explanation."""
+def render(decision: object, *, unmask: bool = False) -> str:
+    """The human form of a decision: a headline, the measures, then the explanation.
+
+    The subject's code is masked when it is a person's, unless ``unmask``.
+    """
     from creditguard.explain import OUTCOME_LABELS, data_time
+    from creditguard.masking import mask_name
     from creditguard.models import Decision
 
     assert isinstance(decision, Decision)
     d = decision
-    head = f"{d.outcome.upper():8} {d.subject_display}  {d.step} @ {d.region}  ({OUTCOME_LABELS[d.outcome]})"
+    subject = d.subject_code if unmask else d.subject_display
+    head = f"{d.outcome.upper():8} {subject}  {d.step} @ {d.region}  ({OUTCOME_LABELS[d.outcome]})"
     lines = [click.style(head, bold=True)]
     if not d.verified:
         lines.append(f"UNVERIFIED: {d.degraded_reason}")
@@ -83,7 +111,8 @@ def render(decision: object) -> str:
     for am in d.conditions:
         lines.append(f"  {am.code:8} {am.effect:20} {am.title}  (condition: commitment steps only)")
     for pm in d.possible_matches:
-        lines.append(f"  possible match for review: {pm.name} ({pm.source})")
+        name = pm.name if unmask or d.subject_kind != "person" else mask_name(pm.name)
+        lines.append(f"  possible match for review: {name} ({pm.source})")
     loaded = data_time(d)
     as_of = loaded.strftime("%Y-%m-%d %H:%M") if loaded else "unknown"
     lines.append(f"  decision {d.decision_id}, list {d.list_region} v{d.list_version}")

@@ -8,15 +8,17 @@ from typing import Any
 import click
 
 from creditguard.cli._common import EXIT_ERROR, EXIT_OK, echo_json
+from creditguard.cli._unmask import disclose, journal_path_of_config, unmask_option
 from creditguard.codes import SubjectCode, parse_code
 from creditguard.errors import InvalidCodeError
 
 __all__ = ["code"]
 
 
-def _parts(sc: SubjectCode) -> dict[str, Any]:
+def _parts(sc: SubjectCode, unmask: bool) -> dict[str, Any]:
     if sc.kind == "person":
-        birth = sc.birth_date
+        # The masked code and the birth date together are the whole number.
+        birth = sc.birth_date if unmask else None
         return {
             "division": sc.division,
             "birth_date": birth.isoformat() if birth else None,
@@ -36,16 +38,16 @@ def _labelled(value: str | None, label: str | None) -> str:
     return f"{value} ({label})" if label else f"{value} (unknown)"
 
 
-def _print_human(sc: SubjectCode) -> None:
+def _print_human(sc: SubjectCode, unmask: bool) -> None:
     if sc.kind == "person":
         verdict = "valid resident ID number"
         if sc.converted_from_15:
             verdict += " (converted from 15 digits)"
         birth = sc.birth_date
         rows = [
-            ("code", sc.masked),
+            ("code", sc.code if unmask else sc.masked),
             ("division", sc.division),
-            ("birth date", birth.isoformat() if birth else ""),
+            ("birth date", birth.isoformat() if unmask and birth else "(hidden; --unmask)"),
             ("sex", sc.sex or ""),
         ]
     else:
@@ -82,11 +84,28 @@ def _print_invalid(exc: InvalidCodeError) -> None:
     is_flag=True,
     help="Treat warnings (inner organisation code, unknown type) as errors.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
-def code(code_text: str, strict: bool, as_json: bool) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON object (docs/cli-json.md).",
+)
+@unmask_option
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help="Config file naming the journal that records --unmask (default: $CREDITGUARD_CONFIG).",
+)
+def code(
+    code_text: str, strict: bool, as_json: bool, unmask: bool, config_path: str | None
+) -> None:
     """Validate CODE (unified social credit code or resident ID number) and show its parts.
 
-    Resident ID numbers are shown masked. Exit 0 valid, 1 invalid.
+    A resident ID number is shown masked and without its birth date (the two
+    together are the whole number); --unmask shows both and is recorded in the
+    decision journal. Exit 0 valid, 1 invalid, 2 usage.
     """
     try:
         sc = parse_code(code_text, strict=strict)
@@ -96,6 +115,7 @@ def code(code_text: str, strict: bool, as_json: bool) -> None:
                 {
                     "valid": False,
                     "code": exc.shown,
+                    "unmasked": False,
                     "kind": None,
                     "parts": {},
                     "warnings": [],
@@ -105,17 +125,21 @@ def code(code_text: str, strict: bool, as_json: bool) -> None:
         else:
             _print_invalid(exc)
         sys.exit(EXIT_ERROR)
+    unmask = unmask and sc.kind == "person"  # organisation codes are public anyway
+    if unmask:
+        disclose(journal_path_of_config(config_path), command="code --unmask", subjects=[sc.code])
     if as_json:
         echo_json(
             {
                 "valid": True,
-                "code": sc.masked,
+                "code": sc.code if unmask else sc.masked,
+                "unmasked": unmask,
                 "kind": sc.kind,
-                "parts": _parts(sc),
+                "parts": _parts(sc, unmask),
                 "warnings": list(sc.warnings),
                 "error": None,
             }
         )
     else:
-        _print_human(sc)
+        _print_human(sc, unmask)
     sys.exit(EXIT_OK)

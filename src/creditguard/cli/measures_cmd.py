@@ -370,7 +370,7 @@ def explain(
 @click.argument("new", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 def diff(old: str, new: str, as_json: bool) -> None:
-    """Added, removed and changed measures between two list files, field by field."""
+    """Added, removed and changed measures from list file OLD to NEW, field by field."""
     from creditguard.measures.diff import diff_lists
     from creditguard.measures.loader import load_measure_list
 

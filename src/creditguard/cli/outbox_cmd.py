@@ -88,7 +88,7 @@ def dead(path: str | None, config: str | None, limit: int, as_json: bool) -> Non
     """Dead letters with the platform's reasons."""
     items = _open(path, config).items("dead", limit=limit)
     if as_json:
-        echo_json([dataclasses.asdict(i) for i in items])
+        echo_json({"items": [dataclasses.asdict(i) for i in items]})
         return
     if not items:
         click.echo("no dead letters")

@@ -37,7 +37,7 @@ def _is_loopback(host: str) -> bool:
     show_default=True,
     help="0 picks a free port.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--data", "data_file", type=click.Path(exists=True, dir_okay=False), help="Records as JSONL."
 )
@@ -48,14 +48,18 @@ def _is_loopback(host: str) -> bool:
     multiple=True,
     help="Measure-list file (repeatable).",
 )
-@click.option("--app-key", default="test-key", show_default=True)
+@click.option(
+    "--app-key", default="test-key", show_default=True, help="The app key the platform accepts."
+)
 @click.option(
     "--secret",
     envvar="CREDITGUARD_PLATFORM_SECRET",
     default="test-secret",
     help="Shared secret [default: test-secret].",
 )
-@click.option("--base-path", default="/api", show_default=True)
+@click.option(
+    "--base-path", default="/api", show_default=True, help="Path prefix of the API (spec §1)."
+)
 @click.option(
     "--latency-ms",
     type=click.FloatRange(min=0),

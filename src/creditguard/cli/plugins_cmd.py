@@ -19,7 +19,8 @@ def plugins(as_json: bool) -> None:
     except CreditGuardError as exc:
         fail(str(exc))
     if as_json:
-        echo_json([{"name": i.name, "version": i.version, "hooks": list(i.hooks)} for i in infos])
+        plugins = [{"name": i.name, "version": i.version, "hooks": list(i.hooks)} for i in infos]
+        echo_json({"plugins": plugins})
         return
     for i in infos:
         click.echo(f"{i.name} {i.version or '-'}")

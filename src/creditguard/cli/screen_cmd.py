@@ -23,7 +23,11 @@ _OUT_COLUMNS = ["outcome", "measures", "verified", "degraded_reason", "decision_
 @click.option("--region", required=True, help="6-digit division code.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Replay as of this date.")
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="CREDITGUARD_CONFIG"
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help="Config file (default: $CREDITGUARD_CONFIG).",
 )
 @click.option(
     "--out",
@@ -31,7 +35,10 @@ _OUT_COLUMNS = ["outcome", "measures", "verified", "degraded_reason", "decision_
     help="Write the input rows plus results as CSV.",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object per row and a summary."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document: the summary and a result per row (docs/cli-json.md).",
 )
 def screen(
     file: TextIO,
@@ -46,6 +53,8 @@ def screen(
     """Check every code in FILE (CSV) before STEP in REGION.
 
     Invalid codes are reported on their own row and do not stop the batch.
+    Resident ID numbers are masked in every output (use ``check --unmask``
+    for one subject).
     Exit status: 0 when every row was decided (whatever the outcomes), 1 when
     some rows could not be (invalid codes, unavailable records under the
     "raise" policy), 2 on usage errors.

@@ -1,0 +1,73 @@
+"""``--unmask``: show resident ID numbers whole, for officers, and record that it happened.
+
+Default output masks every resident ID number (README, "Personal data").
+``--unmask`` shows them whole only after a row is written to the decision
+journal's file (:mod:`creditguard.disclosures`); with no journal configured,
+or when the row cannot be written, the command shows nothing and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from creditguard.cli._common import EXIT_USAGE, fail
+from creditguard.errors import CreditGuardError
+
+__all__ = ["UNMASK_HELP", "disclose", "journal_path_of_config", "unmask_option"]
+
+UNMASK_HELP = (
+    "Show resident ID numbers whole (for officers who need them). "
+    "Recorded in the decision journal first; refused without a journal."
+)
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def unmask_option(f: _F) -> _F:
+    """The ``--unmask`` flag, the same in every command that offers it."""
+    return click.option("--unmask", is_flag=True, help=UNMASK_HELP)(f)
+
+
+def journal_path_of_config(config_path: str | None) -> Path:
+    """The journal file of the configuration, or exit 2 when there is none to record in."""
+    from creditguard.config import load_config
+
+    if config_path is None:
+        fail(
+            "--unmask is recorded in the decision journal: give --config "
+            "(or set CREDITGUARD_CONFIG) so the journal is known",
+            code=EXIT_USAGE,
+        )
+    try:
+        cfg = load_config(config_path)
+    except CreditGuardError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+    if not cfg.journal.enabled:
+        fail(
+            "--unmask is recorded in the decision journal, which this configuration disables",
+            code=EXIT_USAGE,
+        )
+    return cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db"
+
+
+def disclose(
+    journal_path: str | os.PathLike[str] | None,
+    *,
+    command: str,
+    subjects: list[str],
+    decision_id: str | None = None,
+) -> None:
+    """Record the disclosure before anything is shown; exit when it cannot be recorded."""
+    from creditguard.disclosures import record_disclosure
+
+    if journal_path is None:
+        fail("--unmask is recorded in the decision journal, which is disabled", code=EXIT_USAGE)
+    try:
+        record_disclosure(journal_path, command=command, subjects=subjects, decision_id=decision_id)
+    except CreditGuardError as exc:
+        fail(f"nothing shown unmasked: {exc}")

@@ -1,0 +1,105 @@
+"""Disclosures: a durable note each time personal data is shown unmasked (``--unmask``).
+
+Default output masks resident ID numbers (README, "Personal data"). An officer
+may need the whole number; the commands that offer ``--unmask`` first write a
+row here, in the decision journal's file (table ``disclosures``), and show
+nothing unmasked when that write fails. The row names who (the operating-system
+user), when (China Standard Time), which command, the decision shown if any,
+and the subjects, themselves masked: it records that a number was shown, not
+which one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from creditguard._files import prepare_private_file
+from creditguard.clock import CST
+from creditguard.errors import StorageError
+from creditguard.masking import mask_code
+
+__all__ = ["read_disclosures", "record_disclosure"]
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS disclosures (
+    at TEXT NOT NULL,        -- ISO time, China Standard Time
+    actor TEXT NOT NULL,     -- the operating-system user
+    command TEXT NOT NULL,   -- e.g. "check --unmask"
+    subjects TEXT NOT NULL,  -- JSON list of the codes shown, masked
+    decision_id TEXT         -- the decision shown, when there is one
+)
+"""
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def record_disclosure(
+    path: str | os.PathLike[str],
+    *,
+    command: str,
+    subjects: list[str],
+    decision_id: str | None = None,
+) -> None:
+    """Durably record that ``command`` shows ``subjects`` unmasked.
+
+    Call it before showing anything; raises :class:`StorageError` when the
+    row cannot be written (then show nothing unmasked).
+    """
+    row = (
+        datetime.now(CST).isoformat(timespec="seconds"),
+        _actor(),
+        command,
+        json.dumps([mask_code(s) for s in subjects], ensure_ascii=False),
+        decision_id,
+    )
+    try:
+        prepare_private_file(path)
+        conn = sqlite3.connect(path, timeout=10.0)
+        try:
+            with conn:
+                conn.execute("PRAGMA busy_timeout = 10000")
+                conn.execute(_TABLE)
+                conn.execute("INSERT INTO disclosures VALUES (?, ?, ?, ?, ?)", row)
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"{path}: cannot record the disclosure: {exc}") from exc
+
+
+def read_disclosures(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Recorded disclosures, oldest first (empty when there are none)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        try:
+            has = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'disclosures'"
+            ).fetchone()
+            rows = conn.execute("SELECT * FROM disclosures ORDER BY at").fetchall() if has else []
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot read disclosures in {p}: {exc}") from exc
+    return [
+        {
+            "at": r[0],
+            "actor": r[1],
+            "command": r[2],
+            "subjects": json.loads(r[3]),
+            "decision_id": r[4],
+        }
+        for r in rows
+    ]
