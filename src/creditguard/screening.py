@@ -44,7 +44,8 @@ class ScreenResult:
         d = self.decision
         return {
             "row": self.row,
-            "input": mask_code(self.input.strip()) if d is None else d.subject_display,
+            # str(): a library caller may pass a non-text row (reported as that row's error).
+            "input": mask_code(str(self.input).strip()) if d is None else d.subject_display,
             "outcome": self.outcome,
             "measures": [m.code for m in d.measures] if d else [],
             "verified": d.verified if d else None,
