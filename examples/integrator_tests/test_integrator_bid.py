@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from creditguard.workflow import StepDenied
+from creditguard.case_desk import StepDenied
 
 
 @dataclass

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         MeasureList,
     )
     from creditguard.screening import ScreenResult
-    from creditguard.workflow import StepDenied
+    from creditguard.case_desk import StepDenied
 
 #: The one version source: pyproject.toml reads it (``[tool.setuptools.dynamic]``).
 __version__ = "0.1.0"
@@ -102,7 +102,7 @@ _LAZY = {
     "config_from_dict": "creditguard.config",
     "load_config": "creditguard.config",
     "ScreenResult": "creditguard.screening",
-    "StepDenied": "creditguard.workflow",
+    "StepDenied": "creditguard.case_desk",
 }
 
 

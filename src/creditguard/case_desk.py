@@ -3,14 +3,14 @@
 :class:`CaseDesk` is what a guard uses when ``[outbox]`` is on: a
 :class:`~creditguard.cases.CaseRecorder` on the configured outbox, the book
 of platform-initiated cases, and (optionally) a background delivery worker
-sending to the configured platform. The guards' ``step`` decorator,
-``checked`` context manager and ``feedback`` call go through it.
+sending through the configured platform's channel (:mod:`creditguard.channels`,
+built by the platform's adapter). The guards' ``step`` decorator, ``checked``
+context manager and ``feedback`` call go through it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 from creditguard.errors import ConfigError, CreditGuardError
 
 if TYPE_CHECKING:
+    import httpx
+    import pluggy
+
     from creditguard.cases import CaseRecorder
-    from creditguard.config import Config, SourceConfig
+    from creditguard.config import Config
     from creditguard.models import CreditRecord, Decision
     from creditguard.outbox import DeliveryWorker, Outbox, OutboxItem
 
@@ -32,10 +35,9 @@ __all__ = [
     "open_case_desk",
     "outbox_enabled",
     "outbox_target",
-    "platform_source",
 ]
 
-log = logging.getLogger("creditguard.workflow")
+log = logging.getLogger("creditguard.case_desk")
 
 
 class StepDenied(CreditGuardError):
@@ -166,19 +168,20 @@ def case_book_path(config: Config) -> Path:
     return config.data_dir / "platform-cases.db"
 
 
-def platform_source(config: Config) -> SourceConfig | None:
-    """The ``[[sources]]`` entry cases go to: ``[outbox] platform``, else the first of type platform."""
-    wanted = config.outbox.platform
-    for sc in config.sources:
-        if (wanted is not None and sc.name == wanted) or (wanted is None and sc.type == "platform"):
-            return sc
-    if wanted is not None:
-        raise ConfigError(f"[outbox] platform = {wanted!r} names no [[sources]] entry")
-    return None
+def open_case_desk(
+    config: Config,
+    pm: pluggy.PluginManager | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> CaseDesk | None:
+    """The case desk the configuration asks for, or None when the outbox is off.
 
-
-def open_case_desk(config: Config) -> CaseDesk | None:
-    """The case desk the configuration asks for, or None when the outbox is off."""
+    With ``[outbox] deliver`` on, the worker delivers through the channel the
+    platform's adapter builds from its ``[[sources]]`` entry (see
+    :func:`creditguard.channels.open_channel`; ``pm`` is the guard's plugin
+    manager). No channel installed or configured: items wait in the outbox
+    for ``creditguard outbox flush`` elsewhere.
+    """
     if not outbox_enabled(config):
         return None
     if not config.guard.unit_code:
@@ -186,17 +189,16 @@ def open_case_desk(config: Config) -> CaseDesk | None:
             "[outbox] is enabled but [guard] unit_code is not set: cases need this unit's code"
         )
     from creditguard.cases import CaseRecorder, SqliteCaseBook
+    from creditguard.channels import open_channel
     from creditguard.outbox import Deliverer, DeliveryWorker, open_outbox
 
     cfg = config.outbox
+    channel = open_channel(config, pm) if cfg.deliver else None
     outbox = open_outbox(outbox_target(config))
     worker = None
-    if cfg.deliver:
-        platform = _platform_options(config)
-        if platform is not None:
-            base_url, app_key, secret = platform
-            deliverer = Deliverer(outbox, base_url=base_url, app_key=app_key, secret=secret)
-            worker = DeliveryWorker(deliverer, restart_after_fork=True)
+    if channel is not None:
+        deliverer = Deliverer(outbox, channel, transport=transport, lease_s=cfg.lease_s)
+        worker = DeliveryWorker(deliverer, restart_after_fork=True)
     book = SqliteCaseBook(case_book_path(config))
     recorder = CaseRecorder(
         outbox,
@@ -207,19 +209,3 @@ def open_case_desk(config: Config) -> CaseDesk | None:
     if worker is not None:
         worker.start()
     return CaseDesk(recorder, outbox, worker, drain_timeout=cfg.drain_timeout_s)
-
-
-def _platform_options(config: Config) -> tuple[str, str, str] | None:
-    sc = platform_source(config)
-    if sc is None:
-        return None
-    opts = sc.options
-    secret = opts.get("secret")
-    if secret is None and opts.get("secret_env"):
-        secret = os.environ.get(str(opts["secret_env"]))
-    if not (opts.get("base_url") and opts.get("app_key") and secret):
-        raise ConfigError(
-            f"[outbox] delivers to source {sc.name!r}, which needs base_url, app_key and a secret "
-            "(secret_env naming a set environment variable)"
-        )
-    return str(opts["base_url"]), str(opts["app_key"]), str(secret)

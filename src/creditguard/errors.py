@@ -9,11 +9,14 @@
     │   ├── UnknownStepError             a step outside the vocabulary (spec §8 + [guard] steps)
     │   └── MeasureListError             a measure-list file is malformed or fails validation
     ├── ConfigError                      the configuration file or arguments are wrong
+    │   └── SecretMissing                a secret the configuration names is unset or empty
     ├── PluginError                      a plugin is broken (misspelt hook, bad registration)
     ├── SourceError                      a record source or the platform failed
     │   ├── SourceUnavailable            temporary: timeout, 5xx, 429, circuit open; retry later
     │   │   └── DeadlineExceeded         the check's overall deadline ran out
     │   └── SourceRefused                permanent: the source refused the request (4xx)
+    │       └── CaseNotKnownYet          the platform has not received the case's initiation yet
+    ├── SignatureError                   a signed request (webhook push) failed verification
     ├── RecordsUnavailable               records could not be obtained and the step's policy is "raise"
     └── StorageError                     a local store (mirror, journal, outbox) could not be written
 
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CaseNotKnownYet",
     "ConfigError",
     "CreditGuardError",
     "DeadlineExceeded",
@@ -38,6 +42,8 @@ __all__ = [
     "PluginError",
     "Problem",
     "RecordsUnavailable",
+    "SecretMissing",
+    "SignatureError",
     "SourceError",
     "SourceRefused",
     "SourceUnavailable",
@@ -142,6 +148,18 @@ class ConfigError(CreditGuardError):
     """The configuration (file, environment or arguments) is wrong."""
 
 
+class SecretMissing(ConfigError):
+    """A secret the configuration needs is not set or empty; the message names where it was looked for."""
+
+
+class SignatureError(CreditGuardError):
+    """A signed request failed verification; ``reason`` says why (never the secret)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class PluginError(CreditGuardError):
     """A plugin is broken: a misspelt hook, a bad registration, a duplicate name."""
 
@@ -188,6 +206,14 @@ class DeadlineExceeded(SourceUnavailable):
 
 class SourceRefused(SourceError):
     """The source refused the request for good (4xx): retrying will not help."""
+
+
+class CaseNotKnownYet(SourceRefused):
+    """The platform does not know the case an item is about yet (spec §6: "not yet").
+
+    A channel raises it when a response or feedback arrives before the
+    case's initiation; the outbox sends the initiation again, then the item.
+    """
 
 
 class RecordsUnavailable(CreditGuardError):

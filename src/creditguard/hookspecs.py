@@ -10,6 +10,8 @@ Registration hooks (called once, when a guard is built):
 - :func:`creditguard_register_sources` — contribute record-source types
   (local mirror, platform over HTTP, agencies) that configuration can name.
 - :func:`creditguard_register_measures` — contribute measure lists (packs).
+- :func:`creditguard_register_channels` — contribute platform channels: how
+  cases and feedback are delivered, the push feed read and pushes verified.
 
 Decision hooks (called on every check):
 
@@ -51,6 +53,20 @@ def creditguard_register_sources(register: Callable[[str, Callable[..., Any]], N
     ``type_name`` and returns a record source (see :mod:`creditguard.sources`).
     Built-in types (``mirror``) are registered last, so a plugin can replace
     them by registering the same type name.
+    """
+
+
+@hookspec
+def creditguard_register_channels(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register platform channel types by calling ``register(type_name, factory)``.
+
+    ``factory(name=..., **options)`` is called with the options of the
+    ``[[sources]]`` entry the outbox delivers to (``[outbox] platform``, else
+    the first entry whose ``type`` is a registered channel type) and returns a
+    :class:`creditguard.channels.Channel`: it turns outbox items into signed
+    requests, reads receipts and the push feed, and verifies webhook pushes.
+    The options are the source's too, so a factory ignores the ones only its
+    source uses. The first registration of a type name wins.
     """
 
 

@@ -1,12 +1,13 @@
-"""Push sync (定向推送, spec §7): read the push feed, apply each event once to the local mirror.
+"""The push feed (定向推送, spec §7): read it through the platform's channel, apply each event once.
 
 Events arrive at least once; each ``event_id`` is applied once and recorded,
 and the cursor is persisted only after its page was applied. Applying is
 idempotent (an upsert, a removal, a response with a deterministic key), so
 a crash between applying an event and recording it re-applies it harmlessly.
-Unknown event types are skipped and counted. The same :class:`SyncState`
+Unknown event types are skipped and counted. The same :class:`FeedState`
 stores events received by webhook (:mod:`creditguard.webhook`) until
-:meth:`PushSync.apply_stored` applies them.
+:meth:`PushFeed.apply_stored` applies them. Events are
+:class:`~creditguard.channels.PushEvent` s: the channel reads the wire format.
 """
 
 from __future__ import annotations
@@ -22,24 +23,19 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from creditguard._files import prepare_private_file
 from creditguard.cases import CaseRecorder
+from creditguard.channels import KNOWN_EVENT_TYPES, Channel, PushEvent
 from creditguard.codes import parse_code
-from creditguard.errors import InputError, SourceRefused, SourceUnavailable, StorageError
+from creditguard.errors import InputError, SourceUnavailable, StorageError
 from creditguard.models import CreditRecord, Subject
-from creditguard.signing import signed_headers
 
-__all__ = ["KNOWN_EVENT_TYPES", "MirrorLike", "PushSync", "SyncReport", "SyncState"]
+__all__ = ["FeedReport", "FeedState", "MirrorLike", "PushFeed"]
 
-log = logging.getLogger("creditguard.sync")
-
-KNOWN_EVENT_TYPES = frozenset(
-    {"record.added", "record.updated", "record.removed", "case.initiated", "measure_list.published"}
-)
+log = logging.getLogger("creditguard.push_feed")
 _APPLIED_KEEP_S = 30 * 86400.0  # duplicates of a push come within hours; keep ids far longer
 
 
@@ -47,14 +43,21 @@ class MirrorLike(Protocol):
     """What sync needs of the local mirror (``creditguard.mirror.SqliteMirror`` fits)."""
 
     def upsert(
-        self, subject: Subject | None, record: CreditRecord, *, subject_code: str | None = None
+        self,
+        subject: Subject | None,
+        record: CreditRecord,
+        *,
+        subject_code: str | None = None,
+        at: str | None = None,
     ) -> Any: ...
 
-    def remove(self, record_id: str) -> bool: ...
+    def remove(self, record_id: str, *, subject_code: str, at: str | None = None) -> bool: ...
+
+    def mark_synced(self) -> None: ...
 
 
 @dataclass
-class SyncReport:
+class FeedReport:
     """What one sync run did."""
 
     pages: int = 0
@@ -78,7 +81,7 @@ class SyncReport:
         }
 
 
-class SyncState:
+class FeedState:
     """Cursor, applied event ids, webhook inbox, nonces and counters, in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
@@ -187,39 +190,44 @@ class SyncState:
                 for n, v in c.execute("SELECT name, n FROM sync_counters ORDER BY name")
             }
 
-    def store_event(self, event: Mapping[str, Any]) -> bool:
+    def store_event(self, event: PushEvent) -> bool:
         """Keep a webhook-delivered event until applied; False when its id was seen already."""
-        event_id = str(event["event_id"])
+        event_id = event.event_id
         with self._tx() as c:
             if c.execute("SELECT 1 FROM sync_applied WHERE event_id = ?", (event_id,)).fetchone():
                 return False
             cur = c.execute(
                 "INSERT OR IGNORE INTO sync_inbox (event_id, body, received_at) VALUES (?, ?, ?)",
-                (event_id, json.dumps(event, ensure_ascii=False), time.time()),
+                (event_id, json.dumps(event.to_dict(), ensure_ascii=False), time.time()),
             )
             return cur.rowcount == 1
 
-    def stored_events(self, limit: int = 1000) -> list[dict[str, Any]]:
+    def stored_events(self, limit: int = 1000) -> list[PushEvent]:
         """Webhook events not applied yet, in arrival order."""
         with self._tx() as c:
             rows = c.execute(
                 "SELECT body FROM sync_inbox ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [PushEvent.from_dict(json.loads(r[0])) for r in rows]
 
-    def check_nonce(self, app_key: str, nonce: str, *, now: float, window_s: float = 900.0) -> bool:
-        """Record a request nonce; False when it was seen within the window (a replay)."""
+    def first_use(self, replay_key: str, *, now: float, window_s: float = 900.0) -> bool:
+        """Record a pushed request's replay key; False when it was seen within the window.
+
+        Kept in the state file, so every process receiving pushes (gunicorn
+        workers) refuses a replay another one already accepted.
+        """
         with self._tx() as c:
             c.execute("DELETE FROM sync_nonces WHERE seen_at < ?", (now - window_s,))
             cur = c.execute(
-                "INSERT OR IGNORE INTO sync_nonces VALUES (?, ?, ?)", (app_key, nonce, now)
+                "INSERT OR IGNORE INTO sync_nonces VALUES (?, ?, ?)", ("", replay_key, now)
             )
             return cur.rowcount == 1
 
 
-class PushSync:
+class PushFeed:
     """Applies push events to a mirror, once each, and answers platform-initiated cases.
 
+    ``channel`` reads the platform's feed (needed by :meth:`pull` only).
     ``on_invalidate(subject_code)`` is called for every subject whose records
     changed, so cached records are dropped. ``cases`` (with ``implemented``,
     the measure codes this unit carries out) answers ``case.initiated``.
@@ -228,8 +236,9 @@ class PushSync:
     def __init__(
         self,
         mirror: MirrorLike,
-        state: SyncState,
+        state: FeedState,
         *,
+        channel: Channel | None = None,
         cases: CaseRecorder | None = None,
         implemented: Collection[str] = (),
         on_invalidate: Callable[[str], None] | None = None,
@@ -237,6 +246,7 @@ class PushSync:
     ) -> None:
         self.mirror = mirror
         self.state = state
+        self.channel = channel
         self.cases = cases
         self.implemented = frozenset(implemented)
         self.on_invalidate = on_invalidate
@@ -244,58 +254,67 @@ class PushSync:
 
     # --- applying ----------------------------------------------------------------------
 
-    def _apply(self, event: Mapping[str, Any], report: SyncReport) -> None:
-        kind = str(event.get("type", ""))
-        subject_code = str(event.get("subject_code", ""))
+    def _apply(self, event: PushEvent, report: FeedReport) -> None:
+        kind = event.type
         if kind not in KNOWN_EVENT_TYPES:
             report.unknown += 1
             report.by_type["unknown"] += 1
             return
         try:
+            if event.problem is not None:
+                raise InputError(event.problem)
             if kind in ("record.added", "record.updated"):
-                record = CreditRecord.model_validate(event["record"])
-                parse_code(subject_code)  # a push about an invalid code is rejected, not mirrored
+                if event.record is None:
+                    raise InputError("no record")
+                parse_code(event.subject_code)  # a push about an invalid code is not mirrored
                 # No Subject: the event has only the code, and the mirror's subject data must stay.
-                self.mirror.upsert(None, record, subject_code=subject_code)
+                self.mirror.upsert(
+                    None, event.record, subject_code=event.subject_code, at=event.at or None
+                )
             elif kind == "record.removed":
-                self.mirror.remove(str(event["record_id"]))
+                if not event.record_id:
+                    raise InputError("no record_id")
+                # The subject must match too: a removal naming another subject is refused.
+                self.mirror.remove(
+                    event.record_id, subject_code=event.subject_code, at=event.at or None
+                )
             elif kind == "case.initiated":
                 if self.cases is None:
                     raise InputError("no case recorder configured to answer platform cases")
                 self.cases.respond(event, self.implemented)
             elif kind == "measure_list.published" and self.on_measure_list is not None:
-                self.on_measure_list(str(event.get("region", "")), str(event.get("version", "")))
-        except (InputError, KeyError, ValueError) as exc:
+                self.on_measure_list(event.region, event.version)
+        except (InputError, ValueError) as exc:
             # A malformed event must not block the feed; count it and say which one.
             report.rejected += 1
             report.by_type["rejected"] += 1
-            log.warning("push event %s (%s) rejected: %s", event.get("event_id"), kind, _short(exc))
+            log.warning("push event %s (%s) rejected: %s", event.event_id, kind, _short(exc))
             return
         report.applied += 1
         report.by_type[kind] += 1
-        if subject_code and kind.startswith("record.") and self.on_invalidate is not None:
-            self.on_invalidate(subject_code)
+        if event.subject_code and kind.startswith("record.") and self.on_invalidate is not None:
+            self.on_invalidate(event.subject_code)
 
     def apply_page(
         self,
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[PushEvent],
         *,
         cursor: str | None,
-        report: SyncReport | None = None,
-    ) -> SyncReport:
+        report: FeedReport | None = None,
+    ) -> FeedReport:
         """Apply one page of events once each, then persist ids and ``cursor`` together."""
-        report = report or SyncReport()
-        ids = [str(e.get("event_id", "")) for e in events]
+        report = report or FeedReport()
+        ids = [e.event_id for e in events]
         done = self.state.applied([i for i in ids if i])
         before = Counter(report.by_type)
         applied_ids: list[str] = []
-        for event_id, event in zip(ids, events, strict=True):
-            if not event_id or event_id in done:
+        for event in events:
+            if not event.event_id or event.event_id in done:
                 report.duplicates += 1
                 continue
             self._apply(event, report)
-            done.add(event_id)
-            applied_ids.append(event_id)
+            done.add(event.event_id)
+            applied_ids.append(event.event_id)
         counts = Counter(report.by_type)
         counts.subtract(before)
         self.state.commit_page(
@@ -309,9 +328,9 @@ class PushSync:
             report.cursor = cursor
         return report
 
-    def apply_stored(self, *, limit: int = 1000) -> SyncReport:
+    def apply_stored(self, *, limit: int = 1000) -> FeedReport:
         """Apply events the webhook stored (see :mod:`creditguard.webhook`)."""
-        report = SyncReport()
+        report = FeedReport()
         while True:
             events = self.state.stored_events(limit)
             if not events:
@@ -321,65 +340,35 @@ class PushSync:
     # --- polling -------------------------------------------------------------------------
 
     def pull(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        app_key: str,
-        secret: str | bytes,
-        limit: int = 100,
-        max_pages: int = 10_000,
-    ) -> SyncReport:
-        """Read the feed from the persisted cursor until a page comes back empty."""
-        report = SyncReport(cursor=self.state.cursor())
-        prefix = urlsplit(base_url).path.rstrip("/")
+        self, client: httpx.Client, *, limit: int = 100, max_pages: int = 10_000
+    ) -> FeedReport:
+        """Read the feed from the persisted cursor until a page comes back empty.
+
+        Reading the feed to its end (an empty poll counts) marks the mirror
+        synced, so it vouches for its data for its ``max_age``.
+        """
+        if self.channel is None:
+            raise InputError("PushFeed.pull needs the platform's channel (channel=...)")
+        report = FeedReport(cursor=self.state.cursor())
         for _ in range(max_pages):
-            params = {"limit": str(limit)}
-            if report.cursor:
-                params["cursor"] = report.cursor
-            query = urlencode(sorted(params.items()))
-            path = f"{prefix}/v1/pushes"
-            headers = signed_headers(app_key, secret, "GET", path, query, b"")
+            asked = report.cursor
+            request = self.channel.push_request(asked, limit=limit)
             try:
-                resp = client.get(f"{base_url.rstrip('/')}/v1/pushes?{query}", headers=headers)
+                response = client.send(request)
             except httpx.TransportError as exc:
                 raise SourceUnavailable(
-                    f"push feed: {type(exc).__name__}: {exc}", source="platform"
+                    f"push feed: {type(exc).__name__}: {exc}", source=self.channel.name
                 ) from exc
-            page = _page(resp)
-            events = page.get("events") or []
-            next_cursor = page.get("next_cursor")
-            self.apply_page(events, cursor=str(next_cursor) if next_cursor else None, report=report)
-            if not events or not next_cursor or next_cursor == params.get("cursor"):
+            page = self.channel.read_push_page(response)
+            self.apply_page(list(page.events), cursor=page.next_cursor, report=report)
+            if not page.events or not page.next_cursor or page.next_cursor == asked:
                 break
+        else:
+            return report  # stopped at max_pages: more may be waiting, not read to the end
+        mark = getattr(self.mirror, "mark_synced", None)
+        if callable(mark):
+            mark()
         return report
-
-
-def _page(resp: httpx.Response) -> dict[str, Any]:
-    status = resp.status_code
-    if status == 429 or status >= 500:
-        raise SourceUnavailable(
-            "push feed unavailable", source="platform", status=status, excerpt=resp.text[:200]
-        )
-    if status >= 400:
-        raise SourceRefused(
-            "push feed refused the request",
-            source="platform",
-            status=status,
-            excerpt=resp.text[:200],
-        )
-    try:
-        page = resp.json()
-        if not isinstance(page, dict) or not isinstance(page.get("events", []), list):
-            raise ValueError("no events list")
-    except ValueError as exc:
-        raise SourceUnavailable(
-            f"push feed answered something else than a page ({exc})",
-            source="platform",
-            status=status,
-            excerpt=resp.text[:200],
-        ) from exc
-    return page
 
 
 def _short(exc: BaseException) -> str:

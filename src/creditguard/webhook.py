@@ -1,11 +1,13 @@
 """Webhook receiver for pushed events (spec §7.2), usable from any WSGI or ASGI app.
 
 :func:`receive` is a plain function: headers, body and request line in,
-``(status, body)`` out. It checks the signature, the timestamp window and the
-nonce (spec §2) before anything else, stores the event durably before it
-answers 2xx, and answers 200 again for an ``event_id`` it already has.
-Refusals are logged with the reason, never with the secret.
-:func:`make_wsgi_app` and :func:`make_asgi_app` wrap it.
+``(status, body)`` out. The platform's channel checks the request (for
+platform API v1: signature, timestamp window and nonce, spec §2) and reads
+the event before anything else; the receiver refuses a replayed request
+across processes, stores the event durably before it answers 2xx, and
+answers 200 again for an ``event_id`` it already has. Refusals are logged
+with the reason, never with the secret. :func:`make_wsgi_app` and
+:func:`make_asgi_app` wrap it; both refuse to be built without a channel.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from creditguard.errors import StorageError
-from creditguard.signing import SignatureError, verify
-from creditguard.sync import SyncState
+from creditguard.channels import Channel, PushEvent
+from creditguard.errors import ConfigError, InputError, SignatureError, StorageError
+from creditguard.push_feed import FeedState
 
 __all__ = ["MAX_BODY", "make_asgi_app", "make_wsgi_app", "receive"]
 
@@ -26,8 +28,6 @@ log = logging.getLogger("creditguard.webhook")
 
 #: Request bodies are at most 1 MiB (spec §1).
 MAX_BODY = 1 << 20
-
-Secrets = Mapping[str, str | bytes]
 
 
 def _answer(status: int, payload: Mapping[str, Any]) -> tuple[int, bytes]:
@@ -45,10 +45,10 @@ def receive(
     method: str,
     path: str,
     query: str = "",
-    secrets: Secrets,
-    store: SyncState,
+    channel: Channel,
+    store: FeedState,
     now: float | None = None,
-    on_stored: Callable[[Mapping[str, Any]], None] | None = None,
+    on_stored: Callable[[PushEvent], None] | None = None,
 ) -> tuple[int, bytes]:
     """Verify and store one pushed event; returns the HTTP status and JSON body to answer.
 
@@ -62,39 +62,31 @@ def receive(
         return _error(413, "PAYLOAD_TOO_LARGE", "request body exceeds 1 MiB")
     current = time.time() if now is None else now
     try:
-        app_key = verify(headers, secrets, method, path, query, body, now=current)
-        nonce = {k.lower(): v for k, v in headers.items()}["x-cg-nonce"]
-        if not store.check_nonce(app_key, nonce, now=current):
-            raise SignatureError("nonce was already used")
+        received = channel.receive_push(
+            method=method, path=path, query=query, headers=headers, body=body, now=current
+        )
+        if not store.first_use(received.replay_key, now=current, window_s=received.replay_window_s):
+            raise SignatureError("request was already received (replayed nonce)")
     except SignatureError as exc:
         log.warning("webhook request refused: %s", exc.reason)
         return _error(401, "UNAUTHENTICATED", exc.reason)
-    except StorageError as exc:
-        log.error("webhook cannot check the nonce: %s", exc)
-        return _error(503, "UNAVAILABLE", "event store unavailable, retry later")
-    try:
-        event = json.loads(body)
-        if (
-            not isinstance(event, dict)
-            or not isinstance(event.get("event_id"), str)
-            or not event["event_id"]
-        ):
-            raise ValueError("an event object with a non-empty event_id is required")
-    except ValueError as exc:
+    except InputError as exc:
         return _error(400, "INVALID_ARGUMENT", f"body is not an event: {str(exc)[:200]}")
+    except StorageError as exc:
+        log.error("webhook cannot check the request against replays: %s", exc)
+        return _error(503, "UNAVAILABLE", "event store unavailable, retry later")
+    event = received.event
     try:
         fresh = store.store_event(event)
     except StorageError as exc:
-        log.error("webhook cannot store event %s: %s", event["event_id"], exc)
+        log.error("webhook cannot store event %s: %s", event.event_id, exc)
         return _error(503, "UNAVAILABLE", "event store unavailable, retry later")
     if fresh and on_stored is not None:
         try:
             on_stored(event)
         except Exception:  # the event is stored; applying later will catch up
-            log.exception("webhook on_stored callback failed for %s", event["event_id"])
-    return _answer(
-        200, {"event_id": event["event_id"], "status": "stored" if fresh else "duplicate"}
-    )
+            log.exception("webhook on_stored callback failed for %s", event.event_id)
+    return _answer(200, {"event_id": event.event_id, "status": "stored" if fresh else "duplicate"})
 
 
 # --- WSGI -------------------------------------------------------------------------------
@@ -120,13 +112,23 @@ def _wsgi_headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _check_channel(channel: object) -> None:
+    # Refuse at build time: a receiver that cannot verify would accept forged pushes.
+    if channel is None or not isinstance(channel, Channel):
+        raise ConfigError(
+            "the webhook receiver needs the platform's channel (creditguard.channels.open_channel), "
+            f"got {type(channel).__name__}"
+        )
+
+
 def make_wsgi_app(
     *,
-    secrets: Secrets,
-    store: SyncState,
-    on_stored: Callable[[Mapping[str, Any]], None] | None = None,
+    channel: Channel,
+    store: FeedState,
+    on_stored: Callable[[PushEvent], None] | None = None,
 ) -> WsgiApp:
     """A WSGI application that receives pushed events at any path it is mounted on."""
+    _check_channel(channel)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -149,7 +151,7 @@ def make_wsgi_app(
                 method=environ.get("REQUEST_METHOD", "GET"),
                 path=path,
                 query=environ.get("QUERY_STRING", ""),
-                secrets=secrets,
+                channel=channel,
                 store=store,
                 on_stored=on_stored,
             )
@@ -174,12 +176,14 @@ AsgiApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 def make_asgi_app(
     *,
-    secrets: Secrets,
-    store: SyncState,
-    on_stored: Callable[[Mapping[str, Any]], None] | None = None,
+    channel: Channel,
+    store: FeedState,
+    on_stored: Callable[[PushEvent], None] | None = None,
 ) -> AsgiApp:
     """An ASGI application doing what :func:`make_wsgi_app` does; storing runs in a worker thread."""
     import anyio.to_thread
+
+    _check_channel(channel)
 
     async def app(scope: MutableMapping[str, Any], receive_: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -211,7 +215,7 @@ def make_asgi_app(
                     method=scope.get("method", "GET"),
                     path=path,
                     query=scope.get("query_string", b"").decode("latin-1"),
-                    secrets=secrets,
+                    channel=channel,
                     store=store,
                     on_stored=on_stored,
                 )

@@ -11,7 +11,7 @@ import click
 
 from creditguard.cli._common import echo_json, fail, fail_from
 from creditguard.errors import CreditGuardError
-from creditguard.outbox import Deliverer, Outbox, open_outbox
+from creditguard.outbox import Outbox, open_outbox
 
 __all__ = ["outbox"]
 
@@ -19,7 +19,7 @@ __all__ = ["outbox"]
 def _open(path: str | None, config: str | None) -> Outbox:
     if path is None:
         from creditguard.config import load_config
-        from creditguard.workflow import outbox_target
+        from creditguard.case_desk import outbox_target
 
         try:
             path = outbox_target(load_config(config))
@@ -93,7 +93,7 @@ def dead(path: str | None, config: str | None, limit: int, as_json: bool) -> Non
     if not items:
         click.echo("no dead letters")
     for i in items:
-        click.echo(f"#{i.id} {i.kind} {i.path} attempts={i.attempts} key={i.key[:16]}…")
+        click.echo(f"#{i.id} {i.topic} attempts={i.attempts} key={i.key[:16]}…")
         click.echo(f"    {i.last_error}")
 
 
@@ -114,13 +114,10 @@ def retry(
 
 @outbox.command()
 @_with_where
-@click.option("--base-url", help="Deliver now to this platform (else only make items due).")
-@click.option("--app-key", help="Application key id.")
 @click.option(
-    "--secret-env",
-    default="CREDITGUARD_SECRET",
-    show_default=True,
-    help="Variable holding the secret.",
+    "--due-only",
+    is_flag=True,
+    help="Only make pending items due now; do not deliver (another process will).",
 )
 @click.option(
     "--timeout",
@@ -133,29 +130,65 @@ def retry(
 def flush(
     path: str | None,
     config: str | None,
-    base_url: str | None,
-    app_key: str | None,
-    secret_env: str,
+    due_only: bool,
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Make every pending item due now and, with --base-url, deliver them."""
+    """Make every pending item due now and deliver them through the configured platform.
+
+    The platform is the configuration's (``[outbox] platform``, else the
+    first ``[[sources]]`` entry with a channel); its secret is read from the
+    variable that entry names. Exit codes: 0 nothing left undelivered, 1
+    items remain pending (retrying, or locked by another deliverer's lease)
+    or were dead-lettered, 2 no platform to deliver to.
+    """
+    from creditguard.channels import open_channel
+    from creditguard.config import load_config
+    from creditguard.outbox import Deliverer
+
     box = _open(path, config)
+    channel = None
+    lease_s = None
+    if not due_only:
+        try:
+            cfg = load_config(config)
+            channel = open_channel(cfg)
+            lease_s = cfg.outbox.lease_s
+        except CreditGuardError as exc:
+            fail_from(exc)
+        if channel is None:
+            fail(
+                "no platform to deliver to: the configuration needs a [[sources]] entry whose "
+                "type has a channel (or pass --due-only)",
+                code=2,
+            )
     made_due = box.make_due(now=time.time())
     counts = {"made_due": made_due, "delivered": 0, "retry": 0, "dead": 0}
-    if base_url:
-        secret = os.environ.get(secret_env)
-        if not app_key or not secret:
-            fail(f"--app-key and the secret in ${secret_env} are needed to deliver", code=2)
-        d = Deliverer(box, base_url=base_url, app_key=app_key, secret=secret)
+    if channel is not None:
+        assert lease_s is not None
+        d = Deliverer(box, channel, lease_s=lease_s)
         deadline = time.monotonic() + timeout_s
         try:
             for a in d.deliver_due(limit=1_000_000, stop=lambda: time.monotonic() > deadline):
                 counts[a.result] += 1
+        except CreditGuardError as exc:
+            fail_from(exc)
         finally:
             d.close()
-    counts["pending"] = box.status(now=time.time()).pending
+    st = box.status(now=time.time())
+    # Items another process holds under a lease are reported apart: they are being
+    # delivered (or their deliverer died and they wait for the lease to expire).
+    counts["pending"] = st.pending
+    counts["locked"] = st.in_flight
     if as_json:
         echo_json(counts)
     else:
         click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+        if st.in_flight:
+            click.echo(
+                f"{st.in_flight} item(s) locked by another deliverer's lease "
+                "(a killed process holds them until [outbox] lease_s passes)",
+                err=True,
+            )
+    if channel is not None and (st.pending or counts["dead"]):
+        raise SystemExit(1)

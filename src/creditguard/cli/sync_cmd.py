@@ -1,20 +1,20 @@
 """``creditguard sync``: read the platform's push feed into the local mirror.
 
-Settings come from ``--config`` (or ``$CREDITGUARD_CONFIG``) and can be
-overridden one by one on the command line: the platform is ``[outbox]
-platform`` or the first source of type ``platform``, the mirror the first
-source of type ``mirror``, the sync state and the book of platform cases live
-in ``data_dir`` next to the outbox the guards use, and the unit code is
-``[guard] unit_code``.
+Settings come from ``--config`` (or ``$CREDITGUARD_CONFIG``): the feed is
+read through the channel the platform's adapter builds from ``[outbox]
+platform`` or the first ``[[sources]]`` entry with a channel (its secret from
+the variable that entry names), the mirror is the first source of type
+``mirror``, the sync state and the book of platform cases live in
+``data_dir`` next to the outbox the guards use, and the unit code is
+``[guard] unit_code``. Paths can be overridden one by one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import httpx
@@ -23,36 +23,23 @@ from creditguard.cli._common import EXIT_USAGE, echo_json, fail, fail_from
 from creditguard.errors import CreditGuardError
 
 if TYPE_CHECKING:
+    from creditguard.channels import Channel
     from creditguard.config import Config
     from creditguard.mirror import SqliteMirror
 
 __all__ = ["sync"]
-
-_DEFAULT_SECRET_ENV = "CREDITGUARD_SECRET"
 
 
 @dataclass(frozen=True)
 class _Plan:
     """Everything one sync run needs, resolved from options and configuration."""
 
-    base_url: str
-    app_key: str
-    secret: str
+    channel: Channel
     mirror: SqliteMirror
     state: Path
     case_book: Path
     outbox: str | None
     unit_code: str | None
-
-
-def _secret(options: dict[str, Any], secret_env: str | None) -> tuple[str | None, str]:
-    """The secret and where it was looked for (for the error message; never the value)."""
-    if secret_env is not None:
-        return os.environ.get(secret_env), f"${secret_env}"
-    if options.get("secret"):
-        return str(options["secret"]), "the source's secret"
-    name = str(options.get("secret_env") or _DEFAULT_SECRET_ENV)
-    return os.environ.get(name), f"${name}"
 
 
 def _mirror(cfg: Config, mirror_path: str | None) -> SqliteMirror:
@@ -77,48 +64,33 @@ def _mirror(cfg: Config, mirror_path: str | None) -> SqliteMirror:
 
 def _plan(
     cfg: Config,
-    from_file: bool,
     *,
-    base_url: str | None,
-    app_key: str | None,
-    secret_env: str | None,
     mirror_path: str | None,
     state_path: str | None,
     outbox_path: str | None,
     unit_code: str | None,
 ) -> _Plan:
-    from creditguard.workflow import case_book_path, outbox_enabled, outbox_target, platform_source
+    from creditguard.case_desk import case_book_path, outbox_enabled, outbox_target
+    from creditguard.channels import open_channel
 
-    source = platform_source(cfg) if from_file else None
-    options = source.options if source is not None else {}
-    base_url = base_url or (str(options["base_url"]) if options.get("base_url") else None)
-    app_key = app_key or (str(options["app_key"]) if options.get("app_key") else None)
-    if not base_url or not app_key:
+    channel = open_channel(cfg)
+    if channel is None:
         fail(
-            "no platform to read: pass --base-url and --app-key, or --config with a "
-            "[[sources]] entry of type 'platform'",
+            "no platform to read: the configuration needs a [[sources]] entry whose type has a "
+            "channel (type 'platform' with creditguard-platform installed)",
             code=EXIT_USAGE,
         )
-    secret, where = _secret(options, secret_env)
-    if not secret:
-        fail(f"the platform secret is not set: export it in {where}", code=EXIT_USAGE)
     mirror = _mirror(cfg, mirror_path)
     unit = unit_code or cfg.guard.unit_code or None
-    if from_file:
-        state = Path(state_path) if state_path else cfg.data_dir / "sync-state.db"
-        book = case_book_path(cfg)
-        outbox = outbox_path or (outbox_target(cfg) if outbox_enabled(cfg) else None)
-    else:
-        # No configuration file: files live next to the mirror, as they always did.
-        state = Path(state_path) if state_path else Path(mirror.path).with_name("sync-state.db")
-        book = state.with_name("platform-cases.db")
-        outbox = outbox_path
+    state = Path(state_path) if state_path else cfg.data_dir / "sync-state.db"
+    book = case_book_path(cfg)
+    outbox = outbox_path or (outbox_target(cfg) if outbox_enabled(cfg) else None)
     if outbox and not unit:
         fail(
             "answering platform cases needs this unit's code: --unit-code or [guard] unit_code",
             code=EXIT_USAGE,
         )
-    return _Plan(base_url, app_key, secret, mirror, state, book, outbox, unit)
+    return _Plan(channel, mirror, state, book, outbox, unit)
 
 
 @click.command()
@@ -126,13 +98,7 @@ def _plan(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    help="creditguard.toml [$CREDITGUARD_CONFIG]; the options below override it.",
-)
-@click.option("--base-url", help="Platform base URL [the config's platform source].")
-@click.option("--app-key", help="Application key id [the config's platform source].")
-@click.option(
-    "--secret-env",
-    help="Variable holding the secret [the source's secret/secret_env, else CREDITGUARD_SECRET].",
+    help="creditguard.toml [$CREDITGUARD_CONFIG]; names the platform, the mirror and data_dir.",
 )
 @click.option(
     "--mirror",
@@ -144,7 +110,7 @@ def _plan(
     "--state",
     "state_path",
     type=click.Path(dir_okay=False),
-    help="Sync state file [data_dir/sync-state.db, or next to --mirror without a config].",
+    help="Sync state file [data_dir/sync-state.db].",
 )
 @click.option(
     "--outbox",
@@ -158,16 +124,13 @@ def _plan(
     multiple=True,
     help="A measure code this unit carries out (repeat; default: [outbox] implements).",
 )
-@click.option("--limit", default=100, show_default=True, help="Events per page.")
+@click.option("--limit", default=100, show_default=True, help="Events per page (1 to 1000).")
 @click.option(
     "--timeout", "timeout_s", default=30.0, show_default=True, help="HTTP timeout in seconds."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def sync(
     config_path: str | None,
-    base_url: str | None,
-    app_key: str | None,
-    secret_env: str | None,
     mirror_path: str | None,
     state_path: str | None,
     outbox_path: str | None,
@@ -183,19 +146,14 @@ def sync(
     stays at the last applied page), 2 missing settings.
     """
     from creditguard.cases import CaseRecorder, SqliteCaseBook
-    from creditguard.config import find_config, load_config
+    from creditguard.config import load_config
     from creditguard.outbox import open_outbox
-    from creditguard.sync import PushSync, SyncState
+    from creditguard.push_feed import FeedState, PushFeed
 
     try:
-        from_file = find_config(config_path) is not None
         cfg = load_config(config_path)
         plan = _plan(
             cfg,
-            from_file,
-            base_url=base_url,
-            app_key=app_key,
-            secret_env=secret_env,
             mirror_path=mirror_path,
             state_path=state_path,
             outbox_path=outbox_path,
@@ -210,18 +168,14 @@ def sync(
                 stack.callback(box.close)
                 book = SqliteCaseBook(plan.case_book)
                 recorder = CaseRecorder(box, plan.unit_code, book=book)
-            state = SyncState(plan.state)
+            state = FeedState(plan.state)
             # Measures this unit carries out: the options, else [outbox] implements.
             implemented = implements or cfg.outbox.implements
-            runner = PushSync(plan.mirror, state, cases=recorder, implemented=implemented)
-            client = stack.enter_context(httpx.Client(timeout=timeout_s))
-            report = runner.pull(
-                client,
-                base_url=plan.base_url,
-                app_key=plan.app_key,
-                secret=plan.secret,
-                limit=limit,
+            runner = PushFeed(
+                plan.mirror, state, channel=plan.channel, cases=recorder, implemented=implemented
             )
+            client = stack.enter_context(httpx.Client(timeout=timeout_s))
+            report = runner.pull(client, limit=limit)
     except CreditGuardError as exc:
         fail_from(exc)
     if as_json:

@@ -2,15 +2,17 @@
 
 ::
 
-    CaseRecorder / PushSync ──enqueue──► Outbox (SqliteOutbox | PostgresOutbox | enqueue_in)
-                                            │ claim (lease) ─► Deliverer ─► platform
+    CaseRecorder / PushFeed ──enqueue──► Outbox (SqliteOutbox | PostgresOutbox | enqueue_in)
+                                            │ claim (lease) ─► Deliverer ─► channel ─► platform
                                             └─ mark delivered / retry (backoff) / dead (refusal)
 
-Delivery is at least once with a deterministic ``Idempotency-Key`` per item,
-so the platform sees each fact once in effect. See ``docs/cases-and-outbox.md``.
+Items hold facts, not requests: the platform's channel (:mod:`creditguard.channels`)
+builds each request at send time. Delivery is at least once with a
+deterministic ``Idempotency-Key`` per item, so the platform sees each fact once
+in effect. See ``docs/cases-and-outbox.md``.
 """
 
-from creditguard.outbox._deliver import Attempt, Backoff, Deliverer, parse_retry_after
+from creditguard.outbox._deliver import DEFAULT_LEASE_S, Attempt, Backoff, Deliverer
 from creditguard.outbox._item import (
     ClaimedItem,
     ItemInfo,
@@ -18,6 +20,7 @@ from creditguard.outbox._item import (
     Outbox,
     OutboxItem,
     OutboxStatus,
+    encode_payload,
     idempotency_key,
 )
 from creditguard.outbox._postgres import PostgresOutbox
@@ -26,6 +29,7 @@ from creditguard.outbox._through import create_schema, enqueue_in
 from creditguard.outbox._worker import DeliveryWorker
 
 __all__ = [
+    "DEFAULT_LEASE_S",
     "Attempt",
     "Backoff",
     "ClaimedItem",
@@ -39,10 +43,10 @@ __all__ = [
     "PostgresOutbox",
     "SqliteOutbox",
     "create_schema",
+    "encode_payload",
     "enqueue_in",
     "idempotency_key",
     "open_outbox",
-    "parse_retry_after",
 ]
 
 

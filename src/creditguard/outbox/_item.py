@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 __all__ = [
     "ClaimedItem",
@@ -14,12 +15,14 @@ __all__ = [
     "Outbox",
     "OutboxItem",
     "OutboxStatus",
+    "encode_payload",
     "idempotency_key",
 ]
 
 #: What an item reports: spec §6.1 case, §6.2 response, §6.3 feedback, §10 and §11.
 ItemKind = Literal["case", "response", "feedback", "supervision", "disclosure"]
 ItemState = Literal["pending", "delivered", "dead"]
+_KINDS = frozenset(get_args(ItemKind))
 
 
 def idempotency_key(unit_code: str, group: str, kind: str, part: str = "") -> str:
@@ -35,27 +38,45 @@ def idempotency_key(unit_code: str, group: str, kind: str, part: str = "") -> st
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """One request to deliver to the platform, exactly as it will be sent.
+    """One fact to deliver to the platform, as core knows it (not as the wire carries it).
 
-    ``path`` is relative to the platform's base URL and starts with ``/v1/``.
-    ``group`` orders items: within a group (a case), items are delivered in the
-    order they were enqueued, each only after the ones before it are settled.
-    The request is signed at send time, because a signature's timestamp must
-    be fresh (spec §2).
+    ``payload`` is the fact as canonical JSON (for cases, responses and
+    feedback: :func:`creditguard.cases.fact_of` reads it back); the
+    configured platform's channel turns it into a signed request at send
+    time, because a signature's timestamp must be fresh. ``group`` orders
+    items: within a group (a case), items are delivered in the order they
+    were enqueued, each only after the ones before it are settled.
     """
 
     key: str
     kind: ItemKind
-    path: str
-    body: bytes
+    payload: bytes
     group: str | None = None
-    method: str = "POST"
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.key) <= 128:
             raise ValueError("idempotency key must be 1 to 128 characters (spec §6)")
-        if not self.path.startswith("/v1/"):
-            raise ValueError(f"outbox path must start with /v1/, got {self.path!r}")
+        if self.kind not in _KINDS:
+            raise ValueError(f"outbox item kind must be one of {sorted(_KINDS)}, got {self.kind!r}")
+
+    @property
+    def topic(self) -> str:
+        """What the item is about, for operators: ``feedback of case 320100-CG-…``."""
+        return f"{self.kind} of {self.group}" if self.group else self.kind
+
+    def data(self) -> dict[str, Any]:
+        """The payload as a mapping."""
+        value = json.loads(self.payload)
+        if not isinstance(value, dict):
+            raise ValueError(f"outbox item {self.key[:12]}: payload is not a JSON object")
+        return value
+
+
+def encode_payload(fact: Mapping[str, Any]) -> bytes:
+    """Canonical JSON of a fact: the same fact always gives the same bytes."""
+    return json.dumps(fact, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(
+        "utf-8"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +94,13 @@ class ClaimedItem:
 
 @dataclass(frozen=True, slots=True)
 class ItemInfo:
-    """An item as operators see it (``outbox dead``)."""
+    """An item as operators see it (``outbox dead``); ``topic`` is :attr:`OutboxItem.topic`."""
 
     id: int
     key: str
     kind: str
     group: str | None
-    path: str
+    topic: str
     state: str
     attempts: int
     created_at: float

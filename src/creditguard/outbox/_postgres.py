@@ -19,13 +19,18 @@ from typing import TYPE_CHECKING, Any
 from creditguard.errors import StorageError
 from creditguard.outbox._item import ClaimedItem, ItemInfo, ItemState, OutboxItem, OutboxStatus
 from creditguard.outbox._sqlite import (
+    MAKE_DUE,
     MARK_DEAD,
     MARK_DELIVERED,
     MARK_RETRY,
     REQUEUE_INITIATION,
+    RETRY_DEAD,
+    RETRY_DEAD_ONE,
     TABLE,
     _info,
     _status_from,
+    item_from,
+    row_values,
 )
 
 if TYPE_CHECKING:
@@ -167,10 +172,7 @@ class PostgresOutbox:
         added = 0
         with self._tx() as conn:
             for item in items:
-                cur = conn.execute(
-                    PG_INSERT_SQL,
-                    (item.key, item.kind, item.group, item.method, item.path, item.body, now, now),
-                )
+                cur = conn.execute(PG_INSERT_SQL, row_values(item, now))
                 added += cur.rowcount
         return added
 
@@ -181,14 +183,7 @@ class PostgresOutbox:
             rows = conn.execute(_CLAIM_SQL, params).fetchall()
         out = []
         for row in sorted(rows, key=lambda r: r[0]):
-            item = OutboxItem(
-                key=row[1],
-                kind=row[2],
-                group=row[3],
-                method=row[4],
-                path=row[5],
-                body=bytes(row[6]),
-            )
+            item = item_from(row[1], row[2], row[3], row[6])
             out.append(
                 ClaimedItem(
                     id=row[0],
@@ -264,19 +259,15 @@ class PostgresOutbox:
 
     def retry_dead(self, ids: Sequence[int] | None = None, *, now: float) -> int:
         """Put dead letters (all, or those ``ids``) back in the queue with fresh attempts."""
-        sql = f"UPDATE {TABLE} SET state = 'pending', attempts = 0, next_at = %s, done_at = NULL WHERE state = 'dead'"
         with self._tx() as conn:
             if ids is None:
-                return conn.execute(sql, (now,)).rowcount
-            return conn.execute(sql + " AND id = ANY(%s)", (now, list(ids))).rowcount
+                return conn.execute(_pg(RETRY_DEAD), (now,)).rowcount
+            return sum(conn.execute(_pg(RETRY_DEAD_ONE), (now, i)).rowcount for i in ids)
 
     def make_due(self, *, now: float) -> int:
         """Make every pending item due now (operators' ``flush``)."""
         with self._tx() as conn:
-            return conn.execute(
-                f"UPDATE {TABLE} SET next_at = %s WHERE state = 'pending' AND next_at > %s",
-                (now, now),
-            ).rowcount
+            return conn.execute(_pg(MAKE_DUE), (now, now)).rowcount
 
     def prune_delivered(self, *, older_than_s: float, now: float) -> int:
         """Delete delivered items older than ``older_than_s``."""

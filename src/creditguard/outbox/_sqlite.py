@@ -44,9 +44,10 @@ REQUEUE_INITIATION = (
     "WHERE grp = ? AND kind = 'case' AND state = 'delivered'"
 )
 
-# Columns: ``method`` holds the payload's format ("fact": a fact channels read; rows
-# written by creditguard 0.1 hold "POST" and a request body, and are dead-lettered
-# by the deliverer), ``path`` the item's topic for operators, ``body`` the payload.
+# Columns: ``method`` holds the payload's format ("fact", read by channels; a row
+# written by creditguard 0.1 holds "POST" and a request body, which no channel
+# reads: the deliverer dead-letters it, naming why), ``path`` the item's topic for
+# operators, ``body`` the payload.
 PAYLOAD_FORMAT = "fact"
 
 SQLITE_SCHEMA = f"""
@@ -105,12 +106,14 @@ def row_values(item: OutboxItem, now: float) -> tuple[object, ...]:
     return (item.key, item.kind, item.group, PAYLOAD_FORMAT, item.topic, item.payload, now, now)
 
 
-def item_from(key: object, kind: object, group: object, fmt: object, payload: object) -> OutboxItem:
-    """The item a claimed row holds; a row of another format keeps its bytes for the deliverer."""
-    data = bytes(payload)  # type: ignore[arg-type]
-    if fmt != PAYLOAD_FORMAT:
-        data = b"\x00legacy:" + data
-    return OutboxItem(key=str(key), kind=kind, group=None if group is None else str(group), payload=data)  # type: ignore[arg-type]
+def item_from(key: object, kind: object, group: object, payload: object) -> OutboxItem:
+    """The item a claimed row holds."""
+    return OutboxItem(
+        key=str(key),
+        kind=kind,  # type: ignore[arg-type]
+        group=None if group is None else str(group),
+        payload=bytes(payload),  # type: ignore[call-overload]
+    )
 
 
 class SqliteOutbox:
@@ -226,7 +229,7 @@ class SqliteOutbox:
                     ).fetchone()
                     is not None
                 )
-                item = item_from(row[1], row[2], grp, row[4], row[6])
+                item = item_from(row[1], row[2], grp, row[6])
                 out.append(
                     ClaimedItem(
                         id=row[0], item=item, attempts=row[7], owner=owner, initiation_known=known

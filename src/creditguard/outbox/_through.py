@@ -16,7 +16,7 @@ from typing import Any
 from creditguard.errors import StorageError
 from creditguard.outbox._item import OutboxItem
 from creditguard.outbox._postgres import PG_INSERT_SQL, create_postgres_schema
-from creditguard.outbox._sqlite import INSERT_SQL, create_sqlite_schema
+from creditguard.outbox._sqlite import INSERT_SQL, create_sqlite_schema, row_values
 
 __all__ = ["create_schema", "enqueue_in"]
 
@@ -48,7 +48,7 @@ def enqueue_in(connection: Any, items: OutboxItem | Sequence[OutboxItem]) -> int
     """
     batch = [items] if isinstance(items, OutboxItem) else list(items)
     now = time.time()
-    rows = [(i.key, i.kind, i.group, i.method, i.path, i.body, now, now) for i in batch]
+    rows = [row_values(i, now) for i in batch]
     if isinstance(connection, sqlite3.Connection):
         try:
             return sum(connection.execute(INSERT_SQL, row).rowcount for row in rows)

@@ -49,6 +49,8 @@ class DeliveryWorker:
         name: str = "creditguard-outbox",
     ) -> None:
         self.deliverer = deliverer
+        # Storage work of a delivery runs inside the fork gate, the HTTP exchange outside it.
+        deliverer.gate = background_work
         self.poll_interval_s = poll_interval_s
         self.restart_after_fork = restart_after_fork
         self.name = name
@@ -146,11 +148,11 @@ class DeliveryWorker:
             self._wake.wait(self._idle_wait())
 
     def _deliver_some(self, limit: int) -> list[Attempt]:
-        # One item per unit of background work, so a fork waits for at most one delivery.
+        # The deliverer holds the fork gate around each claim and mark only, so a fork
+        # never waits for an HTTP exchange (up to its timeout).
         attempts: list[Attempt] = []
         while len(attempts) < limit and not self._past_deadline():
-            with background_work():
-                attempt = self.deliverer.deliver_one()
+            attempt = self.deliverer.deliver_one()
             if attempt is None:
                 break
             attempts.append(attempt)

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import anyio
 import httpx
 
-from creditguard.signing import SignatureError, verify
 from creditguard.testing.api import Answer, ApiError, Call, error_answer, handle_call
+from creditguard.testing.auth import SignatureRefused, check_signature
 from creditguard.testing.faults import Fault, FaultSchedule, Injection
 from creditguard.testing.state import DEFAULT_APP_KEY, DEFAULT_SECRET, LoggedRequest, PlatformState
 
@@ -153,7 +153,7 @@ class ReferencePlatform(PlatformState):
                 )
             with self.lock:
                 try:
-                    app_key = verify(
+                    app_key = check_signature(
                         call.headers,
                         self.app_keys,
                         call.method,
@@ -163,8 +163,8 @@ class ReferencePlatform(PlatformState):
                         nonces=self.store.nonces,
                         now=self.clock(),
                     )
-                except SignatureError as exc:
-                    raise ApiError(401, exc.reason) from None
+                except SignatureRefused as exc:
+                    raise ApiError(401, str(exc)) from None
             answer = handle_call(self, call, api_path, app_key)
         except ApiError as err:
             answer = error_answer(err, request_id)

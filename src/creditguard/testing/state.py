@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from creditguard.clock import CST  # the platform's dates and times are CST (spec §1)
-from creditguard.signing import NonceCache
+from creditguard.testing.auth import SeenNonces
 
 __all__ = [
     "CST",
@@ -119,7 +119,7 @@ class _Store:
     events: list[dict[str, Any]] = field(default_factory=list)
     idempotency: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
     log: list[LoggedRequest] = field(default_factory=list)
-    nonces: NonceCache = field(default_factory=NonceCache)
+    nonces: SeenNonces = field(default_factory=SeenNonces)
 
 
 def _iso(value: date | str | None) -> str | None:

@@ -1,8 +1,8 @@
 """Signed requests and parsed answers for platform API v1, sans I/O.
 
-:class:`Signer` builds ``httpx.Request`` objects signed per spec §2. The
-signed path is the path exactly as sent, base-URL prefix included, and the
-query is canonicalised from the query string exactly as sent.
+:class:`RequestBuilder` builds ``httpx.Request`` objects under one base URL
+and signs them with :class:`~creditguard_platform.auth.PlatformAuth` (spec
+§2) over the path and query exactly as sent, base-URL prefix included.
 
 :class:`PlatformClient` has a ``build_*`` method per endpoint (returns the
 request to send) and a ``parse_*`` method (takes the response, returns plain
@@ -18,7 +18,6 @@ temporary, and retrying or delivering later is the safe reaction.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,22 +25,23 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from creditguard.channels import PushEvent, PushPage
 from creditguard.errors import SourceRefused, SourceUnavailable
 from creditguard.measures.loader import parse_measure_list
-from creditguard.models import AppliesTo, LegalBasis, Measure, MeasureList, Withdrawal
-from creditguard.signing import signed_headers
+from creditguard.models import AppliesTo, CreditRecord, LegalBasis, Measure, MeasureList, Withdrawal
+from creditguard_platform.auth import PlatformAuth
 from creditguard_platform.errors import error_from_response, mask_text
 
 __all__ = [
     "MAX_REQUEST_BYTES",
     "MeasureListAnswer",
     "PlatformClient",
-    "PushPage",
-    "Signer",
+    "RequestBuilder",
     "json_object",
     "malformed",
+    "push_event",
 ]
 
 #: Request bodies are at most 1 MiB (spec §1).
@@ -63,30 +63,27 @@ def _encode(body: Mapping[str, Any] | BaseModel) -> bytes:
     ).encode()
 
 
-class Signer:
-    """Builds requests against one platform and signs them with the unit's key (spec §2)."""
+class RequestBuilder:
+    """Builds requests against one platform, each signed by the unit's :class:`PlatformAuth`."""
 
     def __init__(
         self,
         base_url: str,
-        app_key: str,
-        secret: str | bytes,
+        auth: PlatformAuth,
         *,
         name: str = "platform",
-        clock: Callable[[], float] | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        if not app_key:
-            raise ValueError("app_key must not be empty")
-        if not secret:
-            raise ValueError("secret must not be empty")
         self.base_url = base_url.rstrip("/")
-        self.app_key = app_key
+        self.auth = auth
         self.name = name
-        self._secret = secret
-        self._clock = clock or time.time
+
+    @property
+    def app_key(self) -> str:
+        """The unit's application key id."""
+        return self.auth.app_key
 
     def request(
         self,
@@ -110,24 +107,10 @@ class Signer:
             all_headers["Content-Type"] = "application/json"
         all_headers.update(headers or {})
         url = httpx.URL(self.base_url + path, params=list(params) or None)
-        request = httpx.Request(method, url, headers=all_headers, content=content)
-        raw = request.url.raw_path.decode("ascii")
-        sent_path, _, sent_query = raw.partition("?")
-        request.headers.update(
-            signed_headers(
-                self.app_key,
-                self._secret,
-                method,
-                sent_path,
-                sent_query,
-                content,
-                now=self._clock(),
-            )
-        )
-        return request
+        return self.auth.sign(httpx.Request(method, url, headers=all_headers, content=content))
 
     def __repr__(self) -> str:
-        return f"Signer(base_url={self.base_url!r}, app_key={self.app_key!r})"
+        return f"RequestBuilder(base_url={self.base_url!r}, app_key={self.app_key!r})"
 
 
 def malformed(source: str, response: httpx.Response, where: str, problem: str) -> SourceUnavailable:
@@ -162,14 +145,6 @@ class MeasureListAnswer:
     measure_list: MeasureList | None
     etag: str | None
     not_modified: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PushPage:
-    """One page of the push feed (spec §7.1): events as sent, and the cursor to persist after them."""
-
-    events: tuple[dict[str, Any], ...]
-    next_cursor: str | None
 
 
 _KNOWN = {
@@ -222,7 +197,9 @@ class PlatformClient:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.name = name
-        self._signer = Signer(base_url, app_key, secret, name=name, clock=clock)
+        self._signer = RequestBuilder(
+            base_url, PlatformAuth(app_key, secret, clock=clock), name=name
+        )
 
     @property
     def base_url(self) -> str:
@@ -270,12 +247,18 @@ class PlatformClient:
         return self._signer.request("GET", "/v1/pushes", params=params)
 
     def parse_pushes(self, response: httpx.Response) -> PushPage:
-        """The page's events (every type kept; unknown ones are the caller's to skip) and cursor."""
+        """The page's events (every type kept; unknown ones are the caller's to skip) and cursor.
+
+        An event whose id and type are readable but whose content is not
+        becomes a :class:`~creditguard.channels.PushEvent` with ``problem``
+        set, so one bad event is counted, not fatal to the page.
+        """
         self._raise_for_status(response)
         data = json_object(self.name, response)
         events = data.get("events")
         if not isinstance(events, list):
             raise malformed(self.name, response, "events", "expected a list")
+        out = []
         for i, event in enumerate(events):
             if not isinstance(event, dict):
                 raise malformed(self.name, response, f"events[{i}]", "expected an object")
@@ -284,10 +267,11 @@ class PlatformClient:
                     raise malformed(
                         self.name, response, f"events[{i}].{key}", "expected a non-empty string"
                     )
+            out.append(push_event(event))
         cursor = data.get("next_cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise malformed(self.name, response, "next_cursor", "expected a string")
-        return PushPage(tuple(events), cursor)
+        return PushPage(tuple(out), cursor)
 
     # --- cases (§6), supervision events (§10), disclosures (§11) ------------------------
 
@@ -348,3 +332,52 @@ class PlatformClient:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _text(event: Mapping[str, Any], key: str) -> str:
+    value = event.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    return value
+
+
+def push_event(event: Mapping[str, Any]) -> PushEvent:
+    """A spec §7.1 event object as core's :class:`~creditguard.channels.PushEvent`.
+
+    ``event_id`` and ``type`` must be non-empty strings (else ``ValueError``);
+    any other problem (a record that does not validate, a field of the wrong
+    type) is kept in ``problem`` for the feed to count as rejected.
+    """
+    event_id, kind = event.get("event_id"), event.get("type")
+    if not isinstance(event_id, str) or not event_id or not isinstance(kind, str) or not kind:
+        raise ValueError("an event needs a non-empty event_id and type")
+    try:
+        record = None
+        if kind in ("record.added", "record.updated"):
+            raw = event.get("record")
+            if not isinstance(raw, dict):
+                raise ValueError("record must be an object")
+            record = CreditRecord.model_validate(raw)
+        measures = event.get("measures", [])
+        if not isinstance(measures, list) or not all(isinstance(m, str) for m in measures):
+            raise ValueError("measures must be a list of strings")
+        return PushEvent(
+            event_id=event_id,
+            type=kind,
+            subject_code=_text(event, "subject_code"),
+            record=record,
+            record_id=_text(event, "record_id"),
+            case_id=_text(event, "case_id"),
+            measures=tuple(measures),
+            region=_text(event, "region"),
+            version=_text(event, "version"),
+            at=_text(event, "at"),
+        )
+    except (ValueError, ValidationError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return PushEvent(
+            event_id=event_id,
+            type=kind,
+            subject_code=str(event.get("subject_code", "")),
+            problem=mask_text(first[:200]),
+        )

@@ -2,10 +2,13 @@
 
 It implements :class:`creditguard.sources.HttpSource`: ``exchange`` yields
 signed requests and parses the answers; a driver sends them, with the
-deadline, retries and breaker. One code is looked up with
+deadline, retries and breaker. One organisation is looked up with
 ``GET /v1/subjects/{code}/records`` (with ``If-None-Match`` when an earlier
-answer's ETag is remembered, so a 304 reuses it), several with
+answer's ETag is remembered, so a 304 reuses it), several codes with
 ``POST /v1/subjects:batch-records`` (at most 500 per call; the driver splits).
+A person is always looked up with the batch call, even alone: the resident
+ID number travels in the body, never in a URL that proxies and access logs
+keep (spec §4.0 note).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import httpx
 from cachetools import LRUCache
 from pydantic import ValidationError
 
+from creditguard.codes import is_person_like
 from creditguard.errors import ConfigError, SourceUnavailable
 from creditguard.masking import mask_code
 from creditguard.models import CreditRecord, Subject, SubjectRecords
 from creditguard.sources import Exchange
-from creditguard_platform.client import Signer, json_object, malformed
+from creditguard_platform.auth import PlatformAuth
+from creditguard_platform.client import RequestBuilder, json_object, malformed
 from creditguard_platform.errors import error_from_response, parse_error_body
 
 __all__ = ["MAX_BATCH", "EtagStore", "PlatformSource"]
@@ -86,7 +91,9 @@ class PlatformSource:
                 f"source {name!r}: max_batch must be 1 to {MAX_BATCH}, got {max_batch}"
             )
         try:
-            self._signer = Signer(base_url, app_key, secret, name=name, clock=clock)
+            self._signer = RequestBuilder(
+                base_url, PlatformAuth(app_key, secret, clock=clock), name=name
+            )
         except ValueError as exc:
             raise ConfigError(f"source {name!r}: {exc}") from None
         self.name = name
@@ -99,7 +106,7 @@ class PlatformSource:
         """Yield the request(s) for ``codes`` and return their records keyed by code."""
         related = include_related or self.include_related
         unique = list(dict.fromkeys(codes))
-        if len(unique) == 1:
+        if len(unique) == 1 and not is_person_like(unique[0]):
             return self._single(unique[0], related)
         return self._batch(unique, related)
 
