@@ -47,6 +47,7 @@ Example::
     # path = "var/outbox.db"     # or "postgresql://..." for several hosts
     deliver = true               # background delivery in this process
     # platform = "jiangsu"       # which [[sources]] entry to deliver to
+    # lease_s = 60               # a claimed item stays locked this long (killed deliverer)
     implements = ["S-01", "NJ-01"]   # measures this unit carries out (platform cases)
 """
 
@@ -167,6 +168,9 @@ class OutboxConfig(_Strict):
         None  # the [[sources]] entry to deliver to (default: the first of type "platform")
     )
     drain_timeout_s: Float = Field(default=5.0, ge=0)
+    # How long a claimed item stays locked to its deliverer; a process killed mid-delivery
+    # holds its item this long. Must exceed the HTTP timeout (10 s).
+    lease_s: Float = Field(default=60.0, gt=10)
     # Measure codes this unit carries out: platform-initiated cases accept these and decline the rest.
     implements: tuple[str, ...] = ()
 
