@@ -12,7 +12,6 @@ check's deadline and degrades on :class:`~creditguard.errors.SourceRefused`.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -20,6 +19,7 @@ from typing import Any, Final
 import httpx
 
 from creditguard.agency_search import AgencySource, Found
+from creditguard.credentials import read_secret
 from creditguard.errors import ConfigError
 from creditguard.identifiers import Match, SubjectKeys
 from creditguard.models import CreditRecord, PossibleMatch, SubjectRecords
@@ -168,19 +168,15 @@ def create_source(
 
     The secret key comes from the environment variable named by
     ``secret_key_env`` (preferred: secrets stay out of files) or, for tests,
-    from ``secret_key``; the app key likewise from ``app_key_env`` or ``app_key``.
+    from ``secret_key``; the app key likewise from ``app_key_env`` or ``app_key``
+    (:func:`creditguard.credentials.read_secret` refuses both, neither or an empty one).
     """
-    app_key = _from_env(name, "app_key", app_key_env) if app_key_env else app_key
-    secret_key = _from_env(name, "secret_key", secret_key_env) if secret_key_env else secret_key
-    if not app_key:
-        raise ConfigError(f"source {name!r}: set app_key (or app_key_env) to the Qichacha AppKey")
-    if not secret_key:
-        raise ConfigError(
-            f"source {name!r}: set secret_key_env (or secret_key) to the Qichacha SecretKey"
-        )
+    where = f"source {name!r}"
+    key = read_secret(value=app_key, env=app_key_env, where=where, option="app_key")
+    secret = read_secret(value=secret_key, env=secret_key_env, where=where, option="secret_key")
     return QichachaSource(
-        app_key=app_key,
-        secret_key=secret_key,
+        app_key=key.decode() if isinstance(key, bytes) else key,
+        secret_key=secret.decode() if isinstance(secret, bytes) else secret,
         name=name,
         base_url=base_url,
         page_size=page_size,
@@ -190,12 +186,3 @@ def create_source(
         search_organisation_code=search_organisation_code,
         allow_plain_http=allow_plain_http,
     )
-
-
-def _from_env(name: str, option: str, variable: str) -> str:
-    value = os.environ.get(variable, "")
-    if not value:
-        raise ConfigError(
-            f"source {name!r}: environment variable {variable} ({option}_env) is not set"
-        )
-    return value

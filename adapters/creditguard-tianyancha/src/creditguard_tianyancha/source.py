@@ -12,7 +12,6 @@ within the check's deadline and degrades on
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -20,6 +19,7 @@ from typing import Any, Final
 import httpx
 
 from creditguard.agency_search import AgencySource, Found
+from creditguard.credentials import read_secret
 from creditguard.errors import ConfigError
 from creditguard.identifiers import Match
 from creditguard.models import CreditRecord, PossibleMatch, RecordStatus, SubjectRecords
@@ -142,18 +142,12 @@ def create_source(
     """Build the source from a ``[[sources]]`` table (``type = "tianyancha"``).
 
     The token comes from the environment variable named by ``token_env``
-    (preferred: secrets stay out of files) or, for tests, from ``token``.
+    (preferred: secrets stay out of files) or, for tests, from ``token``;
+    :func:`creditguard.credentials.read_secret` refuses both, neither or an empty one.
     """
-    if token_env:
-        token = os.environ.get(token_env, "")
-        if not token:
-            raise ConfigError(
-                f"source {name!r}: environment variable {token_env} (token_env) is not set"
-            )
-    if not token:
-        raise ConfigError(f"source {name!r}: set token_env (or token) to the Tianyancha token")
+    secret = read_secret(value=token, env=token_env, where=f"source {name!r}", option="token")
     return TianyanchaSource(
-        token=token,
+        token=secret.decode() if isinstance(secret, bytes) else secret,
         name=name,
         base_url=base_url,
         history=history,
