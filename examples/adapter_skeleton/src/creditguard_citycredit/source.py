@@ -17,6 +17,7 @@ from creditguard.agency_http import excerpt
 from creditguard.errors import SourceRefused, SourceUnavailable
 from creditguard.masking import mask_text
 from creditguard.models import CreditRecord, Subject, SubjectRecords
+from creditguard.remote.retry import classify_status, parse_retry_after
 from creditguard.sources import Exchange
 
 
@@ -53,13 +54,13 @@ class CityCreditSource:
     def _parse(self, code: str, response: httpx.Response) -> SubjectRecords:
         if response.status_code == 404:
             return SubjectRecords(code=code, found=False)
-        if response.status_code == 429 or response.status_code >= 500:
-            retry_after = response.headers.get("Retry-After")
+        # One classification and one Retry-After parser for every adapter (408, 425, 429, 5xx).
+        if classify_status(response.status_code) == "retryable":
             raise SourceUnavailable(
                 "city credit API is busy or failing",
                 source=self.name,
                 status=response.status_code,
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if response.status_code != 200:
             raise SourceRefused(
