@@ -24,15 +24,12 @@ from creditguard.journal import DecisionJournal
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.models import Decision, MeasureList
 from creditguard.plugins import Hooks, build_plugin_manager
-from creditguard.sources import HttpSource, LocalSource
+from creditguard.sources import HttpSource, LocalSource, RecordSource
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["GuardBase", "Source"]
-
-#: A record source a guard can use.
-Source = LocalSource | HttpSource
+__all__ = ["GuardBase"]
 
 
 class GuardBase:
@@ -42,7 +39,7 @@ class GuardBase:
         self,
         config: Config | None = None,
         *,
-        sources: Sequence[Source] | None = None,
+        sources: Sequence[RecordSource] | None = None,
         measure_lists: Iterable[MeasureList] = (),
         plugins: Iterable[object] = (),
         load_entrypoints: bool = True,
@@ -69,7 +66,7 @@ class GuardBase:
         self.plugin_manager = build_plugin_manager(plugins, load_entrypoints=load_entrypoints)
         self.hooks = Hooks(self.plugin_manager)
         self.catalog = self._build_catalog(measure_lists)
-        self._sources: dict[str, Source] = {}
+        self._sources: dict[str, RecordSource] = {}
         for src in sources if sources is not None else self._sources_from_config():
             if src.name in self._sources:
                 raise ConfigError(f"two sources are named {src.name!r}")
@@ -129,7 +126,7 @@ class GuardBase:
         cls,
         path: str | os.PathLike[str] | None = None,
         *,
-        sources: Sequence[Source] | None = None,
+        sources: Sequence[RecordSource] | None = None,
         measure_lists: Iterable[MeasureList] = (),
         plugins: Iterable[object] = (),
         load_entrypoints: bool = True,
@@ -191,7 +188,7 @@ class GuardBase:
     # -- shared bits ---------------------------------------------------------------------
 
     @property
-    def sources(self) -> Mapping[str, Source]:
+    def sources(self) -> Mapping[str, RecordSource]:
         """The configured record sources by name."""
         return dict(self._sources)
 

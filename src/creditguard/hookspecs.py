@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from creditguard.codes import SubjectCode
     from creditguard.models import AppliedMeasure, Decision, EffectiveRecord, MeasureList
 
+#: The pluggy project name, also the entry-point group plugins are found in.
 PROJECT = "creditguard"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
