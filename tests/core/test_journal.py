@@ -62,7 +62,7 @@ def test_rows_record_the_verdict_not_a_copy(make_guard: GuardFactory, tmp_path: 
     conn = sqlite3.connect(tmp_path / "journal.db")
     assert conn.execute("SELECT count(*) FROM verdicts").fetchone() == (1,)
     # the view gives SQL readers one row per decision
-    ids = [r[0] for r in conn.execute("SELECT decision_id FROM decisions ORDER BY decided_at")]
+    ids = [r[0] for r in conn.execute("SELECT decision_id FROM decisions ORDER BY decided_at_utc")]
     assert sorted(ids) == sorted(d.decision_id for d in made)
     # no serialised copy of the decision: no explanation, no legal basis text, no names
     dump = "\n".join(conn.iterdump())
