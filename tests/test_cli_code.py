@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from creditguard.cli import main
@@ -139,6 +140,7 @@ def test_unmask_needs_a_journal(tmp_path: Path) -> None:
     assert off.exit_code == 2 and PERSON not in off.output
 
 
+@pytest.mark.shows_personal_data  # the point of --unmask
 def test_unmask_shows_the_number_and_records_it(tmp_path: Path) -> None:
     from creditguard.disclosures import read_disclosures
 

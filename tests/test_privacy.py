@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from creditguard.masking import (
     mask_code,
     mask_decision_data,
     mask_text,
+    unmasked_numbers,
 )
 from creditguard.models import CreditRecord, Decision, RelatedPerson, Subject, SubjectRecords
 
@@ -189,3 +193,57 @@ def test_httpx_request_line_is_masked(caplog: pytest.LogCaptureFixture) -> None:
     assert any("HTTP Request" in m for m in caplog.messages)
     _no_full_number(caplog.text)
     assert mask_code(PERSON) in caplog.text
+
+
+def test_unmasked_numbers_and_prefixed_codes() -> None:
+    text = f"ok {mask_code(PERSON)} {ORG}; bad {PERSON} and {REP.lower()}"
+    assert unmasked_numbers(text) == [PERSON, REP.lower()]
+    assert unmasked_numbers(mask_text(text)) == []
+    assert mask_code("ID:" + PERSON) == "ID:" + mask_code(PERSON)
+    assert mask_code(PERSON[:-1]) == PERSON[:6] + "*******" + PERSON[13:17]
+    assert mask_code(ORG) == ORG
+
+
+# --- the suite-wide watch (conftest.py at the repository root) -----------------------------
+
+
+def _run_watch(tmp_path: Path, test_source: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_sample.py").write_text(test_source, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_watch_fails_a_session_that_prints_or_logs_a_number(tmp_path: Path) -> None:
+    source = (
+        "import logging\n"
+        "def test_prints():\n"
+        f"    print('subject {PERSON}')\n"
+        "def test_logs():\n"
+        f"    logging.getLogger('creditguard').debug('lookup {REP}')\n"
+        "def test_clean():\n"
+        f"    print('{ORG} {mask_code(PERSON)}')\n"
+    )
+    done = _run_watch(tmp_path, source)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "privacy watch" in done.stdout
+    assert "test_prints" in done.stdout and "test_logs" not in done.stdout  # the filter masked it
+    assert "test_clean" not in done.stdout.split("privacy watch")[1]
+    assert PERSON not in done.stdout  # the report itself masks
+
+
+def test_watch_lets_marked_tests_show_numbers(tmp_path: Path) -> None:
+    source = (
+        "import pytest\n"
+        "@pytest.mark.shows_personal_data\n"
+        "def test_unmask():\n"
+        f"    print('{PERSON}')\n"
+    )
+    done = _run_watch(tmp_path, source)
+    assert done.returncode == 0, done.stdout + done.stderr

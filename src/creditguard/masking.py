@@ -29,10 +29,12 @@ __all__ = [
     "mask_number",
     "mask_text",
     "masked_repr_args",
+    "unmasked_numbers",
 ]
 
 # Anything shaped like a resident ID number (18 or 15 characters), standing alone.
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_LONG_DIGITS = re.compile(r"\d{10,}[Xx]?")
 
 LOGGERS_MASKED: tuple[str, ...] = (
     "creditguard",
@@ -79,9 +81,14 @@ def mask_code(code: str, kind: str | None = None) -> str:
         return code
     if kind == "person":
         return mask_number(code)
-    from creditguard.codes import is_person_like
+    from creditguard.codes import is_person_like, is_valid
 
-    return mask_number(code) if is_person_like(code) else code
+    if is_person_like(code):
+        return mask_number(code)
+    if _LONG_DIGITS.search(code) and not is_valid(code):
+        # Not a code ("ID:3201…", a digit missing): any long digit run may be most of a number.
+        return _LONG_DIGITS.sub(lambda m: mask_number(m.group()), code)
+    return code
 
 
 def mask_name(name: str | None) -> str | None:
@@ -99,6 +106,16 @@ def mask_text(text: str) -> str:
     if not any(ch.isdigit() for ch in text):  # the common case, cheaply
         return text
     return _ID_LIKE.sub(lambda m: mask_code(m.group()), text)
+
+
+def unmasked_numbers(text: str) -> list[str]:
+    """The resident-ID-number-shaped strings in ``text`` that :func:`mask_text` would mask.
+
+    For tests and audits: an empty list means ``text`` shows no person's number whole.
+    """
+    if not any(ch.isdigit() for ch in text):
+        return []
+    return [m.group() for m in _ID_LIKE.finditer(text) if mask_code(m.group()) != m.group()]
 
 
 def mask_data(value: Any) -> Any:
