@@ -28,6 +28,7 @@ from creditguard.cache import RecordCache
 from creditguard.clock import CST, today_cst
 from creditguard.codes import SubjectCode, parse_code
 from creditguard.errors import InputError, InvalidCodeError, RecordsUnavailable, SourceError
+from creditguard.explain import WORDING_VERSION
 from creditguard.measures.catalog import MeasureCatalog, ResolvedMeasure
 from creditguard.measures.instruments import normalise_title
 from creditguard.models import (
@@ -103,6 +104,9 @@ class Plan:
     context: Mapping[str, Any]
     #: the check is a replay: ``day`` lies before today
     replay: bool = False
+    #: issuing body and weakest standing of the list in force (for the applicant's text)
+    list_issued_by: str = ""
+    list_standing: str = "official"
 
 
 _EMPTY: Mapping[str, Any] = {}
@@ -283,6 +287,8 @@ class Engine:
             missing,
             context or _EMPTY,
             day < today,
+            list_issued_by=resolved.issued_by,
+            list_standing=resolved.standing,
         )
 
     def finish(self, plan: Plan, answers: Sequence[Fetched] = ()) -> Decision:
@@ -395,6 +401,9 @@ class Engine:
             conditions=conditions,
             list_region=plan.list_region,
             list_version=plan.list_version,
+            list_issued_by=plan.list_issued_by,
+            list_standing=plan.list_standing,
+            wording_version=WORDING_VERSION,
             provenance=tuple(provs),
             possible_matches=a.possible,
             # Records not fetched within this check's rules (stale) are never "verified".

@@ -406,6 +406,13 @@ class Decision(_Frozen):
     conditions: tuple[AppliedMeasure, ...] = ()
     list_region: str | None = None
     list_version: str | None = None
+    #: issuing body of the list in force (``issued_by``), for the applicant's text
+    list_issued_by: str = ""
+    #: ``official``, ``compilation`` or ``example``: the weakest standing in the list's chain
+    list_standing: ListStanding = "official"
+    #: version of the wording data the explanation is written with, so a journal row
+    #: shows the text exactly as it was shown (see :mod:`creditguard.explain`)
+    wording_version: str = "2026.1"
     provenance: tuple[Provenance, ...] = ()
     possible_matches: tuple[PossibleMatch, ...] = ()
     verified: bool = True

@@ -143,9 +143,9 @@ def test_explanation_content(guard: Any) -> None:
         "不予通过",
         "异议",
         "信用修复",
-        "320100",
+        "江苏省南京市",  # region, step and source by their Chinese names (issue 9)
         "2026.1",
-        "mirror",
+        "本地信用信息库",
     ):
         assert part in text, part
 
@@ -153,7 +153,7 @@ def test_explanation_content(guard: Any) -> None:
 def test_explanation_of_clean_subject(guard: Any) -> None:
     text = guard.check(ORG_CLEAN, step="procurement.bid", region="320100").explanation
     assert "无有效的失信记录" in text and "予以通过" in text
-    assert "数据源中无该主体的信息" in text
+    assert "信用信息来源中无该主体的信息" in text
 
 
 def test_explanation_names_conditions(guard: Any) -> None:

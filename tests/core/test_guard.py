@@ -29,7 +29,7 @@ def test_hold_policy_reviews_unverified(make_guard: GuardFactory) -> None:
     assert "platform" in d.degraded_reason
     [p] = d.provenance
     assert p.source == "platform" and not p.found and p.error and "connection refused" in p.error
-    assert "未经核验" in d.explanation and "转人工审查" in d.explanation
+    assert "信用信息暂未能核验" in d.explanation and "转人工核验" in d.explanation
 
 
 def test_hold_keeps_a_stricter_outcome_from_other_sources(

@@ -97,7 +97,9 @@ def test_two_files_of_one_region_are_not_a_conflict(tmp_path: Path) -> None:
 def test_region_levels_may_only_be_stricter(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="may only be stricter"):
         build_catalog(
-            config(tmp_path, packs=False, rights_limiting_levels={"330000": ["normative_document"]}),
+            config(
+                tmp_path, packs=False, rights_limiting_levels={"330000": ["normative_document"]}
+            ),
             hooks(),
         )
 
@@ -127,17 +129,20 @@ def test_a_stricter_region_rejects_a_file_49_would_accept(tmp_path: Path) -> Non
 def test_guard_uses_the_same_rules(tmp_path: Path) -> None:
     from creditguard import Guard
 
-    own = head("320100", "2024.1", extends="000000", published="2024-01-01", effective="2024-01-01")
-    write(tmp_path, "nanjing.toml", own + measure("NJ-01", steps='["subsidy.*"]'))
+    own = head("000000", "2024.1", published="2024-01-01", effective="2024-01-01")
+    write(tmp_path, "national.toml", own + measure("N-01", steps='["subsidy.*"]'))
     raw = {
         "guard": {"data_dir": str(tmp_path)},
         "sources": [{"name": "mirror", "type": "mirror"}],
-        "measures": {"files": ["nanjing.toml"], "packs": ["national-pack", "nanjing-example"]},
+        "measures": {"files": ["national.toml"], "packs": True},
         "journal": {"enabled": False},
     }
-    pm_plugins = [Pack(NATIONAL), Pack(EXAMPLE)]
-    with pytest.raises(ConfigError, match="conflict"):
-        Guard(config_from_dict(raw, base_dir=tmp_path), plugins=pm_plugins, load_entrypoints=False)
+    with pytest.raises(ConfigError, match=r"region 000000: pack .* and file .*national.toml"):
+        Guard(
+            config_from_dict(raw, base_dir=tmp_path),
+            plugins=[Pack(NATIONAL)],
+            load_entrypoints=False,
+        )
 
 
 def test_show_names_where_each_list_came_from(tmp_path: Path) -> None:
@@ -149,7 +154,8 @@ def test_show_names_where_each_list_came_from(tmp_path: Path) -> None:
     assert "320100 2026.1 from pack measures-jiangsu-example; example" in result.output
     assert "000000 2025.1 from pack measures-statutes; compilation" in result.output
     result = CliRunner().invoke(
-        main, ["measures", "show", "--region", "320100", "--at", ON, "--json", "--config", str(demo)]
+        main,
+        ["measures", "show", "--region", "320100", "--at", ON, "--json", "--config", str(demo)],
     )
     import json
 

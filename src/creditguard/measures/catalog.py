@@ -59,6 +59,10 @@ class ResolvedList:
     chain: tuple[tuple[str, str], ...] = ()
     #: Who withdrew each withdrawn code: ``code -> region``.
     withdrawn_by: Mapping[str, str] = field(default_factory=dict)
+    #: The issuing body of the region's own list in force.
+    issued_by: str = ""
+    #: The weakest standing in the chain: example < compilation < official.
+    standing: str = "official"
     _by_step: dict[str, tuple[ResolvedMeasure, ...]] = field(default_factory=dict, repr=False)
 
     def candidates(self, step: str) -> tuple[ResolvedMeasure, ...]:
@@ -251,6 +255,8 @@ class MeasureCatalog:
             withdrawn,
             tuple((x.region, x.version) for x in chain),
             withdrawn_by,
+            own.issued_by,
+            _weakest(x.standing for x in chain),
         )
         if len(self._resolved) > 1024:
             self._resolved.clear()
@@ -262,3 +268,9 @@ def _published(lst: MeasureList, measure: Measure, on: date) -> bool:
     # A measure that was not yet published may not be applied (浙江省公共信用信息管理条例 Art 28).
     published = measure.published_on or lst.published_on
     return published is None or published <= on
+
+
+def _weakest(standings: Iterable[str]) -> str:
+    # A decision resting on any example or compiled list must not read as an official one.
+    order = {"example": 0, "compilation": 1, "official": 2}
+    return min(standings, key=lambda s: order.get(s, 0), default="official")
