@@ -208,9 +208,20 @@ class GuardBase:
         except SourceError as exc:
             return Fetched(None, exc, datetime.now(CST))
         except Exception as exc:  # a broken local store must not crash the check
-            err = SourceUnavailable(f"lookup failed: {exc}", source=op.source)
-            return Fetched(None, err, datetime.now(CST))
+            return self._source_failed(op, exc)
         return Fetched(records, None, datetime.now(CST))
+
+    @staticmethod
+    def _source_failed(op: Fetch, exc: Exception) -> Fetched:
+        """A source's own bug (not a SourceError): the records were not obtained.
+
+        Never a crash and never "no record": the step's failure policy decides,
+        as for an outage. The message is masked (it may quote the data).
+        """
+        from creditguard.masking import mask_text
+
+        text = mask_text(f"lookup failed: {type(exc).__name__}: {exc}")
+        return Fetched(None, SourceUnavailable(text, source=op.source), datetime.now(CST))
 
     def _require_cases(self) -> CaseDesk:
         if self.cases is None:

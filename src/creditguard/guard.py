@@ -218,6 +218,8 @@ class Guard(GuardBase):
             )
         except SourceError as exc:
             return Fetched(None, exc, datetime.now(CST))
+        except Exception as exc:  # an adapter's bug: unverified under the policy, never a crash
+            return self._source_failed(op, exc)
         return Fetched(records, None, datetime.now(CST))
 
     def close(self) -> None:
@@ -387,6 +389,8 @@ class AsyncGuard(GuardBase):
             )
         except SourceError as exc:
             return Fetched(None, exc, datetime.now(CST))
+        except Exception as exc:  # an adapter's bug: unverified under the policy, never a crash
+            return self._source_failed(op, exc)
         return Fetched(records, None, datetime.now(CST))
 
     async def aclose(self) -> None:

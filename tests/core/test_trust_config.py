@@ -92,9 +92,7 @@ def test_checking_commands_without_a_config_exit_2(tmp_path: Path, command: str)
         ("outbox", "drain_timeout_s", '"5"'),
     ],
 )
-def test_numbers_and_switches_are_strict(
-    tmp_path: Path, table: str, key: str, value: str
-) -> None:
+def test_numbers_and_switches_are_strict(tmp_path: Path, table: str, key: str, value: str) -> None:
     p = write(tmp_path / "c.toml", f"[{table}]\n{key} = {value}\n")
     with pytest.raises(ConfigError) as info:
         load_config(p)
@@ -110,7 +108,7 @@ def test_integers_still_serve_as_seconds(tmp_path: Path) -> None:
 @pytest.mark.parametrize("steps", ['["housing.*"]', '["Housing.Allocate"]', '["a b"]'])
 def test_declared_steps_are_exact_names(tmp_path: Path, steps: str) -> None:
     p = write(tmp_path / "c.toml", f"[guard]\nsteps = {steps}\n")
-    with pytest.raises(ConfigError, match="guard.steps"):
+    with pytest.raises(ConfigError, match=r"guard\.steps"):
         load_config(p)
 
 
@@ -119,7 +117,7 @@ def test_declared_steps_are_exact_names(tmp_path: Path, steps: str) -> None:
 
 def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
-    p.write_bytes(b"\xef\xbb\xbf" + '[guard]\nunit_code = "320100-CG"\n'.encode())
+    p.write_bytes(b"\xef\xbb\xbf" + b'[guard]\nunit_code = "320100-CG"\n')
     assert load_config(p).guard.unit_code == "320100-CG"
 
 

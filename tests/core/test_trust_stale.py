@@ -18,8 +18,8 @@ from creditguard.cli.check_cmd import render
 from creditguard.clock import CST
 from creditguard.engine import Engine, FailurePolicy, Fetched
 from creditguard.errors import SourceUnavailable
-from creditguard.models import Decision, SubjectRecords
 from creditguard.explain import data_time
+from creditguard.models import Decision, SubjectRecords
 
 GuardFactory = Any
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
