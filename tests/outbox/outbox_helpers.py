@@ -13,6 +13,7 @@ import httpx
 from creditguard.models import AppliedMeasure, CreditRecord, Decision, EffectiveRecord, LegalBasis
 from creditguard.outbox import Backoff, Deliverer
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform
+from creditguard_platform import PlatformChannel
 
 UNIT = "320100-CG"
 ORG = "91320100MA1W2K7D41"
@@ -86,6 +87,11 @@ class FakeClock:
         self.now += seconds
 
 
+def channel(base_url: str = BASE, **kw: Any) -> PlatformChannel:
+    """The platform adapter's channel to a reference platform with its default key."""
+    return PlatformChannel("platform", base_url, DEFAULT_APP_KEY, DEFAULT_SECRET, **kw)
+
+
 def make_deliverer(
     outbox: Any,
     platform: ReferencePlatform | None = None,
@@ -103,9 +109,7 @@ def make_deliverer(
     kw.setdefault("lease_s", 10.0)
     return Deliverer(
         outbox,
-        base_url=base_url,
-        app_key=DEFAULT_APP_KEY,
-        secret=DEFAULT_SECRET,
+        channel(base_url),
         transport=transport,
         clock=clock or __import__("time").time,
         **kw,
@@ -120,7 +124,7 @@ def loopback_deliverer(outbox: Any, url: str, **kw: Any) -> Deliverer:
     kw.setdefault("backoff", Backoff(base_s=0.05, max_s=0.3))
     kw.setdefault("timeout_s", 1.0)
     kw.setdefault("lease_s", 3.0)
-    return Deliverer(outbox, base_url=url, app_key=DEFAULT_APP_KEY, secret=DEFAULT_SECRET, **kw)
+    return Deliverer(outbox, channel(url), **kw)
 
 
 def check_exactly_once(platform: ReferencePlatform, expected_keys: set[str]) -> dict[str, int]:

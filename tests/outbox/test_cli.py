@@ -13,7 +13,7 @@ from creditguard.cases import CaseRecorder
 from creditguard.cli import main
 from creditguard.mirror import SqliteMirror
 from creditguard.outbox import OutboxItem, SqliteOutbox
-from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
+from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, Fault, ReferencePlatform, serve
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -25,7 +25,7 @@ def test_status_dead_retry(tmp_path: Path) -> None:
     path = str(tmp_path / "o.db")
     box = SqliteOutbox(path)
     CaseRecorder(box, UNIT).record_step(make_decision(("S-01", "deny")))
-    box.enqueue(OutboxItem(key="bad", kind="case", path="/v1/cases", body=b"{}"))
+    box.enqueue(OutboxItem(key="bad", kind="case", payload=b"{}"))
     (c,) = [x for x in box.claim("w", now=9e9, lease_s=1, limit=5) if x.item.key == "bad"] or [None]
     assert c is not None
     box.mark_dead(
@@ -50,23 +50,46 @@ def test_status_dead_retry(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out) == {"schema_version": 1, "requeued": 1}
 
 
+def write_config(tmp_path: Path, url: str, *, extra: str = "") -> Path:
+    """A configuration naming the platform; its secret in CG_TEST_PLATFORM_SECRET."""
+    cfg = tmp_path / "creditguard.toml"
+    cfg.write_text(
+        f"""[guard]
+unit_code = "{UNIT}"
+data_dir = "var"
+
+[[sources]]
+name = "platform"
+type = "platform"
+base_url = "{url}"
+app_key = "{DEFAULT_APP_KEY}"
+secret_env = "CG_TEST_PLATFORM_SECRET"
+
+[outbox]
+path = "o.db"
+deliver = false
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
 @pytest.mark.integration
-def test_flush_delivers_to_a_platform(tmp_path: Path) -> None:
-    path = str(tmp_path / "o.db")
-    CaseRecorder(SqliteOutbox(path), UNIT).record_step(make_decision(("S-01", "deny")))
+def test_flush_delivers_with_the_configured_platform(tmp_path: Path) -> None:
     platform = ReferencePlatform()
     with serve(platform) as server:
+        cfg = write_config(tmp_path, server.url)
+        CaseRecorder(SqliteOutbox(tmp_path / "o.db"), UNIT).record_step(
+            make_decision(("S-01", "deny"))
+        )
         code, out = run(
             "outbox",
             "flush",
-            "--path",
-            path,
-            "--base-url",
-            server.url,
-            "--app-key",
-            DEFAULT_APP_KEY,
+            "--config",
+            str(cfg),
             "--json",
-            env={"CREDITGUARD_SECRET": DEFAULT_SECRET},
+            env={"CG_TEST_PLATFORM_SECRET": DEFAULT_SECRET, "CREDITGUARD_SECRET": "wrong"},
         )
     assert code == 0, out
     assert json.loads(out)["delivered"] == 2 and json.loads(out)["pending"] == 0
@@ -74,21 +97,65 @@ def test_flush_delivers_to_a_platform(tmp_path: Path) -> None:
     assert DEFAULT_SECRET not in out
 
 
-def test_flush_without_credentials_only_makes_due(tmp_path: Path) -> None:
-    path = str(tmp_path / "o.db")
-    SqliteOutbox(path)
-    code, out = run("outbox", "flush", "--path", path, "--json")
-    assert code == 0 and json.loads(out)["made_due"] == 0
+@pytest.mark.integration
+def test_flush_exits_non_zero_while_items_remain(tmp_path: Path) -> None:
+    platform = ReferencePlatform()
+    platform.inject(Fault.status(503, times=100))
+    with serve(platform) as server:
+        cfg = write_config(tmp_path, server.url)
+        CaseRecorder(SqliteOutbox(tmp_path / "o.db"), UNIT).record_step(
+            make_decision(("S-01", "deny"))
+        )
+        code, out = run(
+            "outbox",
+            "flush",
+            "--config",
+            str(cfg),
+            "--json",
+            env={"CG_TEST_PLATFORM_SECRET": DEFAULT_SECRET},
+        )
+    assert code == 1, out
+    counts = json.loads(out)
+    assert counts["retry"] == 1 and counts["pending"] == 2 and counts["delivered"] == 0
+
+
+def test_flush_reports_items_locked_by_a_lease(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "http://127.0.0.1:9", extra="lease_s = 600")
+    box = SqliteOutbox(tmp_path / "o.db")
+    CaseRecorder(box, UNIT).record_step(make_decision(("S-01", "deny")))
+    import time
+
+    # A deliverer that was killed mid-delivery: its claim holds the initiation for lease_s.
+    assert len(box.claim("killed-host:1:x", now=time.time(), lease_s=600, limit=1)) == 1
     code, out = run(
         "outbox",
         "flush",
-        "--path",
-        path,
-        "--base-url",
-        "http://127.0.0.1:9",
-        env={"CREDITGUARD_SECRET": ""},
+        "--config",
+        str(cfg),
+        "--json",
+        env={"CG_TEST_PLATFORM_SECRET": DEFAULT_SECRET},
     )
-    assert code == 2
+    counts = json.loads(out)
+    assert code == 1 and counts["locked"] == 1 and counts["pending"] == 2, out
+    code, out = run(
+        "outbox", "flush", "--config", str(cfg), env={"CG_TEST_PLATFORM_SECRET": DEFAULT_SECRET}
+    )
+    assert code == 1 and "locked by another deliverer's lease" in out
+
+
+def test_flush_refuses_without_the_secret_the_config_names(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "http://127.0.0.1:9")
+    SqliteOutbox(tmp_path / "o.db")
+    code, out = run(
+        "outbox",
+        "flush",
+        "--config",
+        str(cfg),
+        env={"CG_TEST_PLATFORM_SECRET": "", "CREDITGUARD_SECRET": DEFAULT_SECRET},
+    )
+    assert code == 2 and "CG_TEST_PLATFORM_SECRET" in out
+    code, out = run("outbox", "flush", "--config", str(cfg), "--due-only", "--json")
+    assert code == 0 and json.loads(out)["made_due"] == 0
 
 
 def test_missing_outbox_is_reported(tmp_path: Path) -> None:
@@ -106,40 +173,25 @@ def test_sync_command(tmp_path: Path) -> None:
     platform.initiate_case(ORG, ["S-01"])
     mirror = tmp_path / "mirror.db"
     with serve(platform) as server:
+        cfg = write_config(tmp_path, server.url)
         args = [
             "sync",
-            "--base-url",
-            server.url,
-            "--app-key",
-            DEFAULT_APP_KEY,
+            "--config",
+            str(cfg),
             "--mirror",
             str(mirror),
-            "--outbox",
-            str(tmp_path / "o.db"),
-            "--unit-code",
-            UNIT,
             "--implements",
             "S-01",
             "--json",
         ]
-        code, out = run(*args, env={"CREDITGUARD_SECRET": DEFAULT_SECRET})
+        env = {"CG_TEST_PLATFORM_SECRET": DEFAULT_SECRET}
+        code, out = run(*args, env=env)
         assert code == 0, out
         report = json.loads(out)
         assert (report["applied"], report["unknown"], report["cursor"]) == (2, 1, "c-000003")
-        code, out = run(*args, env={"CREDITGUARD_SECRET": DEFAULT_SECRET})
+        code, out = run(*args, env=env)
         assert json.loads(out)["applied"] == 0
     assert len(SqliteMirror(mirror).lookup([ORG])[ORG].records) == 1
     assert SqliteOutbox(tmp_path / "o.db").status(now=0).by_kind == {"response": 1}
-    assert (
-        run(
-            "sync",
-            "--base-url",
-            "x",
-            "--app-key",
-            "k",
-            "--mirror",
-            str(mirror),
-            env={"CREDITGUARD_SECRET": ""},
-        )[0]
-        == 2
-    )
+    code, out = run(*args, env={"CG_TEST_PLATFORM_SECRET": ""})
+    assert code == 2 and "CG_TEST_PLATFORM_SECRET" in out

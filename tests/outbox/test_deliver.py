@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import random
+from typing import Any
 
 import httpx
 import pytest
 from outbox_helpers import BASE, UNIT, FakeClock, make_decision, make_deliverer
 
-from creditguard.cases import CaseRecorder
-from creditguard.outbox import Backoff, OutboxItem, SqliteOutbox, idempotency_key, parse_retry_after
+from creditguard.cases import CaseFeedback, CaseOpened, CaseRecorder
+from creditguard.channels import PushEvent
+from creditguard.outbox import Backoff, OutboxItem, SqliteOutbox, encode_payload, idempotency_key
 from creditguard.testing import Fault, ReferencePlatform
+
+
+def opened(**changes: Any) -> CaseOpened:
+    fact = CaseOpened(
+        case_id=f"{UNIT}-X",
+        unit_code=UNIT,
+        subject_code="91320100MA1W2K7D41",
+        record_ids=(),
+        step="s.t",
+        region="320100",
+        initiated_at="2026-03-02T09:15:00+08:00",
+    )
+    return dataclasses.replace(fact, **changes)
+
+
+def item(key: str, fact: Any, kind: str = "case") -> OutboxItem:
+    return OutboxItem(
+        key=key, kind=kind, payload=encode_payload(dataclasses.asdict(fact)), group=fact.case_id
+    )  # type: ignore[arg-type]
 
 
 def record_case(outbox: SqliteOutbox, *effects: tuple[str, str]) -> str:
@@ -44,27 +65,10 @@ def test_conflict_is_dead_lettered_with_the_platforms_message(
     outbox: SqliteOutbox, platform: ReferencePlatform
 ) -> None:
     d = make_deliverer(outbox, platform)
-    body = {
-        "case_id": f"{UNIT}-X",
-        "subject_code": "91320100MA1W2K7D41",
-        "record_ids": [],
-        "step": "s.t",
-        "region": "320100",
-        "unit_code": UNIT,
-        "initiated_at": "2026-03-02T09:15:00+08:00",
-    }
-    outbox.enqueue(
-        OutboxItem(key="k1", kind="case", path="/v1/cases", body=json.dumps(body).encode())
-    )
+    outbox.enqueue(item("k1", opened()))
     assert d.deliver_due()[0].result == "delivered"
-    body["step"] = "other.step"
-    outbox.enqueue(
-        OutboxItem(key="k1-again", kind="case", path="/v1/cases", body=json.dumps(body).encode())
-    )
     # Same key as k1 but another body: what a buggy producer might do.
-    conflicting = OutboxItem(
-        key="k1", kind="case", path="/v1/cases", body=json.dumps(body).encode()
-    )
+    conflicting = item("k1", opened(step="other.step"))
     other = SqliteOutbox(outbox.path.with_name("second.db"))
     other.enqueue(conflicting)
     (attempt,) = make_deliverer(other, platform).deliver_due()
@@ -74,10 +78,21 @@ def test_conflict_is_dead_lettered_with_the_platforms_message(
 
 
 def test_bad_request_is_dead_not_dropped(outbox: SqliteOutbox, platform: ReferencePlatform) -> None:
-    outbox.enqueue(OutboxItem(key="bad", kind="case", path="/v1/cases", body=b'{"case_id": "x"}'))
+    outbox.enqueue(item("bad", opened(subject_code="not-a-code")))
     (a,) = make_deliverer(outbox, platform).deliver_due()
     assert (a.result, a.status) == ("dead", 400)
     assert "INVALID_ARGUMENT" in a.message and outbox.status(now=0).dead == 1
+
+
+def test_an_item_without_a_fact_is_dead_with_the_reason(
+    outbox: SqliteOutbox, platform: ReferencePlatform
+) -> None:
+    # What creditguard 0.1 stored: a request body, not a fact. Never dropped, never sent.
+    legacy = OutboxItem(key="old", kind="case", payload=b'{"case_id": "x", "step": "s"}')
+    outbox.enqueue(legacy)
+    (a,) = make_deliverer(outbox, platform).deliver_due()
+    assert (a.result, a.status) == ("dead", None)
+    assert "no readable case fact" in a.message and platform.requests_log == []
 
 
 @pytest.mark.parametrize(
@@ -130,12 +145,6 @@ def test_backoff_grows_with_jitter_and_cap() -> None:
     assert len({round(b.delay(3, rng), 6) for _ in range(5)}) > 1, "jittered"
 
 
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("3", 0) == 3
-    assert parse_retry_after(None, 0) is None and parse_retry_after("soon", 0) is None
-    assert parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 0) == 60
-
-
 def test_case_not_found_means_not_yet(outbox: SqliteOutbox, platform: ReferencePlatform) -> None:
     clock = FakeClock()
     case_id = record_case(outbox, ("S-01", "deny"))
@@ -152,7 +161,13 @@ def test_case_not_found_means_not_yet(outbox: SqliteOutbox, platform: ReferenceP
 
 
 def test_unknown_platform_case_is_dead(outbox: SqliteOutbox, platform: ReferencePlatform) -> None:
-    event = {"case_id": "P-404", "subject_code": "91320100MA1W2K7D41", "measures": ["S-01"]}
+    event = PushEvent(
+        event_id="E-1",
+        type="case.initiated",
+        case_id="P-404",
+        subject_code="91320100MA1W2K7D41",
+        measures=("S-01",),
+    )
     CaseRecorder(outbox, UNIT).respond(event, {"S-01"})
     (a,) = make_deliverer(outbox, platform).deliver_due()
     assert (a.result, a.status) == ("dead", 404)
@@ -163,8 +178,8 @@ def test_unauthenticated_retries_then_dead(
 ) -> None:
     clock = FakeClock()
     record_case(outbox, ("S-01", "deny"))
+    platform.app_keys = {"test-key": "another-secret"}  # the platform holds another secret
     d = make_deliverer(outbox, platform, clock=clock, max_refusal_attempts=3)
-    d._secret = "wrong"
     results = []
     for _ in range(5):
         results += [a.result for a in d.deliver_due()]
@@ -186,7 +201,16 @@ def test_non_receipt_2xx_is_retried_not_marked(outbox: SqliteOutbox) -> None:
             201, json={"receipt_id": "R1", "received_at": "2026-03-02T09:15:00+08:00"}
         )
 
-    outbox.enqueue(OutboxItem(key="k", kind="feedback", path="/v1/cases/X/feedback", body=b"{}"))
+    fb = CaseFeedback(
+        case_id="X",
+        unit_code=UNIT,
+        measure_code="S-01",
+        step="s.t",
+        action="denied",
+        detail="",
+        decided_at="2026-03-02T09:15:00+08:00",
+    )
+    outbox.enqueue(item("k", fb, kind="feedback"))
     d = make_deliverer(outbox, transport=httpx.MockTransport(handler), clock=clock)
     assert d.deliver_due()[0].result == "retry"
     clock.advance(1)
@@ -198,7 +222,7 @@ def test_non_receipt_2xx_is_retried_not_marked(outbox: SqliteOutbox) -> None:
 
 def test_secret_is_not_in_repr(outbox: SqliteOutbox, platform: ReferencePlatform) -> None:
     d = make_deliverer(outbox, platform)
-    assert "test-secret" not in repr(d)
+    assert "test-secret" not in repr(d) and "test-secret" not in repr(d.channel)
     assert BASE in repr(d)
 
 

@@ -26,7 +26,7 @@ T0 = 1_800_000_000.0
 
 def item(n: int, group: str | None = None, kind: str = "feedback") -> OutboxItem:
     return OutboxItem(
-        key=f"key-{n}", kind=kind, path="/v1/cases", body=b'{"n":%d}' % n, group=group
+        key=f"key-{n}", kind=kind, payload=b'{"n":%d}' % n, group=group
     )  # type: ignore[arg-type]
 
 
@@ -68,7 +68,7 @@ def test_claim_leases_and_counts_attempts(box: Any) -> None:
     expired = box.claim("c", now=now + 31, lease_s=30, limit=5)
     assert sorted(c.item.key for c in expired) == ["key-1", "key-2"]
     assert all(c.attempts == 2 for c in expired)
-    assert expired[0].item.body == b'{"n":1}'
+    assert expired[0].item.payload == b'{"n":1}'
 
 
 def test_group_order_waits_for_earlier_items(box: Any) -> None:
@@ -163,7 +163,7 @@ def test_full_disk_fails_loudly_and_keeps_nothing_half_written(tmp_path: Path) -
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
     big = [
-        OutboxItem(key=f"big-{i}", kind="feedback", path="/v1/cases", body=b"x" * 50_000)
+        OutboxItem(key=f"big-{i}", kind="feedback", payload=b"x" * 50_000)
         for i in range(3)
     ]
     with pytest.raises(StorageError, match="full"):

@@ -13,7 +13,7 @@ from creditguard.cases import CaseRecorder
 from creditguard.errors import SourceUnavailable
 from creditguard.mirror import SqliteMirror
 from creditguard.outbox import SqliteOutbox
-from creditguard.sync import PushSync, SyncState
+from creditguard.push_feed import FeedState, PushFeed
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, Fault, ReferencePlatform
 
 
@@ -21,11 +21,11 @@ class Harness:
     def __init__(self, tmp: Path, platform: ReferencePlatform) -> None:
         self.platform = platform
         self.mirror = SqliteMirror(tmp / "mirror.db")
-        self.state = SyncState(tmp / "state.db")
+        self.state = FeedState(tmp / "state.db")
         self.outbox = SqliteOutbox(tmp / "outbox.db")
         self.invalidated: list[str] = []
         self.lists: list[tuple[str, str]] = []
-        self.sync = PushSync(
+        self.sync = PushFeed(
             self.mirror,
             self.state,
             cases=CaseRecorder(self.outbox, UNIT),

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from creditguard.cli._common import echo_json, fail, fail_from
+from creditguard.cli._common import echo_json, fail, fail_from, usage_exit_code
 from creditguard.errors import CreditGuardError
 from creditguard.outbox import Outbox, open_outbox
 
@@ -155,7 +155,7 @@ def flush(
             channel = open_channel(cfg)
             lease_s = cfg.outbox.lease_s
         except CreditGuardError as exc:
-            fail_from(exc)
+            fail(str(exc), code=usage_exit_code(exc))
         if channel is None:
             fail(
                 "no platform to deliver to: the configuration needs a [[sources]] entry whose "

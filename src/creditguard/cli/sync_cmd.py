@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 import httpx
 
-from creditguard.cli._common import EXIT_USAGE, echo_json, fail, fail_from
+from creditguard.cli._common import EXIT_USAGE, echo_json, fail, usage_exit_code
 from creditguard.errors import CreditGuardError
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ def sync(
             client = stack.enter_context(httpx.Client(timeout=timeout_s))
             report = runner.pull(client, limit=limit)
     except CreditGuardError as exc:
-        fail_from(exc)
+        fail(str(exc), code=usage_exit_code(exc))
     if as_json:
         echo_json(report.as_dict())
         return
