@@ -262,6 +262,11 @@ def check_text(
     data: Any
     try:
         data = json.loads(text) if fmt == "json" else tomllib.loads(text)
+    except RecursionError:
+        # Deeply nested arrays or tables: the decoders recurse (issue 8 item 12).
+        return Checked(
+            name, None, [Problem(f"not valid {fmt.upper()}: nested too deeply", file=name)]
+        )
     except json.JSONDecodeError as exc:
         return Checked(
             name,
