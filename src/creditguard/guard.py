@@ -75,8 +75,8 @@ class Guard(GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
-        if opens_case(self.cases, decision, open_case=open_case):
-            self._require_cases().opened(decision)
+        if self.cases is not None and opens_case(self.cases, decision, open_case=open_case):
+            self.cases.opened(decision)
         return decision
 
     def feedback(
@@ -259,9 +259,9 @@ class AsyncGuard(GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
-        if opens_case(self.cases, decision, open_case=open_case):
+        if self.cases is not None and opens_case(self.cases, decision, open_case=open_case):
             # A durable (fsync'd) write: off the event loop.
-            await asyncio.to_thread(self._require_cases().opened, decision)
+            await asyncio.to_thread(self.cases.opened, decision)
         return decision
 
     async def feedback(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pluggy
 
@@ -25,6 +25,7 @@ from creditguard.masking import mask_text
 from creditguard.models import AppliedMeasure, Decision, EffectiveRecord, MeasureList
 
 if TYPE_CHECKING:
+    from creditguard.channels import ChannelFactory
     from creditguard.codes import SubjectCode
 
 __all__ = ["DISABLE_ENV", "Hooks", "PluginInfo", "build_plugin_manager", "plugin_infos"]
@@ -140,14 +141,15 @@ class Hooks:
         self.pm.hook.creditguard_register_sources(register=register)
         return found
 
-    def register_channels(self) -> dict[str, SourceFactory]:
+    def register_channels(self) -> dict[str, ChannelFactory]:
         """Channel types contributed by plugins (see :mod:`creditguard.channels`); first wins."""
-        found: dict[str, SourceFactory] = {}
+        found: dict[str, ChannelFactory] = {}
 
-        def register(type_name: str, factory: SourceFactory) -> None:
+        def register(type_name: str, factory: Callable[..., object]) -> None:
             if not isinstance(type_name, str) or not callable(factory):
                 raise PluginError("register(type_name, factory) needs a name and a callable")
-            found.setdefault(type_name, factory)
+            # The hook's contract says the factory builds a Channel; channels.py uses it so.
+            found.setdefault(type_name, cast("ChannelFactory", factory))
 
         self.pm.hook.creditguard_register_channels(register=register)
         return found
@@ -270,32 +272,42 @@ class Hooks:
         called again through :meth:`pluggy.PluginManager.subset_hook_caller`
         (wrapper implementations run around that second call too).
         """
+        try:
+            self._observe(decision=decision, context=context)
+        except Exception as exc:
+            self._resume_observers(exc, decision, context)
+
+    def _resume_observers(
+        self, exc: Exception, decision: Decision, context: Mapping[str, object]
+    ) -> None:
+        """Log an observer's failure and call the observers pluggy did not reach (error path only)."""
         caller: pluggy.HookCaller = self._observe
         called: set[object] = set()
         while True:
+            # Pluggy calls plain implementations last-registered first.
+            order = [i for i in reversed(caller.get_hookimpls()) if not i.wrapper]
+            order = [i for i in order if not i.hookwrapper]
+            failed = _failed_impl(exc, order)
+            name = _label(failed)
+            log.error(
+                "observer %s failed on decision %s: %s",
+                name,
+                decision.decision_id,
+                _describe(exc),
+            )
+            log.debug("observer %s traceback", name, exc_info=exc)
+            if failed is None:
+                return  # a wrapper failed: which observers ran is unknown
+            done = order[: order.index(failed) + 1]
+            if len(done) == len(order):
+                return
+            called.update(i.plugin for i in done)
+            caller = self.pm.subset_hook_caller("creditguard_decision_made", called)
             try:
                 caller(decision=decision, context=context)
                 return
-            except Exception as exc:
-                # Pluggy calls plain implementations last-registered first.
-                order = [i for i in reversed(caller.get_hookimpls()) if not i.wrapper]
-                order = [i for i in order if not i.hookwrapper]
-                failed = _failed_impl(exc, order)
-                name = _label(failed)
-                log.error(
-                    "observer %s failed on decision %s: %s",
-                    name,
-                    decision.decision_id,
-                    _describe(exc),
-                )
-                log.debug("observer %s traceback", name, exc_info=True)
-                if failed is None:
-                    return  # a wrapper failed: which observers ran is unknown
-                done = order[: order.index(failed) + 1]
-                if len(done) == len(order):
-                    return
-                called.update(i.plugin for i in done)
-                caller = self.pm.subset_hook_caller("creditguard_decision_made", called)
+            except Exception as again:
+                exc = again
 
 
 def _failed_impl(exc: BaseException, impls: Sequence[pluggy.HookImpl]) -> pluggy.HookImpl | None:
