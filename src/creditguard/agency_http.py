@@ -16,7 +16,7 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import httpx
@@ -29,6 +29,8 @@ __all__ = [
     "EXCERPT_CHARS",
     "excerpt",
     "int_or_minus_one",
+    "is_loopback_host",
+    "item_text",
     "json_body",
     "json_envelope",
     "raise_for_status",
@@ -120,6 +122,14 @@ def int_or_minus_one(value: object) -> int:
     return -1
 
 
+def item_text(item: Mapping[str, Any], key: str) -> str:
+    """``item[key]`` as stripped text; ``""`` when absent or ``None``."""
+    value = item.get(key)
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
 def scrub(text: str, secrets: Sequence[str]) -> str:
     """``text`` with every non-empty secret replaced by ``***``."""
     for secret in secrets:
@@ -144,7 +154,7 @@ def secure_base_url(base_url: str, *, source: str, allow_plain_http: bool = Fals
         return base_url.rstrip("/")
     if url.scheme != "http" or not url.host:
         raise ConfigError(f"source {source!r}: base_url must be an https:// URL, got {base_url!r}")
-    if _is_loopback(url.host):
+    if is_loopback_host(url.host):
         return base_url.rstrip("/")
     if not allow_plain_http:
         raise ConfigError(
@@ -160,7 +170,8 @@ def secure_base_url(base_url: str, *, source: str, allow_plain_http: bool = Fals
     return base_url.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and any loopback IP address (``127.0.0.0/8``, ``::1``)."""
     if host == "localhost":
         return True
     try:

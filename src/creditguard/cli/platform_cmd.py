@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 import threading
 from types import FrameType
 
 import click
 
+from creditguard.agency_http import is_loopback_host
 from creditguard.cli._common import EXIT_USAGE, fail
 from creditguard.errors import CreditGuardError
 
@@ -18,15 +18,6 @@ __all__ = ["platform"]
 @click.group()
 def platform() -> None:
     """The reference credit platform, for demos and integration tests."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @platform.command()
@@ -81,7 +72,7 @@ def serve(
     allow_remote: bool,
 ) -> None:
     """Serve platform API v1 from memory until interrupted (Ctrl-C)."""
-    if not _is_loopback(host) and not allow_remote:
+    if not is_loopback_host(host) and not allow_remote:
         fail(
             f"--host {host} is not a loopback address; pass --allow-remote to serve a test server on it",
             code=EXIT_USAGE,

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any, Final
 
 from creditguard.agency_dates import listing_date, parse_date
+from creditguard.agency_http import item_text as _text
 from creditguard.models import CreditRecord, PossibleMatch
 
 __all__ = ["DOMAIN", "LIST_NAME", "RECORD_PREFIX", "record_id", "to_possible_match", "to_record"]
@@ -97,10 +98,3 @@ def record_id(item: Mapping[str, Any]) -> str:
         _text(item, key) for key in ("Executeno", "Executegov", "Liandate", "Publicdate")
     )
     return RECORD_PREFIX + hashlib.sha256(stable.encode()).hexdigest()[:20]
-
-
-def _text(item: Mapping[str, Any], key: str) -> str:
-    value = item.get(key)
-    if value is None:
-        return ""
-    return str(value).strip()

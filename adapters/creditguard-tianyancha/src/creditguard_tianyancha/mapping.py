@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any, Final, Literal
 
 from creditguard.agency_dates import listing_date, parse_date
+from creditguard.agency_http import item_text as _text
 from creditguard.identifiers import Match
 from creditguard.models import CreditRecord, PossibleMatch, RecordStatus
 
@@ -115,10 +116,3 @@ def record_id(item: Mapping[str, Any]) -> str:
         str(item.get(key) or "") for key in ("gistid", "courtname", "cardnum", "iname", "regdate")
     )
     return RECORD_PREFIX + hashlib.sha256(stable.encode()).hexdigest()[:20]
-
-
-def _text(item: Mapping[str, Any], key: str) -> str:
-    value = item.get(key)
-    if value is None:
-        return ""
-    return str(value).strip()
