@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ class Scenario:
     codes: list[str] = field(default_factory=lambda: list(CODES))
     settings: RemoteSettings = FAST
     max_batch: int = 500
-    max_elapsed: float = 1.0
+    #: not a budget: an upper bound that proves a wait (Retry-After, backoff) did not happen
+    max_elapsed: float | None = None
     check: Callable[[SourceError], bool] = lambda e: True
 
 
@@ -67,7 +69,7 @@ SCENARIOS = [
         lambda: [httpx.Response(429, headers={"Retry-After": "5"})],
         expect_error=DeadlineExceeded,
         expect_calls=1,
-        max_elapsed=0.1,
+        max_elapsed=4.0,  # did not sit out the 5 s Retry-After
         check=lambda e: e.status == 429 and "deadline" in str(e),
     ),
     Scenario(
@@ -117,7 +119,7 @@ SCENARIOS = [
         settings=RemoteSettings(
             deadline_s=0.25, backoff_initial=0.1, backoff_max=1.0, jitter=0.0, max_attempts=10
         ),
-        max_elapsed=0.3,
+        max_elapsed=3.0,  # ten attempts' backoff would take over 5 s
         check=lambda e: e.status == 503,
     ),
     Scenario(
@@ -205,7 +207,8 @@ def check(s: Scenario, got: Outcome) -> None:
         assert s.check(got.error), got.error
     if s.expect_calls is not None:
         assert got.calls == s.expect_calls
-    assert got.elapsed < s.max_elapsed
+    if s.max_elapsed is not None:
+        assert got.elapsed < s.max_elapsed
 
 
 @pytest.mark.parametrize("s", SCENARIOS, ids=[s.name for s in SCENARIOS])
@@ -284,7 +287,7 @@ def breaker_settings(**kw: Any) -> RemoteSettings:
     )
 
 
-def test_breaker_opens_then_fails_fast_in_microseconds() -> None:
+def test_breaker_opens_then_fails_fast_without_a_request() -> None:
     script = Script([httpx.Response(503)])
     driver = SyncDriver(breaker_settings(breaker_reset_s=60), script.transport())
     source = FakeSource()
@@ -292,14 +295,11 @@ def test_breaker_opens_then_fails_fast_in_microseconds() -> None:
         with pytest.raises(SourceUnavailable):
             driver.fetch(source, ["A1"])
     assert driver.breaker("fake").state == "open"
-    start = time.perf_counter()
     for _ in range(1000):
         with pytest.raises(SourceUnavailable) as info:
             driver.fetch(source, ["A1"])
-    per_call = (time.perf_counter() - start) / 1000
     assert info.value.code == "CIRCUIT_OPEN"
-    assert len(script.calls) == 2
-    assert per_call < 200e-6, per_call
+    assert len(script.calls) == 2  # no request, no wait: the open breaker answers alone
 
 
 def test_breakers_are_per_source() -> None:
@@ -386,25 +386,30 @@ async def test_async_chunks_run_concurrently() -> None:
 
     settings = RemoteSettings(chunk_concurrency=4)
     driver = AsyncDriver(settings, httpx.MockTransport(answer))
-    start = time.monotonic()
     found = await driver.fetch(FakeSource(), [f"C{i}" for i in range(10_000)])
-    elapsed = time.monotonic() - start
     assert len(found) == 10_000
-    assert peak == 4
-    assert elapsed < 0.6  # 20 chunks, 4 at a time: ~5 x 40 ms; one by one: 0.8 s
+    assert peak == 4  # 20 chunks, 4 at a time
 
 
 def test_sync_chunks_run_concurrently() -> None:
+    lock = threading.Lock()
+    in_flight = peak = 0
+
     def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
         time.sleep(0.04)
+        with lock:
+            in_flight -= 1
         return echo_found(request)
 
     script = Script([slow])
     driver = SyncDriver(RemoteSettings(chunk_concurrency=8), script.transport())
-    start = time.monotonic()
     found = driver.fetch(FakeSource(), [f"C{i}" for i in range(10_000)])
     assert len(found) == 10_000 and len(script.calls) == 20
-    assert time.monotonic() - start < 0.6  # one by one: 20 x 40 ms = 0.8 s
+    assert 1 < peak <= 8  # chunks overlapped, never more than chunk_concurrency
 
 
 @pytest.mark.anyio
@@ -417,7 +422,7 @@ async def test_async_deadline_cuts_a_slow_answer_exactly() -> None:
     start = time.monotonic()
     with pytest.raises(DeadlineExceeded, match="timed out"):
         await driver.fetch(FakeSource(), ["A1"])
-    assert time.monotonic() - start < 0.3
+    assert time.monotonic() - start < 4.0  # not a budget: it did not wait for the 5 s answer
 
 
 def test_deadline_already_passed_sends_nothing() -> None:

@@ -365,8 +365,9 @@ def test_loopback_serves_64_connections_in_parallel(
             statuses = list(pool.map(lambda _: c.get("/v1/pushes").status_code, range(128)))
         elapsed = time.monotonic() - started
     assert statuses == [200] * 128
-    # Serially this would take 128 × 0.2 s = 25.6 s; two waves of 64 take about 0.4 s.
-    assert elapsed < 2.0
+    # Not a budget: serially this would take 128 × 0.2 s = 25.6 s; two waves of 64 take
+    # about 0.4 s, so anything under 10 s proves the connections were served in parallel.
+    assert elapsed < 10.0
 
 
 @pytest.mark.integration
@@ -388,7 +389,7 @@ def test_stop_does_not_wait_for_idle_keep_alive_clients(platform: ReferencePlatf
     assert client.get("/v1/pushes").status_code == 200
     started = time.monotonic()
     running.stop()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # not a budget: an idle keep-alive would hold it forever
     with pytest.raises(httpx.TransportError):
         client.get("/v1/pushes")
     client.close()
