@@ -157,3 +157,24 @@ def test_every_error_is_in_the_creditguard_error_tree() -> None:
         obj = getattr(errors, attr)
         if inspect.isclass(obj) and issubclass(obj, BaseException):
             assert issubclass(obj, errors.CreditGuardError), attr
+
+
+def test_translated_exceptions_keep_their_cause() -> None:
+    """Inside ``except``, a new exception is raised ``from`` the caught one (or ``from None``)."""
+    import ast
+
+    roots = [ROOT / "src", *ROOT.glob("adapters/*/src"), *ROOT.glob("plugins/*/src")]
+    bare = []
+    for root in roots:
+        for path in root.rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for handler in ast.walk(tree):
+                if not isinstance(handler, ast.ExceptHandler):
+                    continue
+                for node in ast.walk(handler):
+                    if not isinstance(node, ast.Raise) or node.exc is None or node.cause:
+                        continue
+                    if isinstance(node.exc, ast.Name) and node.exc.id == handler.name:
+                        continue  # re-raising the caught exception itself
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bare == []
