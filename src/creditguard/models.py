@@ -114,7 +114,7 @@ def _all_fields(cls: type[BaseModel]) -> set[str]:
     return fields
 
 
-def trusted(cls: type[_M], **values: Any) -> _M:
+def trusted(cls: type[_M], **values: object) -> _M:
     """Build a model from complete, already-valid values without validation.
 
     ``model_construct`` costs microseconds per call because it resolves
