@@ -219,6 +219,8 @@ class Engine:
         self.commitment_steps = tuple(commitment_steps)
         self.now = now
         self.steps = StepVocabulary(steps)
+        self.steps.check_patterns(self.failure.steps, "[failure] steps")
+        self.steps.check_patterns(self.commitment_steps, "[guard] commitment_steps")
         # Owned by this engine, not the module: the memo of pure assessments, the
         # (step, region) pairs already validated, and the decision id generator.
         self._memo: dict[Any, Any] = {}

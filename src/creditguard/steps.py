@@ -11,10 +11,11 @@ configuration (``[guard] steps = ["housing.allocate"]``), without wildcards.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from collections.abc import Iterable
 
-from creditguard.errors import UnknownStepError
+from creditguard.errors import ConfigError, UnknownStepError
 
 __all__ = ["KNOWN_STEPS", "STEP_SYNTAX", "StepVocabulary"]
 
@@ -82,6 +83,25 @@ class StepVocabulary:
             step=step,
             suggestion=near,
         )
+
+    def matches_any(self, pattern: str) -> bool:
+        """True when the glob ``pattern`` matches at least one step of the vocabulary."""
+        return any(fnmatch.fnmatchcase(step, pattern) for step in self.steps)
+
+    def check_patterns(self, patterns: Iterable[str], where: str) -> None:
+        """Raise :class:`~creditguard.errors.ConfigError` for a pattern that matches no step.
+
+        A misspelt pattern in ``[failure] steps`` or ``commitment_steps`` would
+        silently never apply (a step meant to hold would fall to the default).
+        """
+        for pattern in patterns:
+            if not self.matches_any(pattern):
+                near = self.suggest(pattern.replace("*", "").rstrip("."))
+                hint = f' (did you mean "{near}"?)' if near else ""
+                raise ConfigError(
+                    f"{where}: {pattern!r} matches no known step{hint}; declare steps of "
+                    "your own in [guard] steps"
+                )
 
     def suggest(self, step: str) -> str | None:
         """The closest known step to ``step``, if one is close enough."""

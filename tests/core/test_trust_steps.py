@@ -8,7 +8,7 @@ import pytest
 from _coredata import ORG_BLACK, ORG_CLEAN, REGION
 
 from creditguard import hookimpl
-from creditguard.errors import InputError, InvalidCodeError, UnknownStepError
+from creditguard.errors import ConfigError, InputError, InvalidCodeError, UnknownStepError
 from creditguard.steps import KNOWN_STEPS, StepVocabulary
 
 GuardFactory = Any
@@ -97,3 +97,26 @@ def test_screen_reports_a_non_text_row_and_goes_on(guard: Any) -> None:
     assert rows[0].outcome == "error" and "must be text" in (rows[0].error or "")
     assert rows[1].outcome == "deny"
     assert rows[0].as_dict()["outcome"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ({"failure": {"default": "allow", "steps": {"procurment.*": "hold"}}}, "[failure] steps"),
+        ({"guard": {"commitment_steps": ["licensing.comitment"]}}, "commitment_steps"),
+    ],
+)
+def test_step_patterns_in_the_config_must_match_a_step(
+    make_guard: GuardFactory, config: dict[str, Any], where: str
+) -> None:
+    # A typo here would silently never apply: procurement would fall to "allow".
+    with pytest.raises(ConfigError) as info:
+        make_guard(config)
+    assert where in str(info.value) and "did you mean" in str(info.value)
+
+
+def test_declared_steps_count_for_config_patterns(make_guard: GuardFactory) -> None:
+    g = make_guard(
+        {"guard": {"steps": ["housing.allocate"]}, "failure": {"steps": {"housing.*": "raise"}}}
+    )
+    assert g.engine.failure.for_step("housing.allocate") == "raise"
