@@ -270,3 +270,62 @@ def test_source_order_holds_when_one_source_is_stale(
         assert [p.source for p in d.provenance] == ["mirror", "platform"]
         assert [(er.record.record_id, er.source) for er in d.records] == [("JS-BL-1", "mirror")]
     second.close()
+
+
+# -- the step logic both guards share (creditguard._stepflow) -------------------------------
+
+
+def test_stepflow_decides_when_a_step_is_fed_back(make_guard: GuardFactory) -> None:
+    from creditguard._stepflow import feeds_back, opens_case
+    from creditguard.case_desk import StepDenied
+
+    g = make_guard()
+    listed = g.check(ORG_BLACK, step="procurement.bid", region="320100")
+    clean = g.check(ORG_CLEAN, step="procurement.bid", region="320100")
+    desk: Any = object()  # only "is there a case desk" matters to these rules
+    assert feeds_back(desk, listed, None) and feeds_back(desk, listed, StepDenied(listed))
+    assert not feeds_back(desk, listed, RuntimeError("step crashed"))  # the case stays open
+    assert not feeds_back(desk, clean, None) and not feeds_back(None, listed, None)
+    assert opens_case(desk, listed, open_case=True)
+    assert not opens_case(desk, listed, open_case=False) and not opens_case(
+        desk, clean, open_case=True
+    )
+
+
+def test_step_decorator_refuses_deny_and_hands_over_the_decision(make_guard: GuardFactory) -> None:
+    from creditguard import StepDenied
+
+    g = make_guard()
+    ran: list[tuple[str, str]] = []
+
+    @g.step("procurement.bid", region="320100", subject=lambda app, **_: app["code"])
+    def bid(app: dict[str, str], decision: Any = None) -> str:
+        ran.append((app["code"], decision.outcome))
+        return "submitted"
+
+    assert bid({"code": ORG_CLEAN}) == "submitted"
+    assert ran == [(ORG_CLEAN, "allow")]
+    with pytest.raises(StepDenied) as info:
+        bid({"code": ORG_BLACK})
+    assert info.value.decision.outcome == "deny" and ran == [(ORG_CLEAN, "allow")]
+
+
+@pytest.mark.anyio
+async def test_async_step_decorator_refuses_deny_and_hands_over_the_decision(
+    make_async_guard: GuardFactory,
+) -> None:
+    from creditguard import StepDenied
+
+    g = make_async_guard()
+
+    @g.step("procurement.bid", region="320100", subject=ORG_BLACK)
+    async def bid_black() -> str:
+        return "submitted"
+
+    @g.step("procurement.bid", region="320100", subject=lambda code: code)
+    async def bid(code: str, decision: Any = None) -> str:
+        return decision.outcome
+
+    with pytest.raises(StepDenied):
+        await bid_black()
+    assert await bid(ORG_CLEAN) == "allow"
