@@ -8,7 +8,8 @@
 # $CREDITGUARD_PG_PORT (default 54329), trust auth on loopback. Idempotent: a
 # server already answering on that port is reused. Meant to be sourced, so it
 # never calls `set -e` or `exit` in the caller's shell; a failure leaves the
-# variable unset and the postgres-marked tests skip.
+# variable unset, and the postgres-marked tests then fail when CI=true (.ci/run sets
+# it) and skip, saying why, on a developer's machine (tests/conftest.py).
 
 _cg_pg_start() {
     local port="${CREDITGUARD_PG_PORT:-54329}"
@@ -47,5 +48,5 @@ _cg_pg_start() {
     echo "postgres.sh: CREDITGUARD_TEST_PG_DSN=$CREDITGUARD_TEST_PG_DSN" >&2
 }
 
-_cg_pg_start || { echo "postgres.sh: could not start PostgreSQL; postgres tests will be skipped" >&2; unset CREDITGUARD_TEST_PG_DSN; }
+_cg_pg_start || { echo "postgres.sh: could not start PostgreSQL; postgres tests will fail under CI=true (skip otherwise)" >&2; unset CREDITGUARD_TEST_PG_DSN; }
 unset -f _cg_pg_start
