@@ -581,3 +581,50 @@ def test_hookspec_docstrings_say_how_results_combine() -> None:
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert doc, name
     assert "collect-all" in (inspect.getdoc(hookspecs.creditguard_extra_measures) or "")
+
+
+# -- creditguard_register_channels ---------------------------------------------------------
+
+
+def test_register_channels_first_registration_wins_and_is_checked() -> None:
+    from creditguard.channels import channel_source, open_channel, registered_channels
+
+    made: list[str] = []
+
+    class First:
+        @hookimpl
+        def creditguard_register_channels(self, register: Any) -> None:
+            def factory(name: str, **options: Any) -> object:
+                made.append(name)
+                return object()  # lacks the Channel methods
+
+            register("province-x", factory)
+
+    class Second:
+        @hookimpl
+        def creditguard_register_channels(self, register: Any) -> None:
+            register("province-x", lambda name, **options: None)
+
+    pm = build_plugin_manager([Second(), First()], load_entrypoints=False)
+    types = registered_channels(pm)
+    assert "province-x" in types
+    cfg = config_from_dict(
+        {"sources": [{"name": "px", "type": "province-x", "base_url": "https://x.example"}]}
+    )
+    source = channel_source(cfg, types)
+    assert source is not None and source.name == "px"
+    with pytest.raises(PluginError, match="province-x"):
+        open_channel(cfg, pm)
+    assert made == ["px"]  # First was registered last, so pluggy called it first: it won
+
+
+def test_register_channels_bad_registration() -> None:
+    from creditguard.channels import registered_channels
+
+    class Broken:
+        @hookimpl
+        def creditguard_register_channels(self, register: Any) -> None:
+            register("x", "not a factory")
+
+    with pytest.raises(PluginError, match="callable"):
+        registered_channels(build_plugin_manager([Broken()], load_entrypoints=False))
