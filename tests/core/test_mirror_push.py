@@ -171,3 +171,23 @@ def test_no_history_is_invented_for_a_record_not_in_force(tmp_path: Path) -> Non
     tomb = held(m, ORG_BLACK, "JS-BL-1")
     # when it was repaired is unknown: the record says nothing rather than guess
     assert tomb.status == "removed" and tomb.status_history == ()
+
+
+def test_removal_after_a_status_change_ends_the_history_with_removed(tmp_path: Path) -> None:
+    # Found by the fuzz test: a held history used to be kept as it was, without the removal.
+    m = SqliteMirror(tmp_path / "m.db")
+    m.upsert(None, record(listed_on="2024-05-10", expires_on=None), subject_code=ORG_BLACK)
+    m.upsert(
+        None,
+        record(listed_on="2024-05-10", expires_on=None, status="rectifying"),
+        subject_code=ORG_BLACK,
+        at="2025-01-01",
+    )
+    m.remove("JS-BL-1", subject_code=ORG_BLACK, at="2025-06-01")
+    m.mark_synced()
+    tomb = held(m, ORG_BLACK, "JS-BL-1")
+    assert [(h.status, h.on.isoformat()) for h in tomb.status_history] == [
+        ("listed", "2024-05-10"),
+        ("rectifying", "2025-01-01"),
+        ("removed", "2025-06-01"),
+    ]

@@ -545,7 +545,8 @@ class SqliteMirror:
             old = CreditRecord.model_validate_json(held[1])
             if old.status == "removed":
                 return False
-            tomb = carry_history(old, old.model_copy(update={"status": "removed"}), _day(at))
+            removed = old.model_copy(update={"status": "removed", "status_history": ()})
+            tomb = carry_history(old, removed, _day(at))
             conn.execute(
                 "UPDATE records SET data = ? WHERE record_id = ?",
                 (tomb.model_dump_json(), record_id),
