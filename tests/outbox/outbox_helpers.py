@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from creditguard_platform import PlatformChannel
 
 from creditguard.models import AppliedMeasure, CreditRecord, Decision, EffectiveRecord, LegalBasis
 from creditguard.outbox import Backoff, Deliverer
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform
-from creditguard_platform import PlatformChannel
 
 UNIT = "320100-CG"
 ORG = "91320100MA1W2K7D41"

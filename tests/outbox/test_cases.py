@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from creditguard_platform.client import push_event
 from outbox_helpers import ORG, UNIT, make_decision, make_deliverer, record
 
 from creditguard.cases import (
@@ -136,7 +137,7 @@ def test_platform_case_is_answered_and_receives_the_feedback(
     rec = CaseRecorder(box, UNIT, book=book)
     case = platform.initiate_case(ORG, ["S-01", "S-03"], region="320100")
     event = platform.events[-1]
-    rec.respond(event, implemented={"S-01", "S-02"})
+    rec.respond(push_event(event), implemented={"S-01", "S-02"})
     d = make_decision(("S-01", "deny"), ("S-02", "restrict"))
     own = rec.initiate(d)
     assert own == case_id_for(UNIT, d.decision_id), "S-02 is not covered by the platform case"
@@ -155,7 +156,7 @@ def test_all_measures_covered_by_a_platform_case_needs_no_initiation(
     box = SqliteOutbox(tmp_path / "o.db")
     rec = CaseRecorder(box, UNIT, book=SqliteCaseBook(tmp_path / "cases.db"))
     platform.initiate_case(ORG, ["S-01"])
-    rec.respond(platform.events[-1], implemented={"S-01"})
+    rec.respond(push_event(platform.events[-1]), implemented={"S-01"})
     d = make_decision(("S-01", "deny"))
     assert rec.record_step(d) == platform.events[-1]["case_id"]
     make_deliverer(box, platform).deliver_due()

@@ -25,9 +25,7 @@ T0 = 1_800_000_000.0
 
 
 def item(n: int, group: str | None = None, kind: str = "feedback") -> OutboxItem:
-    return OutboxItem(
-        key=f"key-{n}", kind=kind, payload=b'{"n":%d}' % n, group=group
-    )  # type: ignore[arg-type]
+    return OutboxItem(key=f"key-{n}", kind=kind, payload=b'{"n":%d}' % n, group=group)  # type: ignore[arg-type]
 
 
 def reset_pg(dsn: str) -> None:
@@ -162,10 +160,7 @@ def test_full_disk_fails_loudly_and_keeps_nothing_half_written(tmp_path: Path) -
     conn = box._connection()
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
-    big = [
-        OutboxItem(key=f"big-{i}", kind="feedback", payload=b"x" * 50_000)
-        for i in range(3)
-    ]
+    big = [OutboxItem(key=f"big-{i}", kind="feedback", payload=b"x" * 50_000) for i in range(3)]
     with pytest.raises(StorageError, match="full"):
         box.enqueue_many(big)
     assert box.status(now=0).pending == 1, "the failed batch left no partial rows"

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from outbox_helpers import BASE, ORG, ORG2, UNIT, make_deliverer
+from creditguard_platform.client import push_event
+from outbox_helpers import ORG, ORG2, UNIT, channel, make_deliverer
 
 from creditguard.cases import CaseRecorder
+from creditguard.channels import PushEvent
 from creditguard.errors import SourceUnavailable
 from creditguard.mirror import SqliteMirror
 from creditguard.outbox import SqliteOutbox
 from creditguard.push_feed import FeedState, PushFeed
-from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, Fault, ReferencePlatform
+from creditguard.testing import Fault, ReferencePlatform
+
+
+def events(raw: list[dict[str, Any]]) -> list[PushEvent]:
+    """Spec §7.1 event objects as the platform channel reads them."""
+    return [push_event(e) for e in raw]
 
 
 class Harness:
@@ -28,6 +36,7 @@ class Harness:
         self.sync = PushFeed(
             self.mirror,
             self.state,
+            channel=channel(),
             cases=CaseRecorder(self.outbox, UNIT),
             implemented={"S-01"},
             on_invalidate=self.invalidated.append,
@@ -36,9 +45,7 @@ class Harness:
         self.client = httpx.Client(transport=platform.mock_transport())
 
     def pull(self, **kw: Any) -> Any:
-        return self.sync.pull(
-            self.client, base_url=BASE, app_key=DEFAULT_APP_KEY, secret=DEFAULT_SECRET, **kw
-        )
+        return self.sync.pull(self.client, **kw)
 
     def records(self, code: str) -> list[str]:
         return sorted(r.record_id for r in self.mirror.lookup([code])[code].records)
@@ -61,7 +68,9 @@ def test_pull_applies_records_cases_and_counts_unknown(h: Harness) -> None:
     report = h.pull(limit=2)
     assert report.applied == 6 and report.unknown == 1 and report.pages >= 4
     assert report.cursor == h.state.cursor() == "c-000007"
-    assert h.records(ORG) == [a["record_id"]] and h.records(ORG2) == []
+    assert h.records(ORG) == [a["record_id"]]
+    # A removal keeps the record as a tombstone (replays stay exact), without effect.
+    assert [r.status for r in h.mirror.lookup([ORG2])[ORG2].records] == ["removed"]
     held = h.mirror.lookup([ORG])[ORG].records[0]
     assert held.status == "repaired"
     assert h.invalidated == [ORG, ORG2, ORG, ORG2]
@@ -77,7 +86,7 @@ def test_pull_applies_records_cases_and_counts_unknown(h: Harness) -> None:
 
 def test_events_seen_twice_are_applied_once(h: Harness) -> None:
     h.platform.add_record(ORG, push=True)
-    page = h.platform.events
+    page = events(h.platform.events)
     r1 = h.sync.apply_page(page, cursor="c-1")
     r2 = h.sync.apply_page(page + page, cursor="c-1")
     assert (r1.applied, r2.applied, r2.duplicates) == (1, 0, 2)
@@ -99,7 +108,7 @@ def test_cursor_is_not_moved_when_applying_fails(h: Harness) -> None:
 
 
 def test_bad_events_are_rejected_not_fatal(h: Harness) -> None:
-    events = [
+    raw = [
         {
             "event_id": "E-1",
             "type": "record.added",
@@ -114,7 +123,7 @@ def test_bad_events_are_rejected_not_fatal(h: Harness) -> None:
         },
         {"event_id": "E-3", "type": "record.removed", "subject_code": ORG, "record_id": "nope"},
     ]
-    r = h.sync.apply_page(events, cursor=None)
+    r = h.sync.apply_page(events(raw), cursor=None)
     assert (r.rejected, r.applied) == (2, 1)
 
 
@@ -123,18 +132,43 @@ def test_platform_errors_raise_typed_errors(h: Harness) -> None:
     with pytest.raises(SourceUnavailable):
         h.pull()
     h.platform.inject(Fault.garbage(200, times=1))
-    with pytest.raises(SourceUnavailable, match="page"):
+    with pytest.raises(SourceUnavailable, match="malformed answer"):
         h.pull()
     assert h.state.cursor() is None
 
 
 def test_webhook_stored_events_are_applied(h: Harness) -> None:
     h.platform.add_record(ORG, push=True)
-    (event,) = h.platform.events
+    (event,) = events(h.platform.events)
     assert h.state.store_event(event) is True and h.state.store_event(event) is False
     report = h.sync.apply_stored()
     assert report.applied == 1 and h.state.stored_events() == []
     assert h.state.store_event(event) is False, "an applied event is not stored again"
-    h.state.store_event({**event, "event_id": "E-x"})
-    h.sync.apply_page([{**event, "event_id": "E-x"}], cursor=None)
+    other = dataclasses.replace(event, event_id="E-x")
+    h.state.store_event(other)
+    h.sync.apply_page([other], cursor=None)
     assert h.state.stored_events() == [], "applying an event by polling settles its webhook copy"
+
+
+def test_a_removal_naming_another_subject_is_refused(h: Harness) -> None:
+    rec = h.platform.add_record(ORG, push=True)
+    h.pull()
+    forged = PushEvent(
+        event_id="E-forged", type="record.removed", subject_code=ORG2, record_id=rec["record_id"]
+    )
+    report = h.sync.apply_page([forged], cursor=None)
+    assert (report.rejected, report.applied) == (1, 0)
+    assert h.records(ORG) == [rec["record_id"]]
+
+
+def test_reading_the_feed_to_its_end_marks_the_mirror_synced(h: Harness) -> None:
+    h.pull()  # an empty poll counts
+    assert h.mirror.stats().synced_at is not None
+    assert h.mirror.speaks_for_platform
+
+
+def test_the_feed_is_read_through_the_channel(h: Harness) -> None:
+    # Core names no platform path: the request comes from the channel.
+    h.pull()
+    (req,) = h.platform.requests_log
+    assert req.path == "/v1/pushes" and req.app_key == "test-key"

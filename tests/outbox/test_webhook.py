@@ -18,13 +18,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
+from creditguard_platform import PlatformChannel
+from creditguard_platform.plugin import make_channel
 
 from creditguard.errors import ConfigError, SecretMissing
 from creditguard.push_feed import FeedState
 from creditguard.testing.auth import spec_signature
 from creditguard.webhook import make_asgi_app, make_wsgi_app, receive
-from creditguard_platform import PlatformChannel
-from creditguard_platform.plugin import make_channel
 
 CHANNEL = PlatformChannel(
     "platform", "https://credit.example.gov.cn/api", "platform-key", "s3cr3t-value"

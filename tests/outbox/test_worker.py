@@ -7,11 +7,11 @@ import signal
 import time
 
 import httpx
-from outbox_helpers import UNIT, make_decision, make_deliverer
+from outbox_helpers import UNIT, channel, make_decision, make_deliverer
 
 from creditguard.cases import CaseRecorder
 from creditguard.outbox import Deliverer, DeliveryWorker, SqliteOutbox
-from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
+from creditguard.testing import ReferencePlatform, serve
 
 
 def wait_for(pred: object, timeout: float = 5.0) -> bool:
@@ -86,14 +86,7 @@ def test_forked_child_restarts_its_worker(
     outbox: SqliteOutbox, platform: ReferencePlatform
 ) -> None:
     with serve(platform) as server:
-        d = Deliverer(
-            outbox,
-            base_url=server.url,
-            app_key=DEFAULT_APP_KEY,
-            secret=DEFAULT_SECRET,
-            timeout_s=2,
-            lease_s=5,
-        )
+        d = Deliverer(outbox, channel(server.url), timeout_s=2, lease_s=5)
         worker = DeliveryWorker(d, poll_interval_s=0.05, restart_after_fork=True)
         worker.start()
         parent_owner = d.owner
@@ -129,3 +122,31 @@ def wait_child(pid: int, *, timeout_s: float) -> int | None:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return None
+
+
+def test_a_fork_never_waits_for_an_http_delivery(outbox: SqliteOutbox) -> None:
+    # The fork gate covers the claim and the mark only: while the platform keeps a
+    # delivery hanging, a fork (gunicorn spawning a worker) can still take the gate.
+    import threading
+
+    from creditguard import forksafe
+
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        inside.set()
+        release.wait(5)
+        return httpx.Response(201, json={"receipt_id": "R", "received_at": "x"})
+
+    CaseRecorder(outbox, UNIT).record_step(make_decision(("S-01", "deny")))
+    d = Deliverer(outbox, channel(), transport=httpx.MockTransport(slow), timeout_s=5, lease_s=10)
+    worker = DeliveryWorker(d, poll_interval_s=0.05)
+    worker.start()
+    try:
+        assert inside.wait(5), "the delivery started"
+        took = forksafe._gate.acquire(timeout=2)
+        assert took, "the fork gate is held across the HTTP exchange"
+        forksafe._gate.release()
+    finally:
+        release.set()
+        worker.stop(drain_timeout_s=5)
