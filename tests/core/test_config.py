@@ -99,7 +99,8 @@ def test_relative_paths_resolve_against_the_files_folder(
             g.journal is not None
             and g.journal.path.resolve() == (conf_dir / "var" / "journal.db").resolve()
         )
-    assert (conf_dir / "m.db").exists() and not (tmp_path / "m.db").exists()
+    # building the guard never creates the mirror (a missing one is reported, not made empty)
+    assert not (conf_dir / "m.db").exists() and not (tmp_path / "m.db").exists()
 
 
 def test_default_mirror_lives_in_data_dir(tmp_path: Path) -> None:

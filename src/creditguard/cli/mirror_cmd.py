@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -106,6 +107,10 @@ def import_(
         click.echo(f"  ... and {total - shown} more link change(s)")
 
 
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat(timespec="seconds")
+
+
 @mirror.command("stats")
 @_CONFIG
 @_PATH
@@ -118,7 +123,8 @@ def stats(config_path: str | None, db_path: str | None, source: str | None, as_j
         st = m.stats()
     except CreditGuardError as exc:
         fail(str(exc))
-    age = None if st.loaded_at is None else time.time() - st.loaded_at.timestamp()
+    # Whole seconds: a long float's digits would read like an ID number to a log scanner.
+    age = None if st.loaded_at is None else round(time.time() - st.loaded_at.timestamp())
     usable = age is not None and -300 <= age <= m.max_age_s
     if as_json:
         data: dict[str, Any] = {
@@ -126,9 +132,9 @@ def stats(config_path: str | None, db_path: str | None, source: str | None, as_j
             "subjects": st.subjects,
             "records": st.records,
             "removed": st.removed,
-            "loaded_at": st.loaded_at,
-            "imported_at": st.imported_at,
-            "synced_at": st.synced_at,
+            "loaded_at": _iso(st.loaded_at),
+            "imported_at": _iso(st.imported_at),
+            "synced_at": _iso(st.synced_at),
             "age_s": age,
             "max_age_s": m.max_age_s,
             "usable": usable,
