@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "plugins": "creditguard.cli.plugins_cmd:plugins",
     "screen": "creditguard.cli.screen_cmd:screen",
     "sync": "creditguard.cli.sync_cmd:sync",
+    "workdays": "creditguard.cli.workdays_cmd:workdays",
 }
 
 
