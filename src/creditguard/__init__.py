@@ -36,6 +36,7 @@ from creditguard.masking import install_log_masking
 install_log_masking()
 
 if TYPE_CHECKING:
+    from creditguard.case_desk import StepDenied
     from creditguard.codes import SubjectCode, parse_code
     from creditguard.config import Config, config_from_dict, load_config
     from creditguard.guard import AsyncGuard, Guard
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
         MeasureList,
     )
     from creditguard.screening import ScreenResult
-    from creditguard.case_desk import StepDenied
 
 #: The one version source: pyproject.toml reads it (``[tool.setuptools.dynamic]``).
 __version__ = "0.1.0"
@@ -56,8 +56,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AppliedMeasure",
     "AsyncGuard",
-    "ConfigError",
     "Config",
+    "ConfigError",
     "CreditGuardError",
     "CreditRecord",
     "DeadlineExceeded",
