@@ -85,8 +85,10 @@ def mask_code(code: str, kind: str | None = None) -> str:
 
     if is_person_like(code):
         return mask_number(code)
-    if _LONG_DIGITS.search(code) and not is_valid(code):
-        # Not a code ("ID:3201…", a digit missing): any long digit run may be most of a number.
+    code_shaped = len(code) == 18 and code.isascii() and code.isalnum()
+    if not code_shaped and _LONG_DIGITS.search(code) and not is_valid(code):
+        # Not code-shaped ("ID:3201…", a digit missing): a long digit run may be most of a
+        # number. 18 characters are classified above: a 9-led code is never a person's.
         return _LONG_DIGITS.sub(lambda m: mask_number(m.group()), code)
     return code
 
