@@ -24,11 +24,11 @@ from workflow_helpers import (
     fill,
 )
 
+from creditguard.case_desk import StepDenied
 from creditguard.errors import ConfigError, InputError
 from creditguard.guard import AsyncGuard, Guard
 from creditguard.models import Decision
 from creditguard.testing import Fault, ReferencePlatform, serve
-from creditguard.workflow import StepDenied
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from creditguard_platform import PlatformChannel
 from workflow_helpers import (
     DENY,
     NOTE,
@@ -26,6 +27,7 @@ from workflow_helpers import (
     feedback_seen,
 )
 
+from creditguard.case_desk import StepDenied
 from creditguard.errors import ConfigError, InputError
 from creditguard.models import Decision
 from creditguard.outbox import Backoff, Deliverer
@@ -36,7 +38,6 @@ from creditguard.testing import (
     ReferencePlatform,
     RunningServer,
 )
-from creditguard.workflow import StepDenied
 
 pytestmark = pytest.mark.integration
 
@@ -264,7 +265,7 @@ def test_feedback_actions_override_the_effects(
     items = g.feedback(
         d, actions={DENY: ("not_applied", "申请人撤回申请")}, detail="已提示", workflow_ref="NJCG-9"
     )
-    assert sorted(json.loads(i.body)["measure_code"] for i in items) == [DENY, NOTE]
+    assert sorted(json.loads(i.payload)["measure_code"] for i in items) == [DENY, NOTE]
     g.close()
     got = {f["measure_code"]: (f["action"], f["detail"]) for f in platform.feedback}
     assert got == {DENY: ("not_applied", "申请人撤回申请"), NOTE: ("notified", "已提示")}
@@ -386,9 +387,7 @@ def test_platform_down_then_back_with_a_deliverer(
     g.feedback(d)
     deliverer = Deliverer(
         desk(g).outbox,
-        base_url=server.url,
-        app_key=DEFAULT_APP_KEY,
-        secret=DEFAULT_SECRET,
+        PlatformChannel("platform", server.url, DEFAULT_APP_KEY, DEFAULT_SECRET),
         backoff=Backoff(base_s=0.01, max_s=0.05),
         timeout_s=1.0,
         lease_s=3.0,

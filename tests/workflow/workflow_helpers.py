@@ -14,12 +14,12 @@ from typing import Any
 
 import creditguard_platform.plugin as platform_plugin
 
+from creditguard.case_desk import CaseDesk
 from creditguard.codes import org_code_check_char, uscc_check_char
 from creditguard.config import config_from_dict
 from creditguard.guard import AsyncGuard, Guard
 from creditguard.models import MeasureList
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform
-from creditguard.workflow import CaseDesk
 
 UNIT = "320100-CG"
 REGION = "320100"
