@@ -298,6 +298,10 @@ class AsyncDriver(_DriverBase):
         super().__init__(settings, clock)
         self._transport = transport
         self._client_obj: httpx.AsyncClient | None = None
+        # Requests wait for a connection here, not in httpcore's pool: its queue is
+        # scanned whole on every state change (O(connections x waiting)), which cost
+        # ~15 ms of CPU per check with 500 checks waiting on 64 connections.
+        self._slots: asyncio.Semaphore | None = None
 
     async def fetch(
         self,
@@ -369,8 +373,12 @@ class AsyncDriver(_DriverBase):
         body = BodyReader(send, self.settings.max_response_bytes, self._clock)
         started = self._clock()
         client = self._client()
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = asyncio.Semaphore(self.settings.max_connections)
         try:
-            async with asyncio.timeout(max(send.deadline - self._clock(), 0.0)):
+            # waiting for a free connection counts against the deadline too
+            async with asyncio.timeout(max(send.deadline - self._clock(), 0.0)), slots:
                 response = await client.send(request, stream=True)
                 try:
                     body.start(response)
@@ -398,6 +406,7 @@ class AsyncDriver(_DriverBase):
 
     def _forget_after_fork(self) -> None:
         self._client_obj = None
+        self._slots = None
 
     async def aclose(self) -> None:
         """Close the connection pool."""
