@@ -260,7 +260,15 @@ def test_values_are_checked(tmp_path: Path, mutate: Any, needle: str) -> None:
     ("text", "needle"),
     [
         ("[" * 100_000 + "]" * 100_000, "nested more than"),
-        ('{"subject": {"code": "x"}, "record": ' + "[" * 50 + "]" * 50 + "}", "nested more than"),
+        (
+            '{"subject": {"code": "'
+            + ORG_CLEAN
+            + '"}, "record": {"extensions": {"a": '
+            + "[" * 50
+            + "]" * 50
+            + "}}}",
+            "nested more than",
+        ),
         ('{"subject": 1, "subject": 2, "record": {}}', "field 'subject' appears twice"),
         ('{"subject": {"code": "x"}, "record": {"record_id": NaN}}', "NaN is not a JSON number"),
     ],

@@ -100,8 +100,12 @@ def record_from(rec: dict[str, Any], where: str) -> CreditRecord:
     """Validate a record object strictly (known fields, ISO dates, codes); ``where`` prefixes errors."""
     _known_keys(rec, _RECORD_KEYS, where)
     ext = rec.get("extensions")
-    if ext is not None and not isinstance(ext, dict):
-        raise InvalidRecordError(f'{where}.extensions: must be an object ({{"name": value}})')
+    if ext is not None:
+        if not isinstance(ext, dict):
+            raise InvalidRecordError(f'{where}.extensions: must be an object ({{"name": value}})')
+        # The only free-form part of a line: the typed fields refuse nested values themselves.
+        if _depth_exceeds(ext, MAX_DEPTH - 2):
+            raise InvalidRecordError(f"nested more than {MAX_DEPTH} levels deep")
     auth = rec.get("authority")
     if isinstance(auth, dict):
         _known_keys(auth, _AUTHORITY_KEYS, f"{where}.authority")
@@ -184,14 +188,11 @@ def read_lines(fh: Any) -> Iterable[bytes]:
 
 def _loads(text: str) -> Any:
     try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise InvalidRecordError(f"nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as exc:
         raise InvalidRecordError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-    if _depth_exceeds(obj, MAX_DEPTH):
-        raise InvalidRecordError(f"nested more than {MAX_DEPTH} levels deep")
-    return obj
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -205,6 +206,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> NoReturn:
     raise InvalidRecordError(f"{name} is not a JSON number")
+
+
+# One decoder for every line (building one per call costs more than decoding a line).
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
 
 def _depth_exceeds(obj: Any, limit: int) -> bool:
