@@ -405,3 +405,11 @@ def test_cli_import_into_the_configured_mirror(tmp_path: Path, records_file: Pat
     data = json.loads(stats.output)
     assert (data["records"], data["usable"], data["max_age_s"]) == (8, True, 3600)
     assert data["speaks_for_platform"] is False
+
+
+def test_readme_import_line_imports(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The local mirror", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0]
+    report = SqliteMirror(tmp_path / "m.db").import_lines(example.splitlines())
+    assert (report.added, report.links_set, report.refused) == (1, 1, 0)
