@@ -42,7 +42,10 @@ def read_secret(
         found = (os.environ if environ is None else environ).get(env, "")
         return require_secret(found, f"{where}: environment variable {env} ({option}_env)")
     if value is None:
-        raise SecretMissing(f"{where}: set '{option}_env' to the variable holding the {option}")
+        raise SecretMissing(
+            f"{where}: give exactly one of '{option}_env' (recommended: the variable "
+            f"holding the {option}) and '{option}'"
+        )
     return require_secret(value, f"{where}: option '{option}'")
 
 

@@ -15,3 +15,31 @@ def resident_id(first17: str) -> str:
 
 
 PERSON = resident_id("32010219800101123")
+
+
+def signed_headers(
+    app_key: str,
+    secret: str,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    *,
+    now: float | None = None,
+) -> dict[str, str]:
+    """Spec §2 headers made by the product's signer (itself checked against the spec's vectors)."""
+    import time
+
+    from creditguard_platform.auth import PlatformAuth, new_nonce, sign
+
+    ts = str(int((time.time() if now is None else now) * 1000))
+    nonce = new_nonce()
+    if not secret:  # PlatformAuth refuses an empty secret; a forger would not
+        return {
+            "X-CG-AppKey": app_key,
+            "X-CG-Timestamp": ts,
+            "X-CG-Nonce": nonce,
+            "X-CG-Signature": sign(b"\0", method, path, query, ts, nonce, body),
+        }
+    auth = PlatformAuth(app_key, secret, clock=lambda: int(ts) / 1000, nonce=lambda: nonce)
+    return auth.headers(method, path, query, body)

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from kit_helpers import ORG, ORG2, ORG3, PERSON, resident_id
+from kit_helpers import ORG, ORG2, ORG3, PERSON, resident_id, signed_headers
 
 from creditguard.models import AppliesTo, LegalBasis, Measure, MeasureList
-from creditguard.signing import signed_headers
 from creditguard.testing import ReferencePlatform
 
 BASE = "http://platform.test/api"
@@ -550,7 +549,7 @@ def test_stale_timestamp_is_401_with_skew_hint(platform: ReferencePlatform) -> N
     )
     resp = _raw(platform, headers)
     assert resp.status_code == 401
-    assert "away from the server clock" in _error(resp)["message"]
+    assert "300 s away from the platform's clock" in _error(resp)["message"]
 
 
 def test_replayed_nonce_is_401(platform: ReferencePlatform) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from creditguard.signing import SignatureError, verify
+from creditguard.testing.auth import SeenNonces, SignatureRefused, check_signature
 
 APP_KEY = "unit-key"
 SECRET = "unit-secret-不要泄露"
@@ -38,6 +40,13 @@ def record(record_id: str = "JS-2026-000123", **extra: Any) -> dict[str, Any]:
     return data
 
 
+def spec_check(headers: Mapping[str, str], method: str, path: str, query: str, body: bytes) -> str:
+    """Verify as a platform would, with the testing kit's spec §2 code, not the adapter's."""
+    return check_signature(
+        headers, {APP_KEY: SECRET}, method, path, query, body, nonces=SeenNonces(), now=time.time()
+    )
+
+
 def error(status: int, code: str, message: str = "msg", **headers: str) -> httpx.Response:
     body = {"error": {"code": code, "message": message, "request_id": "r-1"}}
     return httpx.Response(status, json=body, headers=headers)
@@ -58,9 +67,9 @@ class MockPlatform:
         raw = request.url.raw_path.decode()
         path, _, query = raw.partition("?")
         try:
-            verify(request.headers, {APP_KEY: SECRET}, request.method, path, query, request.content)
-        except SignatureError as exc:
-            return error(401, "UNAUTHENTICATED", exc.reason)
+            spec_check(request.headers, request.method, path, query, request.content)
+        except SignatureRefused as exc:
+            return error(401, "UNAUTHENTICATED", str(exc))
         if self.override:
             return self.override.pop(0)
         assert path.startswith(self.prefix + "/v1/")

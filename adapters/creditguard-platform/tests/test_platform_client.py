@@ -8,20 +8,16 @@ from typing import Any
 import httpx
 import pytest
 from creditguard_platform import PlatformClient
-from platform_helpers import APP_KEY, BASE_URL, SECRET, error
+from platform_helpers import APP_KEY, BASE_URL, SECRET, error, spec_check
 
 from creditguard.errors import MeasureListError, SourceRefused, SourceUnavailable
-from creditguard.signing import verify
 
 client = PlatformClient(BASE_URL, APP_KEY, SECRET, name="js")
 
 
 def verified(request: httpx.Request) -> httpx.Request:
     path, _, query = request.url.raw_path.decode().partition("?")
-    assert (
-        verify(request.headers, {APP_KEY: SECRET}, request.method, path, query, request.content)
-        == APP_KEY
-    )
+    assert spec_check(request.headers, request.method, path, query, request.content) == APP_KEY
     return request
 
 
@@ -134,7 +130,7 @@ def test_push_feed_parse_keeps_unknown_event_types() -> None:
         {"event_id": "E-2", "type": "brand.new", "at": "x"},
     ]
     page = client.parse_pushes(httpx.Response(200, json={"events": events, "next_cursor": "c-2"}))
-    assert [e["type"] for e in page.events] == [
+    assert [e.type for e in page.events] == [
         "record.removed",
         "brand.new",
     ] and page.next_cursor == "c-2"

@@ -7,12 +7,23 @@ import json
 import httpx
 import pytest
 from creditguard_platform import PlatformSource
-from platform_helpers import APP_KEY, BASE_URL, ORG, ORG2, ORG3, SECRET, MockPlatform, error, record
+from platform_helpers import (
+    APP_KEY,
+    BASE_URL,
+    ORG,
+    ORG2,
+    ORG3,
+    SECRET,
+    MockPlatform,
+    error,
+    record,
+    spec_check,
+)
 
 from creditguard.errors import ConfigError, SourceRefused, SourceUnavailable
 from creditguard.remote import AsyncDriver, RemoteSettings, SyncDriver
-from creditguard.signing import SignatureError, verify
 from creditguard.sources import HttpSource
+from creditguard.testing.auth import SignatureRefused
 
 FAST = RemoteSettings(backoff_initial=0.001, backoff_max=0.005, jitter=0.001)
 
@@ -45,11 +56,11 @@ def test_signature_covers_the_path_prefix_and_query() -> None:
     driver.fetch(source, [ORG])
     request = platform.calls[0]
     path, _, query = request.url.raw_path.decode().partition("?")
-    assert verify(request.headers, {APP_KEY: SECRET}, "GET", path, query, b"") == APP_KEY
-    with pytest.raises(SignatureError):  # the prefix is part of what was signed
-        verify(request.headers, {APP_KEY: SECRET}, "GET", path.removeprefix("/api/gw"), query, b"")
-    with pytest.raises(SignatureError):  # and so is the query
-        verify(request.headers, {APP_KEY: SECRET}, "GET", path, "include_related=false", b"")
+    assert spec_check(request.headers, "GET", path, query, b"") == APP_KEY
+    with pytest.raises(SignatureRefused):  # the prefix is part of what was signed
+        spec_check(request.headers, "GET", path.removeprefix("/api/gw"), query, b"")
+    with pytest.raises(SignatureRefused):  # and so is the query
+        spec_check(request.headers, "GET", path, "include_related=false", b"")
 
 
 def test_unsigned_or_badly_signed_requests_are_refused_by_the_mock() -> None:
@@ -287,3 +298,23 @@ def test_etag_store_keeps_the_most_recently_used_answers() -> None:
     off = EtagStore(0)
     off.put("A", False, '"A"', SubjectRecords(code="A"))
     assert off.get("A", False) is None and len(off) == 0
+
+
+def _resident_id(first17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+    return first17 + "10X98765432"[total % 11]
+
+
+def test_a_person_is_looked_up_by_batch_so_the_number_is_never_in_a_url() -> None:
+    # Spec §4.0 note: proxies and access logs keep URLs; the number travels in the body.
+    person = _resident_id("32010219800101123")
+    platform = MockPlatform(subjects={person: [record()]})
+    source, driver = make(platform)
+    found = driver.fetch(source, [person])[person]
+    (request,) = platform.calls
+    assert request.method == "POST"
+    assert request.url.raw_path.decode() == "/api/gw/v1/subjects:batch-records"
+    assert person not in str(request.url) and person[6:14] not in str(request.url)
+    assert json.loads(request.content)["codes"] == [person]
+    assert [r.record_id for r in found.records] == ["JS-2026-000123"]

@@ -2,8 +2,9 @@
 
 :class:`PlatformChannel` implements :class:`creditguard.channels.Channel`:
 
-- outbox items (case opened §6.1, response §6.2, feedback §6.3) become signed
-  POSTs with the item's ``Idempotency-Key``; receipts are read per spec §3,
+- outbox items (case opened §6.1, response §6.2, feedback §6.3, supervision
+  events §10.1, disclosures and withdrawals §11) become signed POSTs with the
+  item's ``Idempotency-Key``; receipts are read per spec §3,
   a 404 ``CASE_NOT_FOUND`` is :class:`~creditguard.errors.CaseNotKnownYet`;
 - the push feed (§7.1) is read page by page into
   :class:`~creditguard.channels.PushEvent` s;
@@ -22,7 +23,7 @@ import httpx
 from creditguard.cases import CaseFeedback, CaseOpened, CaseResponse, fact_of
 from creditguard.channels import PushPage, ReceivedPush
 from creditguard.credentials import require_secret
-from creditguard.errors import CaseNotKnownYet, InputError, SourceRefused
+from creditguard.errors import CaseNotKnownYet, InputError, SourceRefused, SourceUnavailable
 from creditguard.outbox import OutboxItem
 from creditguard_platform.auth import NONCE_WINDOW_SECONDS, NonceCache, verify
 from creditguard_platform.client import PlatformClient, push_event
@@ -92,7 +93,22 @@ class PlatformChannel:
     # --- delivery ----------------------------------------------------------------------
 
     def delivery_request(self, item: OutboxItem) -> httpx.Request:
-        """The signed POST of spec §6 for a case item (``InputError`` for anything else)."""
+        """The signed POST of spec §6, §10 or §11 for an item (``InputError`` for anything else)."""
+        if item.kind == "supervision":
+            from creditguard.supervision.events import event_of
+
+            return self.client.build_supervision_event(
+                event_of(item).body(), idempotency_key=item.key
+            )
+        if item.kind == "disclosure":
+            from creditguard.supervision.disclosure import disclosure_request_of
+
+            disclosure_id, payload, withdrawal = disclosure_request_of(item)
+            if withdrawal:
+                return self.client.build_disclosure_withdrawal(
+                    disclosure_id, payload, idempotency_key=item.key
+                )
+            return self.client.build_disclosure(payload, idempotency_key=item.key)
         if item.kind not in ("case", "response", "feedback"):
             raise InputError(f"{self.name}: no request for outbox items of kind {item.kind!r}")
         fact = fact_of(item)
@@ -108,6 +124,14 @@ class PlatformChannel:
         try:
             receipt = self.client.parse_receipt(response)
         except SourceRefused as exc:
+            if exc.status == 404 and exc.code == "DISCLOSURE_NOT_FOUND":
+                # spec §11.2: the disclosure itself may still be on its way: retry later.
+                raise SourceUnavailable(
+                    "the platform does not know this disclosure yet",
+                    source=self.name,
+                    status=404,
+                    code="DISCLOSURE_NOT_FOUND",
+                ) from exc
             if exc.status == 404 and exc.code == "CASE_NOT_FOUND":
                 raise CaseNotKnownYet(
                     "the platform does not know this case yet",

@@ -305,6 +305,13 @@ class PlatformClient:
         """POST /v1/disclosures (§11.1)."""
         return self._post("/v1/disclosures", body, idempotency_key)
 
+    def build_disclosure_withdrawal(
+        self, disclosure_id: str, body: Mapping[str, Any] | BaseModel, *, idempotency_key: str
+    ) -> httpx.Request:
+        """POST /v1/disclosures/{disclosure_id}/withdrawal (§11.2)."""
+        path = f"/v1/disclosures/{quote(disclosure_id, safe='')}/withdrawal"
+        return self._post(path, body, idempotency_key)
+
     def parse_receipt(self, response: httpx.Response) -> dict[str, Any]:
         """The JSON body of a 200/201 answer to any POST above, or raise per spec §3.
 
