@@ -110,6 +110,10 @@ _INSERT_BATCH = "INSERT INTO batches VALUES (NULL, ?, ?, ?, ?, ?)"
 
 log = logging.getLogger("creditguard.journal")
 
+#: A queued decision: (verdict row id, decision id, time, None, None) once its verdict
+#: is known, else (None, decision id, time, verdict key, the decision).
+_Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | None]
+
 _US = timedelta(microseconds=1)
 # The plain fields of a verdict, read in one C call (the hot part of the writer).
 _VERDICT_FIELDS = operator.attrgetter(
@@ -195,7 +199,7 @@ class DecisionJournal:
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open decision journal {self.path}: {exc}") from exc
         self._conn: sqlite3.Connection | None = conn
-        self._queue: deque[Decision] = deque()
+        self._queue: deque[_Queued] = deque()
         self._in_flight = 0
         self._wake = threading.Event()
         self._closed = False
@@ -227,8 +231,26 @@ class DecisionJournal:
         to half of that in the calling thread (back-pressure) and raises
         :class:`~creditguard.errors.StorageError` if the file cannot be written.
         """
+        d = decision
+        # Warm checks of one subject reuse the same (memoised, immutable) records,
+        # measures and provenance objects, so their identities key the verdict; the
+        # memo keeps them alive, so no id is reused meanwhile.
+        key = (
+            id(d.records),
+            id(d.measures),
+            id(d.conditions),
+            len(d.possible_matches),
+            _VERDICT_FIELDS(d),
+            *map(id, d.provenance),
+        )
+        hit = self._verdicts.get(key)  # committed verdicts only (see _write_batch)
         q = self._queue
-        q.append(decision)
+        if hit is not None:
+            # Only the id and time wait on the queue: the decision itself is freed now,
+            # so its memory is reused at once instead of piling up until the write.
+            q.append((hit[1], d.decision_id, d.decided_at, None, None))
+        else:
+            q.append((None, d.decision_id, d.decided_at, key, d))
         if len(q) >= self.batch:
             self._behind(len(q))
         elif self._thread is None:
@@ -292,26 +314,22 @@ class DecisionJournal:
             with conn:
                 # per verdict: the first decision's time, and (id, µs after it) of each
                 groups: dict[int, tuple[datetime, list[tuple[str, int]]]] = {}
-                known = self._verdicts
-                for d in batch:
-                    # Warm checks of one subject reuse the same (memoised, immutable)
-                    # records, measures and provenance objects, so their identities key
-                    # the verdict; the memo keeps them alive, so no id is reused meanwhile.
-                    key = (
-                        id(d.records),
-                        id(d.measures),
-                        id(d.conditions),
-                        len(d.possible_matches),
-                        _VERDICT_FIELDS(d),
-                        *map(id, d.provenance),
-                    )
-                    hit = known.get(key)
-                    verdict = hit[1] if hit is not None else self._new_verdict(conn, d, key)
+                fresh: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
+                for verdict, decision_id, decided_at, key, d in batch:
+                    if verdict is None:
+                        assert key is not None and d is not None
+                        hit = self._verdicts.get(key) or fresh.get(key)
+                        verdict = hit[1] if hit is not None else self._new_verdict(conn, d)
+                        if hit is None:
+                            fresh[key] = (
+                                (d.records, d.measures, d.conditions, d.provenance),
+                                verdict,
+                            )
                     group = groups.get(verdict)
                     if group is None:
-                        group = groups[verdict] = (d.decided_at, [])
+                        group = groups[verdict] = (decided_at, [])
                     # a timedelta in µs is ~8x cheaper than formatting each time
-                    group[1].append((d.decision_id, (d.decided_at - group[0]) // _US))
+                    group[1].append((decision_id, (decided_at - group[0]) // _US))
                 conn.executemany(
                     _INSERT_BATCH,
                     [
@@ -326,17 +344,20 @@ class DecisionJournal:
                     ],
                 )
         except sqlite3.Error as exc:
-            # Verdict rows of this batch were rolled back: forget them. Put the decisions
-            # back, in order, so a later write retries them.
-            self._verdicts.clear()
+            # This batch's verdict rows were rolled back and never published. Put the
+            # decisions back, in order, so a later write retries them.
             q.extendleft(reversed(batch))
             raise StorageError(f"decision journal {self.path}: write failed: {exc}") from exc
         finally:
             self._in_flight = 0
+        # Published only now that they are committed: append() resolves verdicts from here.
+        if len(self._verdicts) + len(fresh) > 4096:
+            self._verdicts.clear()
+        self._verdicts.update(fresh)
         return take
 
-    def _new_verdict(self, conn: sqlite3.Connection, d: Decision, key: tuple[Any, ...]) -> int:
-        """Write the verdict row of ``d`` (not seen yet under ``key``) and remember it."""
+    def _new_verdict(self, conn: sqlite3.Connection, d: Decision) -> int:
+        """Write the verdict row of ``d`` and return its id."""
         row = (
             mask_code(d.subject_code, d.subject_kind),
             d.subject_kind,
@@ -358,9 +379,6 @@ class DecisionJournal:
         )
         verdict = conn.execute(_INSERT_VERDICT, row).lastrowid
         assert verdict is not None
-        if len(self._verdicts) >= 4096:
-            self._verdicts.clear()
-        self._verdicts[key] = ((d.records, d.measures, d.conditions, d.provenance), verdict)
         return verdict
 
     def close(self) -> None:
