@@ -49,6 +49,11 @@ Example::
     # platform = "jiangsu"       # which [[sources]] entry to deliver to
     # lease_s = 60               # a claimed item stays locked this long (killed deliverer)
     implements = ["S-01", "NJ-01"]   # measures this unit carries out (platform cases)
+
+    [supervision]                # the lifecycle of listed subjects (docs/supervision.md)
+    # holidays_dir = "holidays"  # YYYY.toml schedules beyond the shipped 2025-2026
+    rules = { "320100" = [{ pack = "notice-893-2018", from = 2021-01-01 }] }
+    disclosure_days = { administrative_penalty = 7, gsxt = 20 }
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from __future__ import annotations
 import glob
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -74,7 +80,9 @@ __all__ = [
     "JournalConfig",
     "MeasuresConfig",
     "OutboxConfig",
+    "RulePackAdoption",
     "SourceConfig",
+    "SupervisionConfig",
     "config_from_dict",
     "find_config",
     "load_config",
@@ -183,6 +191,33 @@ class JournalConfig(_Strict):
     flush_interval_s: Float = Field(default=0.5, gt=0)
 
 
+class RulePackAdoption(_Strict):
+    """One entry of ``[supervision] rules`` / ``repair_rules``: a region follows ``pack`` from a date."""
+
+    pack: str = Field(min_length=1)
+    from_: date = Field(alias="from")
+    to: date | None = None  # last day included; None: until replaced
+
+
+class SupervisionConfig(_Strict):
+    """The ``[supervision]`` table: the lifecycle of listed subjects (docs/supervision.md).
+
+    Notice 893's rules were in force 2018-07-24 … 2020-12-31; for later dates a
+    region names the rule pack it follows (it may adopt ``notice-893-2018``),
+    or lifecycle commands say that no rule set is configured (FACTS §4.1).
+    """
+
+    path: str | None = None  # SQLite store, default <data_dir>/supervision.db
+    holidays_dir: str | None = None  # operator-added YYYY.toml holiday schedules
+    #: region (6 digits) -> packs it follows for the lifecycle, by date
+    rules: dict[str, tuple[RulePackAdoption, ...]] = Field(default_factory=dict)
+    #: region -> repair packs for dates no national pack covers (2021-01-01 … 2023-04-30)
+    repair_rules: dict[str, tuple[RulePackAdoption, ...]] = Field(default_factory=dict)
+    #: disclosure kind or channel name -> working days to publish (default 7, FACTS §3)
+    disclosure_days: dict[str, Int] = Field(default_factory=lambda: {"administrative_penalty": 7})
+    withdrawal_days: Int = Field(default=3, gt=0)  # withdraw a changed/revoked penalty within
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -192,6 +227,7 @@ class Config(_Strict):
     failure: FailureConfig = FailureConfig()
     journal: JournalConfig = JournalConfig()
     outbox: OutboxConfig = OutboxConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
     base_dir: str = Field(default=".", exclude=True, validate_default=True)
 
     @field_validator("sources")

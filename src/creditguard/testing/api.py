@@ -108,7 +108,20 @@ _SUPERVISION_DATA: dict[str, dict[str, _Checker]] = {
     "repair.applied": _REPAIR,
     "repair.granted": _REPAIR,
     "repair.refused": _REPAIR,
+    "rectification.overdue": {"deadline": _is_date},
+    "consulting.given": {"topic": _is_str, "organizer": _is_str, "hours": _is_number},
+    "responsible_person.named": {
+        "person": lambda v: (
+            isinstance(v, dict)
+            and _is_str(v.get("code"))
+            and _is_str(v.get("name"))
+            and v.get("role") in ("legal_representative", "responsible_person", "related_person")
+        )
+    },
 }
+_WITHDRAWAL_REASONS = frozenset(
+    {"penalty_revoked", "penalty_changed", "repaired", "expired", "other"}
+)
 
 
 @dataclass(frozen=True)
@@ -504,6 +517,22 @@ def _disclosure(state: PlatformState, ctx: _Ctx) -> Answer:
     return json_answer(201, receipt)
 
 
+def _withdrawal(state: PlatformState, ctx: _Ctx) -> Answer:
+    body = ctx.json()
+    if body.get("reason") not in _WITHDRAWAL_REASONS:
+        raise ApiError(400, f"reason must be one of {sorted(_WITHDRAWAL_REASONS)}")
+    if not _is_date(body.get("decided_on")):
+        raise ApiError(400, "decided_on is missing or not a YYYY-MM-DD date")
+    disclosure_id = ctx.params[0]
+    with state.lock:
+        found = [d for d in state.store.disclosures if d.get("disclosure_id") == disclosure_id]
+        if not found:
+            raise ApiError(404, f"no disclosure {disclosure_id}", code="DISCLOSURE_NOT_FOUND")
+        receipt = _receipt(state)
+        found[-1]["withdrawal"] = {**body, **receipt}
+    return json_answer(201, receipt)
+
+
 def _refuse_non_public(state: PlatformState, body: Mapping[str, Any], code: str) -> None:
     record_id = body.get("record_id")
     if isinstance(record_id, str):
@@ -531,4 +560,5 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], _Handler, bool], ...] = (
     ("GET", re.compile(r"/v1/pushes"), _pushes, False),
     ("POST", re.compile(r"/v1/supervision-events"), _supervision_event, True),
     ("POST", re.compile(r"/v1/disclosures"), _disclosure, True),
+    ("POST", re.compile(r"/v1/disclosures/([^/]+)/withdrawal"), _withdrawal, True),
 )
