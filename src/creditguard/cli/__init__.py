@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "platform": "creditguard.cli.platform_cmd:platform",
     "plugins": "creditguard.cli.plugins_cmd:plugins",
     "screen": "creditguard.cli.screen_cmd:screen",
+    "serve": "creditguard.cli.serve_cmd:serve",
     "sync": "creditguard.cli.sync_cmd:sync",
     "workdays": "creditguard.cli.workdays_cmd:workdays",
 }

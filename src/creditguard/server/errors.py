@@ -1,0 +1,57 @@
+"""One shape for every error answer: ``{"error": {"code", "message", "request_id"}}`` (spec §3).
+
+Handlers turn the library's typed errors into statuses: bad input is a 4xx
+naming what is wrong, never a 5xx; records that cannot be obtained under the
+``raise`` policy are 503, never an allow. Messages pass through
+:func:`creditguard.masking.mask_text`, so no resident ID number leaves whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from creditguard.masking import mask_text
+
+__all__ = ["ApiError", "error_response", "request_id"]
+
+log = logging.getLogger("creditguard.server")
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, with its status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def request_id(scope: Any) -> str:
+    """The id of the request (set by the gate; made here if the gate never saw it)."""
+    state = scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if rid is None:
+        rid = state["request_id"] = "r-" + uuid.uuid4().hex[:16]
+    return str(rid)
+
+
+def error_response(
+    request: Request | Any,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The JSON error answer (``request`` is a Request or an ASGI scope)."""
+    scope = request.scope if isinstance(request, Request) else request
+    rid = request_id(scope)
+    body = {"error": {"code": code, "message": mask_text(message)[:2000], "request_id": rid}}
+    out = dict(headers or {})
+    out["X-Request-Id"] = rid
+    return JSONResponse(body, status_code=status, headers=out)
