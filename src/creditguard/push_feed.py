@@ -103,7 +103,7 @@ class FeedState:
                 "event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, received_at REAL NOT NULL)"
             )
             c.execute(
-                "CREATE TABLE IF NOT EXISTS sync_nonces (app_key TEXT, nonce TEXT, seen_at REAL, PRIMARY KEY (app_key, nonce))"
+                "CREATE TABLE IF NOT EXISTS feed_replays (replay_key TEXT PRIMARY KEY, seen_at REAL)"
             )
             c.execute(
                 "CREATE TABLE IF NOT EXISTS sync_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)"
@@ -217,10 +217,8 @@ class FeedState:
         workers) refuses a replay another one already accepted.
         """
         with self._tx() as c:
-            c.execute("DELETE FROM sync_nonces WHERE seen_at < ?", (now - window_s,))
-            cur = c.execute(
-                "INSERT OR IGNORE INTO sync_nonces VALUES (?, ?, ?)", ("", replay_key, now)
-            )
+            c.execute("DELETE FROM feed_replays WHERE seen_at < ?", (now - window_s,))
+            cur = c.execute("INSERT OR IGNORE INTO feed_replays VALUES (?, ?)", (replay_key, now))
             return cur.rowcount == 1
 
 
