@@ -14,22 +14,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from creditguard.outbox import Deliverer, OutboxItem, SqliteOutbox, idempotency_key
-from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
+from creditguard_platform import PlatformChannel
 
-BODY = (
-    b'{"action":"denied","decided_at":"2026-03-02T09:15:03+08:00","detail":"","measure_code":"S-01",'
-    b'"step":"procurement.bid","unit_code":"320100-CG","workflow_ref":"NJCG-2026-0315-007"}'
-)
+from creditguard.cases import CaseFeedback, feedback_item
+from creditguard.outbox import Deliverer, OutboxItem, SqliteOutbox
+from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
 
 
 def items(n: int, tag: str) -> list[OutboxItem]:
     return [
-        OutboxItem(
-            key=idempotency_key("320100-CG", f"{tag}-{i}", "feedback", "S-01"),
-            kind="feedback",
-            path=f"/v1/cases/320100-CG-{tag}-{i}/feedback",
-            body=BODY,
+        feedback_item(
+            CaseFeedback(
+                case_id=f"320100-CG-{tag}-{i}",
+                unit_code="320100-CG",
+                measure_code="S-01",
+                step="procurement.bid",
+                action="denied",
+                detail="",
+                decided_at="2026-03-02T09:15:03+08:00",
+                workflow_ref="NJCG-2026-0315-007",
+            )
         )
         for i in range(n)
     ]
@@ -58,7 +62,8 @@ def bench_deliver(folder: Path, n: int) -> float:
             }
     box.enqueue_many(items(n, "d"))
     with serve(platform) as server:
-        d = Deliverer(box, base_url=server.url, app_key=DEFAULT_APP_KEY, secret=DEFAULT_SECRET)
+        channel = PlatformChannel("platform", server.url, DEFAULT_APP_KEY, DEFAULT_SECRET)
+        d = Deliverer(box, channel)
         started = time.perf_counter()
         attempts = d.deliver_due(limit=n)
         elapsed = time.perf_counter() - started
