@@ -45,9 +45,7 @@ LOGGERS_MASKED: tuple[str, ...] = (
     "creditguard.plugins",
     "creditguard.push_feed",
     "creditguard.sources",
-    "creditguard.sync",
     "creditguard.webhook",
-    "creditguard.workflow",
     # httpx logs every request line ("HTTP Request: GET <url> ...") at INFO.
     "httpx",
 )
