@@ -100,7 +100,7 @@ def lifecycle() -> None:
 )
 @_config_option
 def register(code: str, record_file: Any, config: str | None) -> None:
-    """Put a subject's record under supervision (as the platform gave it)."""
+    """Put CODE's record under supervision (as the platform gave it)."""
     from creditguard.errors import CreditGuardError
     from creditguard.models import CreditRecord
 

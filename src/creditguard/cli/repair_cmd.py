@@ -43,7 +43,7 @@ def check(
     as_json: bool,
     config: str | None,
 ) -> None:
-    """Whether the subject may apply now, what is missing, and from which date. Exit 0 yes, 1 otherwise."""
+    """Whether subject CODE may apply now, what is missing, and from which date (exit 0 yes, 1 otherwise)."""
     from creditguard.clock import today_cst
     from creditguard.errors import CreditGuardError
 
