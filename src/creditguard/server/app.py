@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -57,7 +57,7 @@ from creditguard.server.schemas import (
 from creditguard.server.service import Service, UnitRuntime
 from creditguard.server.views import check_response, screen_row
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "openapi_document"]
 
 log = logging.getLogger("creditguard.server")
 T = TypeVar("T")
@@ -112,11 +112,10 @@ def create_app(service: Service) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(Gate, service=service)
-    timeout = service.config.server.request_timeout_s
-    max_codes = service.config.server.max_screen_codes
 
     async def run(fn: Callable[[], T]) -> T:
         # Off the event loop, bounded in time; a timed-out thread finishes on its own.
+        timeout = service.config.server.request_timeout_s
         try:
             with anyio.fail_after(timeout):
                 return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
@@ -256,6 +255,7 @@ def create_app(service: Service) -> FastAPI:
         """Rows in input order, in blocks of 500 (one batch lookup per source per block)."""
         who = _principal(request)
         unit = unit_of(request, who)
+        max_codes = service.config.server.max_screen_codes
         if len(body.codes) > max_codes:
             raise ApiError(
                 413,
@@ -467,3 +467,19 @@ def create_app(service: Service) -> FastAPI:
         return Response(data, media_type=CONTENT_TYPE)
 
     return app
+
+
+class _DocumentOnly:
+    """Stands in for a service when only the OpenAPI document is wanted (no request is served)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this app only describes the API; build it with a Service to serve")
+
+
+def openapi_document() -> dict[str, Any]:
+    """The service's OpenAPI document, derived from the routes and pydantic models.
+
+    Committed as ``docs/openapi.json``; tests/server/test_openapi.py fails
+    when the two differ and says how to write it anew.
+    """
+    return create_app(cast(Service, _DocumentOnly())).openapi()
