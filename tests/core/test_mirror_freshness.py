@@ -223,3 +223,14 @@ def test_fresh_mirror_decision_names_when_the_data_was_loaded(
     [prov] = d.provenance
     stats = SqliteMirror(path).stats()
     assert prov.data_as_of == stats.loaded_at
+
+
+def test_a_file_that_is_not_a_mirror_is_unavailable_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "mirror.db"
+    path.write_bytes(b"not a database, just some bytes" * 100)
+    before = path.read_bytes()
+    m = SqliteMirror(path)
+    with pytest.raises(SourceUnavailable, match="cannot read mirror"):
+        m.lookup([ORG_CLEAN])
+    assert m.speaks_for_platform is False
+    assert path.read_bytes() == before

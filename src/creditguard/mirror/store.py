@@ -344,9 +344,12 @@ class SqliteMirror:
 
     def count(self) -> tuple[int, int]:
         """Number of subjects and records held (tombstones of removed records included)."""
-        conn = self._connection(create=True)
-        subjects = conn.execute("SELECT COUNT(*) FROM subjects").fetchone()[0]
-        records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        try:
+            conn = self._connection(create=True)
+            subjects = conn.execute("SELECT COUNT(*) FROM subjects").fetchone()[0]
+            records = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot read mirror {self.path}: {exc}") from exc
         return int(subjects), int(records)
 
     def stats(self) -> MirrorStats:
