@@ -9,11 +9,10 @@ reason for a degraded decision. The explanation is not stored; a decision can
 be recomputed "as of" its date from the records and lists it names.
 
 Cost. Repeated checks of one subject reach the same verdict, so a verdict is
-written once (table ``verdicts``) and the decisions that reached it are written
-in batches (table ``batches``: one row per verdict and write, holding each
-decision's id and time as a JSON array). The view ``decisions`` shows one row
-per decision for SQL readers; :func:`read_journal` and ``creditguard
-journal`` read the same thing.
+written once (table ``verdicts``) and each decision adds only its verdict, id
+and time to the batch it is written in (table ``batches``: one row per write,
+a JSON array). The view ``decisions`` shows one row per decision for SQL
+readers; :func:`read_journal` and ``creditguard journal`` read the same thing.
 
 Queue and back-pressure. :meth:`DecisionJournal.append` puts the decision on
 an in-memory queue; a background thread writes the queue every
@@ -57,7 +56,7 @@ from creditguard.models import Decision
 
 __all__ = ["DecisionJournal", "JournalEntry", "read_journal"]
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 _SCHEMA = """
 -- What was decided, once per distinct verdict (repeated checks share one).
@@ -81,14 +80,13 @@ CREATE TABLE IF NOT EXISTS verdicts (
     possible_matches INTEGER NOT NULL,
     degraded_reason TEXT
 );
--- The decisions that reached a verdict, one row per verdict and write.
+-- The decisions, one row per write: each decision's verdict, id and time.
 CREATE TABLE IF NOT EXISTS batches (
     batch INTEGER PRIMARY KEY,
-    verdict INTEGER NOT NULL REFERENCES verdicts(verdict),
-    base_at TEXT NOT NULL,           -- time of the first decision of the row (ISO 8601)
-    last_at TEXT NOT NULL,           -- time of the latest decision of the row
+    base_at TEXT NOT NULL,           -- time of the batch's first decision (ISO 8601)
+    last_at TEXT NOT NULL,           -- time of its latest decision
     n INTEGER NOT NULL,
-    decisions TEXT NOT NULL          -- JSON [[decision_id, microseconds after base_at], ...]
+    decisions TEXT NOT NULL          -- JSON [[verdict, decision_id, µs after base_at], ...]
 );
 CREATE INDEX IF NOT EXISTS batches_time ON batches(last_at);
 """
@@ -96,17 +94,18 @@ CREATE INDEX IF NOT EXISTS batches_time ON batches(last_at);
 # One row per decision, for whoever reads the file with SQL.
 _VIEW = """
 CREATE VIEW IF NOT EXISTS decisions AS
-SELECT json_extract(e.value, '$[0]') AS decision_id,
+SELECT json_extract(e.value, '$[1]') AS decision_id,
        strftime('%Y-%m-%dT%H:%M:%fZ', b.base_at,
-                printf('%+.6f seconds', json_extract(e.value, '$[1]') / 1e6)) AS decided_at_utc,
+                printf('%+.6f seconds', json_extract(e.value, '$[2]') / 1e6)) AS decided_at_utc,
        v.subject, v.subject_kind, v.step, v.region, v.as_of, v.outcome, v.verified, v.stale,
        v.stale_age_s, v.measures, v.conditions, v.records, v.list_region, v.list_version,
        v.sources, v.possible_matches, v.degraded_reason
-FROM batches AS b JOIN verdicts AS v ON v.verdict = b.verdict, json_each(b.decisions) AS e
+FROM batches AS b, json_each(b.decisions) AS e
+JOIN verdicts AS v ON v.verdict = json_extract(e.value, '$[0]')
 """
 
 _INSERT_VERDICT = "INSERT INTO verdicts VALUES (NULL" + ", ?" * 17 + ")"
-_INSERT_BATCH = "INSERT INTO batches VALUES (NULL, ?, ?, ?, ?, ?)"
+_INSERT_BATCH = "INSERT INTO batches VALUES (NULL, ?, ?, ?, ?)"
 
 log = logging.getLogger("creditguard.journal")
 
@@ -162,6 +161,11 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         ).fetchone()
         if old:  # the first layout stored each decision's JSON; kept, no longer written
             conn.execute("ALTER TABLE decisions RENAME TO decisions_v1")
+        if version == 2:  # a development layout (one batch row per verdict): kept apart
+            conn.execute("DROP VIEW IF EXISTS decisions")
+            conn.execute("ALTER TABLE batches RENAME TO batches_v2")
+            conn.execute("ALTER TABLE verdicts RENAME TO verdicts_v2")
+            conn.execute("DROP INDEX IF EXISTS batches_time")
         conn.executescript(_SCHEMA)
         try:
             conn.execute(_VIEW)
@@ -312,36 +316,30 @@ class DecisionJournal:
             if conn is None:
                 conn = self._conn = self._connect()
             with conn:
-                # per verdict: the first decision's time, and (id, µs after it) of each
-                groups: dict[int, tuple[datetime, list[tuple[str, int]]]] = {}
+                base = batch[0][2]
+                rows: list[tuple[int, str, int]] = []
                 fresh: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
                 for verdict, decision_id, decided_at, key, d in batch:
                     if verdict is None:
                         assert key is not None and d is not None
                         hit = self._verdicts.get(key) or fresh.get(key)
-                        verdict = hit[1] if hit is not None else self._new_verdict(conn, d)
                         if hit is None:
-                            fresh[key] = (
-                                (d.records, d.measures, d.conditions, d.provenance),
-                                verdict,
-                            )
-                    group = groups.get(verdict)
-                    if group is None:
-                        group = groups[verdict] = (decided_at, [])
+                            verdict = self._new_verdict(conn, d)
+                            parts = (d.records, d.measures, d.conditions, d.provenance)
+                            fresh[key] = (parts, verdict)
+                        else:
+                            verdict = hit[1]
                     # a timedelta in µs is ~8x cheaper than formatting each time
-                    group[1].append((decision_id, (decided_at - group[0]) // _US))
-                conn.executemany(
+                    rows.append((verdict, decision_id, (decided_at - base) // _US))
+                last = base + _US * max(r[2] for r in rows)
+                conn.execute(
                     _INSERT_BATCH,
-                    [
-                        (
-                            v,
-                            base.isoformat(),
-                            (base + _US * max(off for _, off in rows)).isoformat(),
-                            len(rows),
-                            json.dumps(rows, separators=(",", ":")),
-                        )
-                        for v, (base, rows) in groups.items()
-                    ],
+                    (
+                        base.isoformat(),
+                        last.isoformat(),
+                        len(rows),
+                        json.dumps(rows, separators=(",", ":")),
+                    ),
                 )
         except sqlite3.Error as exc:
             # This batch's verdict rows were rolled back and never published. Put the
@@ -460,49 +458,58 @@ def read_journal(
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
                 return []  # never written in this layout (or not yet created)
-            sql = (
-                "SELECT b.base_at, b.decisions, v.*"
-                " FROM batches b JOIN verdicts v ON v.verdict = b.verdict"
-            )
+            sql = "SELECT base_at, decisions FROM batches"
             args: list[Any] = []
             if since is not None:
-                sql += " WHERE b.last_at >= ?"
+                sql += " WHERE last_at >= ?"
                 args.append(since.isoformat())
-            rows = conn.execute(sql, args).fetchall()
+            batches = conn.execute(sql, args).fetchall()
+            decided = [
+                (v, decision_id, (base + _US * offset).isoformat())
+                for base_at, packed in batches
+                for base in (datetime.fromisoformat(base_at),)
+                for v, decision_id, offset in json.loads(packed)
+            ]
+            verdicts = _verdicts(conn, {v for v, _, _ in decided})
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
     after = since.isoformat() if since is not None else ""
-    entries = []
-    for base_at, packed, *v in rows:
-        base = datetime.fromisoformat(base_at)
-        for decision_id, offset in json.loads(packed):
-            decided_at = (base + _US * offset).isoformat()
-            if decided_at < after:
-                continue
-            entries.append(
-                JournalEntry(
-                    decision_id,
-                    decided_at,
-                    v[1],
-                    v[2],
-                    v[3],
-                    v[4],
-                    v[5],
-                    v[6],
-                    bool(v[7]),
-                    bool(v[8]),
-                    v[9],
-                    tuple(v[10].split()),
-                    tuple(v[11].split()),
-                    tuple(v[12].split()),
-                    v[13],
-                    v[14],
-                    tuple(v[15].split()),
-                    v[16],
-                    v[17],
-                )
-            )
+    entries = [
+        JournalEntry(decision_id, decided_at, *verdicts[v])
+        for v, decision_id, decided_at in decided
+        if decided_at >= after
+    ]
     entries.sort(key=lambda e: (e.decided_at, e.decision_id))
     return entries[:limit] if limit is not None else entries
+
+
+def _verdicts(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[Any, ...]]:
+    """The verdict rows of ``ids``, as the fields of a :class:`JournalEntry` after id and time."""
+    out: dict[int, tuple[Any, ...]] = {}
+    wanted = sorted(ids)
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT * FROM verdicts WHERE verdict IN ({marks})", chunk):
+            out[r[0]] = (
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                bool(r[7]),
+                bool(r[8]),
+                r[9],
+                tuple(r[10].split()),
+                tuple(r[11].split()),
+                tuple(r[12].split()),
+                r[13],
+                r[14],
+                tuple(r[15].split()),
+                r[16],
+                r[17],
+            )
+    return out
