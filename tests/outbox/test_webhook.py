@@ -209,3 +209,28 @@ async def test_asgi_app(store: FeedState) -> None:
         dup = await client.post(PATH, content=body, headers=signed(body))
         bad = await client.post(PATH, content=body, headers=signed(body, now=time.time() - 1000))
     assert (ok.status_code, dup.json()["status"], bad.status_code) == (200, "duplicate", 401)
+
+
+def test_the_example_app_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "creditguard.toml"
+    cfg.write_text(
+        '[guard]\nunit_code = "320100-CG"\ndata_dir = "var"\n\n'
+        '[[sources]]\nname = "jiangsu"\ntype = "platform"\n'
+        'base_url = "https://credit.example.gov.cn/api"\napp_key = "k"\n'
+        'secret_env = "CG_TEST_WEBHOOK_SECRET"\n',
+        encoding="utf-8",
+    )
+    env = {"PATH": "/usr/bin:/bin", "CREDITGUARD_CONFIG": str(cfg), "CG_TEST_WEBHOOK_SECRET": ""}
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "webhook_app.py"), "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "SecretMissing" in done.stderr and "CG_TEST_WEBHOOK_SECRET" in done.stderr

@@ -18,8 +18,8 @@ __all__ = ["outbox"]
 
 def _open(path: str | None, config: str | None) -> Outbox:
     if path is None:
-        from creditguard.config import load_config
         from creditguard.case_desk import outbox_target
+        from creditguard.config import load_config
 
         try:
             path = outbox_target(load_config(config))
