@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cachetools import LRUCache
 
 from creditguard.errors import ConfigError, CreditGuardError
 
@@ -67,7 +68,9 @@ class CaseDesk:
         self.outbox = outbox
         self.worker = worker
         self.drain_timeout = drain_timeout
-        self._cases: OrderedDict[str, str] = OrderedDict()
+        # Decision id -> case id this process opened; bounded, least recently used out
+        # (cachetools caches are not thread-safe: used under the lock).
+        self._cases: LRUCache[str, str] = LRUCache(100_000)
         self._lock = threading.Lock()
 
     def opened(self, decision: Decision) -> str | None:
@@ -78,8 +81,6 @@ class CaseDesk:
         if case_id is not None:
             with self._lock:
                 self._cases[decision.decision_id] = case_id
-                if len(self._cases) > 100_000:
-                    self._cases.popitem(last=False)
         return case_id
 
     def _known(self, decision: Decision) -> str | None:
