@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import httpx
     import pluggy
 
-    from creditguard.cases import CaseRecorder
+    from creditguard.cases import CaseRecorder, OpenCase
     from creditguard.config import Config
     from creditguard.models import CreditRecord, Decision
     from creditguard.outbox import DeliveryWorker, Outbox, OutboxItem
@@ -54,7 +55,13 @@ class StepDenied(CreditGuardError):
 
 
 class CaseDesk:
-    """Initiates cases and records feedback durably; remembers which case a decision opened."""
+    """Initiates cases and records feedback durably; remembers which case a decision opened.
+
+    With a ``workflow_ref`` (the integrator's application reference) the case
+    is the application's for the step, found again by any process after a
+    crash (:meth:`open_case`, :meth:`resume`). A case with no feedback
+    ``feedback_due_s`` after it was opened is overdue (:meth:`overdue`).
+    """
 
     def __init__(
         self,
@@ -63,36 +70,46 @@ class CaseDesk:
         worker: DeliveryWorker | None,
         *,
         drain_timeout: float = 5.0,
+        feedback_due_s: float = 86400.0,
     ) -> None:
         self.recorder = recorder
         self.outbox = outbox
         self.worker = worker
         self.drain_timeout = drain_timeout
+        self.feedback_due_s = feedback_due_s
         # Decision id -> case id this process opened; bounded, least recently used out
         # (cachetools caches are not thread-safe: used under the lock).
         self._cases: LRUCache[str, str] = LRUCache(100_000)
         self._lock = threading.Lock()
 
-    def opened(self, decision: Decision) -> str | None:
-        """Initiate the case of a decision that applied measures (durable before returning)."""
+    def _remember(self, decision: Decision, case_id: str) -> None:
+        with self._lock:
+            self._cases[decision.decision_id] = case_id
+
+    def opened(self, decision: Decision, *, workflow_ref: str | None = None) -> str | None:
+        """Initiate the case of a decision that applied measures (durable before returning).
+
+        With ``workflow_ref`` a retry of the application's step reuses the
+        case already written (see :meth:`CaseRecorder.initiate`).
+        """
         if not decision.measures:
             return None
-        case_id = self.recorder.initiate(decision)
+        case_id = self.recorder.initiate(decision, workflow_ref=workflow_ref)
         if case_id is not None:
-            with self._lock:
-                self._cases[decision.decision_id] = case_id
+            self._remember(decision, case_id)
         return case_id
 
     def _known(self, decision: Decision) -> str | None:
         with self._lock:
-            return self._cases.get(decision.decision_id)
+            found: str | None = self._cases.get(decision.decision_id)
+        return found
 
-    def case_of(self, decision: Decision) -> str:
+    def case_of(self, decision: Decision, *, workflow_ref: str | None = None) -> str:
         """The case a decision opened (initiating it now if this process has not)."""
         found = self._known(decision)
         if found is not None:
             return found
-        case_id = self.opened(decision)
+        case_id = self.opened(decision, workflow_ref=workflow_ref)
         if case_id is None:
             raise ConfigError(
                 f"decision {decision.decision_id} applied no measure: there is no case to feed back"
@@ -118,11 +135,13 @@ class CaseDesk:
         if not decision.measures:
             return []
         if connection is not None and self._known(decision) is None:
-            case_id = self.recorder.initiate(decision, connection=connection)
+            case_id = self.recorder.initiate(
+                decision, workflow_ref=workflow_ref, connection=connection
+            )
             if case_id is None:  # pragma: no cover - a decision with measures always has a case
                 raise ConfigError(f"decision {decision.decision_id} opened no case")
         else:
-            case_id = self.case_of(decision)
+            case_id = self.case_of(decision, workflow_ref=workflow_ref)
         return self.recorder.feedback(
             case_id,
             decision,
@@ -132,6 +151,48 @@ class CaseDesk:
             current_records=current_records,
             connection=connection,
         )
+
+    def open_case(self, *, application: str, step: str) -> OpenCase | None:
+        """The case of ``application``'s ``step`` still waiting for feedback, or None."""
+        found = self.recorder.open_cases(application=application, step=step)
+        return found[-1] if found else None
+
+    def resume(
+        self,
+        *,
+        application: str,
+        step: str,
+        actions: Mapping[str, str | tuple[str, str]] | None = None,
+        detail: str = "",
+        connection: Any = None,
+    ) -> list[OutboxItem]:
+        """Feed back the open case of ``application``'s ``step`` (after a crash); [] when none is open."""
+        case = self.open_case(application=application, step=step)
+        if case is None:
+            return []
+        return self.recorder.feed_back_case(
+            case, actions=actions, detail=detail, connection=connection
+        )
+
+    def overdue(self, *, now: float | None = None, limit: int = 100) -> list[OpenCase]:
+        """Cases opened more than ``feedback_due_s`` ago that have no feedback, oldest first."""
+        cutoff = (time.time() if now is None else now) - self.feedback_due_s
+        return self.recorder.open_cases(opened_before=cutoff, limit=limit)
+
+    def warn_overdue(self, *, now: float | None = None) -> int:
+        """Log a warning naming overdue cases (at most 5 ids); returns how many there are."""
+        cutoff = (time.time() if now is None else now) - self.feedback_due_s
+        n = self.outbox.count_unfed(opened_before=cutoff)
+        if n:
+            first = [c.case_id for c in self.recorder.open_cases(opened_before=cutoff, limit=5)]
+            log.warning(
+                "%d case(s) applied measures and have no feedback after %.0f s (first: %s); "
+                "resume them (guard.resume / creditguard outbox open --feed-back) or feed them back",
+                n,
+                self.feedback_due_s,
+                ", ".join(first),
+            )
+        return n
 
     def close(self) -> None:
         """Drain and stop the delivery worker, then close the outbox."""
@@ -206,7 +267,22 @@ def open_case_desk(
         config.guard.unit_code,
         book=book,
         notify=worker.notify if worker is not None else None,
+        expect=worker.expect if worker is not None else None,
+    )
+    desk = CaseDesk(
+        recorder,
+        outbox,
+        worker,
+        drain_timeout=cfg.drain_timeout_s,
+        feedback_due_s=cfg.feedback_due_s,
     )
     if worker is not None:
+        # The worker logs overdue feedback at start and every few minutes while idle.
+        worker.housekeeping = desk.warn_overdue
         worker.start()
-    return CaseDesk(recorder, outbox, worker, drain_timeout=cfg.drain_timeout_s)
+    else:
+        try:
+            desk.warn_overdue()
+        except CreditGuardError as exc:  # a report must never stop the guard from starting
+            log.warning("cannot look for overdue feedback: %s", exc)
+    return desk

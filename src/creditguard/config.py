@@ -48,6 +48,7 @@ Example::
     deliver = true               # background delivery in this process
     # platform = "jiangsu"       # which [[sources]] entry to deliver to
     # lease_s = 60               # a claimed item stays locked this long (killed deliverer)
+    # feedback_due_s = 86400     # a case with no feedback this long is listed as overdue
     implements = ["S-01", "NJ-01"]   # measures this unit carries out (platform cases)
 
     [supervision]                # the lifecycle of listed subjects (docs/supervision.md)
@@ -179,6 +180,9 @@ class OutboxConfig(_Strict):
     # How long a claimed item stays locked to its deliverer; a process killed mid-delivery
     # holds its item this long. Must exceed the HTTP timeout (10 s).
     lease_s: Float = Field(default=60.0, gt=10)
+    # A case that applied measures and has no feedback this long after it was opened is
+    # overdue: listed by `creditguard outbox status` and `outbox open --overdue`, and logged.
+    feedback_due_s: Float = Field(default=86400.0, gt=0)
     # Measure codes this unit carries out: platform-initiated cases accept these and decline the rest.
     implements: tuple[str, ...] = ()
 
@@ -216,6 +220,8 @@ class SupervisionConfig(_Strict):
     #: disclosure kind or channel name -> working days to publish (default 7, FACTS §3)
     disclosure_days: dict[str, Int] = Field(default_factory=lambda: {"administrative_penalty": 7})
     withdrawal_days: Int = Field(default=3, gt=0)  # withdraw a changed/revoked penalty within
+    #: the guard's checks see commitment breaches in the store (creditguard.supervision.measures)
+    check: Bool = False
 
 
 class Config(_Strict):

@@ -32,6 +32,7 @@ from creditguard.errors import SourceError
 from creditguard.screening import ScreenResult, blocks, finish_block, plan_block
 
 if TYPE_CHECKING:
+    from creditguard.cases import OpenCase
     from creditguard.codes import SubjectCode
     from creditguard.models import Decision
     from creditguard.outbox import OutboxItem
@@ -56,12 +57,16 @@ class Guard(GuardBase):
         as_of: date | None = None,
         context: Mapping[str, object] | None = None,
         open_case: bool = True,
+        workflow_ref: str | None = None,
     ) -> Decision:
         """Decide whether ``subject`` may pass ``step`` in ``region`` (on ``as_of``, default today).
 
         When the decision applies measures and the outbox is on, the case is
         initiated (written durably) before this returns; ``open_case=False``
-        skips that for a mere preview. Raises
+        skips that for a mere preview. ``workflow_ref`` (the application's
+        reference in the integrator's system) makes the case the
+        application's for this step: checking again — a retry, in any process
+        — reuses it instead of opening a second one. Raises
         :class:`~creditguard.errors.InvalidCodeError` for a malformed code and
         :class:`~creditguard.errors.RecordsUnavailable` only when the step's
         failure policy is ``raise``.
@@ -76,7 +81,7 @@ class Guard(GuardBase):
             decision = self.engine.finish(plan)
         self._after(decision, context)
         if self.cases is not None and opens_case(self.cases, decision, open_case=open_case):
-            self.cases.opened(decision)
+            self.cases.opened(decision, workflow_ref=workflow_ref)
         return decision
 
     def feedback(
@@ -113,6 +118,37 @@ class Guard(GuardBase):
             connection=connection,
         )
 
+    def open_case(self, *, workflow_ref: str, step: str) -> OpenCase | None:
+        """The case of application ``workflow_ref`` at ``step`` still waiting for feedback, or None.
+
+        For resuming after a crash: the case as its first durable write froze
+        it (subject, measures, when it was opened), found from any process.
+        """
+        return self._require_cases().open_case(application=workflow_ref, step=step)
+
+    def resume_case(
+        self,
+        *,
+        workflow_ref: str,
+        step: str,
+        actions: Mapping[str, str | tuple[str, str]] | None = None,
+        detail: str = "",
+        connection: object | None = None,
+    ) -> list[OutboxItem]:
+        """Feed back the open case of application ``workflow_ref`` at ``step``; [] when none is open.
+
+        Each measure the case applied gets the action of its effect unless
+        ``actions`` names another; use it when the step is known to have
+        completed (or, with ``not_applied`` and a reason, not to have).
+        """
+        return self._require_cases().resume(
+            application=workflow_ref,
+            step=step,
+            actions=actions,
+            detail=detail,
+            connection=connection,
+        )
+
     @contextmanager
     def checked(
         self,
@@ -130,7 +166,9 @@ class Guard(GuardBase):
         as done). An other exception means the step did not complete: nothing is
         fed back and the case stays open.
         """
-        decision = self.check(subject, step=step, region=region, context=context)
+        decision = self.check(
+            subject, step=step, region=region, context=context, workflow_ref=workflow_ref
+        )
         try:
             yield decision
         except BaseException as exc:
@@ -249,6 +287,7 @@ class AsyncGuard(GuardBase):
         as_of: date | None = None,
         context: Mapping[str, object] | None = None,
         open_case: bool = True,
+        workflow_ref: str | None = None,
     ) -> Decision:
         """Async twin of :meth:`Guard.check`; same arguments, same decisions."""
         plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
@@ -261,7 +300,9 @@ class AsyncGuard(GuardBase):
         self._after(decision, context)
         if self.cases is not None and opens_case(self.cases, decision, open_case=open_case):
             # A durable (fsync'd) write: off the event loop.
-            await asyncio.to_thread(self.cases.opened, decision)
+            await asyncio.to_thread(
+                functools.partial(self.cases.opened, decision, workflow_ref=workflow_ref)
+            )
         return decision
 
     async def feedback(
@@ -295,6 +336,35 @@ class AsyncGuard(GuardBase):
             )
         )
 
+    async def open_case(self, *, workflow_ref: str, step: str) -> OpenCase | None:
+        """Async twin of :meth:`Guard.open_case`."""
+        desk = self._require_cases()
+        return await asyncio.to_thread(
+            functools.partial(desk.open_case, application=workflow_ref, step=step)
+        )
+
+    async def resume_case(
+        self,
+        *,
+        workflow_ref: str,
+        step: str,
+        actions: Mapping[str, str | tuple[str, str]] | None = None,
+        detail: str = "",
+        connection: object | None = None,
+    ) -> list[OutboxItem]:
+        """Async twin of :meth:`Guard.resume_case` (the durable write runs off the event loop)."""
+        desk = self._require_cases()
+        return await asyncio.to_thread(
+            functools.partial(
+                desk.resume,
+                application=workflow_ref,
+                step=step,
+                actions=actions,
+                detail=detail,
+                connection=connection,
+            )
+        )
+
     @asynccontextmanager
     async def checked(
         self,
@@ -306,7 +376,9 @@ class AsyncGuard(GuardBase):
         context: Mapping[str, object] | None = None,
     ) -> AsyncIterator[Decision]:
         """Async twin of :meth:`Guard.checked` (``async with``)."""
-        decision = await self.check(subject, step=step, region=region, context=context)
+        decision = await self.check(
+            subject, step=step, region=region, context=context, workflow_ref=workflow_ref
+        )
         try:
             yield decision
         except BaseException as exc:

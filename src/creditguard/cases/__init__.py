@@ -5,7 +5,8 @@
     facts     CaseOpened / CaseResponse / CaseFeedback, their outbox items, fact_of
     planning  plan_feedback: one FeedbackEntry per applied measure
     book      PlatformCase, CaseBook, SqliteCaseBook: platform cases this unit accepted
-    recorder  CaseRecorder: writes the facts to the outbox before returning
+    recorder  CaseRecorder: writes the facts to the outbox before returning;
+              OpenCase: a case with no feedback yet (resume after a crash)
 
 Core knows these facts only; the configured platform's channel
 (:mod:`creditguard.channels`) turns them into requests when delivering.
@@ -20,13 +21,14 @@ from creditguard.cases.facts import (
     CaseOpened,
     CaseResponse,
     case_id_for,
+    case_id_for_application,
     fact_of,
     feedback_item,
     initiation_item,
     response_item,
 )
 from creditguard.cases.planning import FeedbackEntry, plan_feedback
-from creditguard.cases.recorder import CaseRecorder
+from creditguard.cases.recorder import CaseRecorder, OpenCase
 
 __all__ = [
     "ACTIONS",
@@ -38,9 +40,11 @@ __all__ = [
     "CaseRecorder",
     "CaseResponse",
     "FeedbackEntry",
+    "OpenCase",
     "PlatformCase",
     "SqliteCaseBook",
     "case_id_for",
+    "case_id_for_application",
     "fact_of",
     "feedback_item",
     "initiation_item",

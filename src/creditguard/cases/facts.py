@@ -27,6 +27,7 @@ __all__ = [
     "CaseOpened",
     "CaseResponse",
     "case_id_for",
+    "case_id_for_application",
     "fact_of",
     "feedback_item",
     "initiation_item",
@@ -61,9 +62,31 @@ def case_id_for(unit_code: str, decision_id: str) -> str:
     return f"{unit_code}-{part}"
 
 
+def case_id_for_application(
+    unit_code: str, application: str, step: str, generation: int = 1
+) -> str:
+    """The case id of an application's step: ``{unit_code}-A{hash}`` (``.2``, ``.3`` … after a change).
+
+    Depends on the unit, the integrator's application reference and the step
+    only, never on a decision id (random per process), so a step retried after
+    a crash, in any process, finds the same case. ``generation`` counts the
+    cases opened for it because the applied measures changed.
+    """
+    if generation < 1:
+        raise InputError(f"case generation must be 1 or more, got {generation}")
+    raw = "\x1f".join(("creditguard/app/1", unit_code, application, step))
+    base = f"{unit_code}-A{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:24]}"
+    return base if generation == 1 else f"{base}.{generation}"
+
+
 @dataclass(frozen=True, slots=True)
 class CaseOpened:
-    """This unit opened a case: ``subject_code`` met ``step`` and records with effect."""
+    """This unit opened a case: ``subject_code`` met ``step`` and records with effect.
+
+    ``measures`` (code, effect) and ``workflow_ref`` (the integrator's
+    application reference) are core's own: they let a later process see what
+    the case applied and feed it back; channels need not send them.
+    """
 
     case_id: str
     unit_code: str
@@ -72,6 +95,9 @@ class CaseOpened:
     step: str
     region: str
     initiated_at: str
+    measures: tuple[tuple[str, str], ...] = ()
+    workflow_ref: str | None = None
+    decision_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +178,7 @@ def fact_of(item: OutboxItem) -> CaseFact:
     try:
         data: Mapping[str, Any] = item.data()
         fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        for name in ("record_ids", "accepted", "declined"):
+        for name in ("record_ids", "accepted", "declined", "measures"):
             if name in fields:
                 fields[name] = _tuple(fields[name])
         return cls(**fields)  # type: ignore[no-any-return]

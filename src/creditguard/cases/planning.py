@@ -10,7 +10,7 @@ from creditguard.cases.facts import ACTION_BY_EFFECT, ACTIONS
 from creditguard.errors import InputError
 from creditguard.models import CreditRecord, Decision
 
-__all__ = ["FeedbackEntry", "plan_feedback"]
+__all__ = ["FeedbackEntry", "given_entry", "plan_feedback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,18 @@ class FeedbackEntry:
     measure_code: str
     action: str
     detail: str = ""
+
+
+def given_entry(code: str, given: str | tuple[str, str], detail: str = "") -> FeedbackEntry:
+    """The entry for an action the integrator names (``action`` or ``(action, detail)``), checked."""
+    action, text = (given, detail) if isinstance(given, str) else given
+    if action not in ACTIONS:
+        raise InputError(
+            f"feedback for {code}: unknown action {action!r} (one of {', '.join(sorted(ACTIONS))})"
+        )
+    if action == "not_applied" and not text:
+        raise InputError(f"feedback for {code}: not_applied needs a detail saying why")
+    return FeedbackEntry(code, action, text)
 
 
 def plan_feedback(
@@ -52,14 +64,7 @@ def plan_feedback(
     for m in decision.measures:
         given = actions.get(m.code)
         if given is not None:
-            action, text = (given, detail) if isinstance(given, str) else given
-            if action not in ACTIONS:
-                raise InputError(
-                    f"feedback for {m.code}: unknown action {action!r} (one of {', '.join(sorted(ACTIONS))})"
-                )
-            if action == "not_applied" and not text:
-                raise InputError(f"feedback for {m.code}: not_applied needs a detail saying why")
-            out.append(FeedbackEntry(m.code, action, text))
+            out.append(given_entry(m.code, given, detail))
             continue
         records = [known[rid] for rid in m.record_ids if rid in known]
         reasons = [r.why_no_effect(on) for r in records]

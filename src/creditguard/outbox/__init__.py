@@ -14,6 +14,7 @@ in effect. See ``docs/cases-and-outbox.md``.
 
 from creditguard.outbox._deliver import DEFAULT_LEASE_S, Attempt, Backoff, Deliverer
 from creditguard.outbox._item import (
+    CaseEntry,
     ClaimedItem,
     ItemInfo,
     ItemKind,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_LEASE_S",
     "Attempt",
     "Backoff",
+    "CaseEntry",
     "ClaimedItem",
     "Deliverer",
     "DeliveryWorker",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
 __all__ = [
+    "CaseEntry",
     "ClaimedItem",
     "ItemInfo",
     "ItemKind",
@@ -90,6 +91,27 @@ class ClaimedItem:
     #: True when the group's case initiation is (or was) in this outbox, so a
     #: 404 CASE_NOT_FOUND means "not yet" rather than a refusal.
     initiation_known: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEntry:
+    """A case initiation as the outbox holds it, and how much feedback its case has.
+
+    ``payload`` is the initiation fact (:func:`creditguard.cases.fact_of` of
+    an item of kind ``case`` reads it); ``created_at`` is when it was first
+    durably written; ``feedback`` counts the feedback items of the case in
+    this outbox (0: nothing fed back yet).
+    """
+
+    case_id: str
+    payload: bytes
+    created_at: float
+    state: str
+    feedback: int
+
+    def item(self) -> OutboxItem:
+        """The initiation item (its key is not kept here: only the fact matters)."""
+        return OutboxItem(key="case-entry", kind="case", payload=self.payload, group=self.case_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,5 +198,13 @@ class Outbox(Protocol):
     def retry_dead(self, ids: Sequence[int] | None = None, *, now: float) -> int: ...
 
     def make_due(self, *, now: float) -> int: ...
+
+    def case_entry(self, case_id: str) -> CaseEntry | None: ...
+
+    def unfed_cases(self, *, opened_before: float, limit: int = 100) -> list[CaseEntry]: ...
+
+    def count_unfed(self, *, opened_before: float) -> int: ...
+
+    def present(self, keys: Sequence[str]) -> set[str]: ...
 
     def close(self) -> None: ...

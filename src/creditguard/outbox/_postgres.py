@@ -17,18 +17,30 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from creditguard.errors import StorageError
-from creditguard.outbox._item import ClaimedItem, ItemInfo, ItemState, OutboxItem, OutboxStatus
+from creditguard.outbox._item import (
+    CaseEntry,
+    ClaimedItem,
+    ItemInfo,
+    ItemState,
+    OutboxItem,
+    OutboxStatus,
+)
 from creditguard.outbox._sqlite import (
+    CASE_ENTRY,
+    COUNT_UNFED,
     MAKE_DUE,
     MARK_DEAD,
     MARK_DELIVERED,
     MARK_RETRY,
+    PRUNE_DELIVERED,
     REQUEUE_INITIATION,
     RETRY_DEAD,
     RETRY_DEAD_ONE,
     TABLE,
+    UNFED_CASES,
     _info,
     _status_from,
+    case_entry_from,
     item_from,
     row_values,
 )
@@ -59,6 +71,8 @@ POSTGRES_SCHEMA = [
         receipt TEXT)""",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_grp ON {TABLE} (grp, id) WHERE state = 'pending'",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_case ON {TABLE} (grp, kind)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_opened ON {TABLE} (kind, created_at)",
 ]
 
 PG_INSERT_SQL = (
@@ -270,12 +284,27 @@ class PostgresOutbox:
             return conn.execute(_pg(MAKE_DUE), (now, now)).rowcount
 
     def prune_delivered(self, *, older_than_s: float, now: float) -> int:
-        """Delete delivered items older than ``older_than_s``."""
+        """Delete delivered items older than ``older_than_s`` (not unfed cases' initiations)."""
         with self._tx() as conn:
-            return conn.execute(
-                f"DELETE FROM {TABLE} WHERE state = 'delivered' AND done_at < %s",
-                (now - older_than_s,),
-            ).rowcount
+            return conn.execute(_pg(PRUNE_DELIVERED), (now - older_than_s,)).rowcount
+
+    def case_entry(self, case_id: str) -> CaseEntry | None:
+        """The initiation of ``case_id`` in this outbox and its feedback count, or None."""
+        rows = self._read(_pg(CASE_ENTRY), (case_id,))
+        return case_entry_from(rows[0]) if rows else None
+
+    def unfed_cases(self, *, opened_before: float, limit: int = 100) -> list[CaseEntry]:
+        """Initiations written before ``opened_before`` whose case has no feedback, oldest first."""
+        return [case_entry_from(r) for r in self._read(_pg(UNFED_CASES), (opened_before, limit))]
+
+    def count_unfed(self, *, opened_before: float) -> int:
+        """How many cases opened before ``opened_before`` have no feedback."""
+        return int(self._read(_pg(COUNT_UNFED), (opened_before,))[0][0])
+
+    def present(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are stored (committed, by any connection)."""
+        rows = self._read(f"SELECT idem_key FROM {TABLE} WHERE idem_key = ANY(%s)", (list(keys),))
+        return {str(r[0]) for r in rows}
 
     def close(self) -> None:
         """Close this process's connection."""

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from creditguard._files import prepare_private_file
 from creditguard.errors import StorageError
-from creditguard.outbox._item import ClaimedItem, ItemInfo, ItemState, OutboxItem, OutboxStatus
+from creditguard.outbox._item import (
+    CaseEntry,
+    ClaimedItem,
+    ItemInfo,
+    ItemState,
+    OutboxItem,
+    OutboxStatus,
+)
 
 __all__ = ["SQLITE_SCHEMA", "SqliteOutbox", "create_sqlite_schema"]
 
@@ -44,6 +51,28 @@ REQUEUE_INITIATION = (
     "WHERE grp = ? AND kind = 'case' AND state = 'delivered'"
 )
 
+# Cases: an initiation (kind 'case') is "fed back" once its group holds a feedback item.
+# Initiations are looked up by case id (a retry of an application's step) and unfed ones
+# listed (feedback overdue), so both need the (grp, kind) and (kind, created_at) indexes.
+_NO_FEEDBACK = f"NOT EXISTS (SELECT 1 FROM {TABLE} f WHERE f.grp = c.grp AND f.kind = 'feedback')"
+CASE_ENTRY = (
+    f"SELECT c.grp, c.body, c.created_at, c.state, (SELECT COUNT(*) FROM {TABLE} f "
+    f"WHERE f.grp = c.grp AND f.kind = 'feedback') FROM {TABLE} c WHERE c.kind = 'case' AND c.grp = ?"
+)
+UNFED_CASES = (
+    f"SELECT c.grp, c.body, c.created_at, c.state, 0 FROM {TABLE} c "
+    f"WHERE c.kind = 'case' AND c.created_at <= ? AND {_NO_FEEDBACK} ORDER BY c.created_at, c.id LIMIT ?"
+)
+COUNT_UNFED = (
+    f"SELECT COUNT(*) FROM {TABLE} c WHERE c.kind = 'case' AND c.created_at <= ? AND {_NO_FEEDBACK}"
+)
+# Delivered items may go, except the initiation of a case still waiting for feedback:
+# it is what lists the case as overdue and lets a later process resume it.
+PRUNE_DELIVERED = (
+    f"DELETE FROM {TABLE} WHERE state = 'delivered' AND done_at < ? "
+    f"AND id NOT IN (SELECT c.id FROM {TABLE} c WHERE c.kind = 'case' AND {_NO_FEEDBACK})"
+)
+
 # Columns: ``method`` holds the payload's format ("fact", read by channels; a row
 # written by creditguard 0.1 holds "POST" and a request body, which no channel
 # reads: the deliverer dead-letters it, naming why), ``path`` the item's topic for
@@ -72,6 +101,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
 CREATE INDEX IF NOT EXISTS {TABLE}_grp ON {TABLE} (grp, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS {TABLE}_case ON {TABLE} (grp, kind);
+CREATE INDEX IF NOT EXISTS {TABLE}_opened ON {TABLE} (kind, created_at);
 """
 
 INSERT_SQL = (
@@ -314,12 +345,37 @@ class SqliteOutbox:
             return conn.execute(MAKE_DUE, (now, now)).rowcount
 
     def prune_delivered(self, *, older_than_s: float, now: float) -> int:
-        """Delete delivered items older than ``older_than_s`` (keep at least the platform's 7 days)."""
+        """Delete delivered items older than ``older_than_s`` (keep at least the platform's 7 days).
+
+        The initiation of a case with no feedback yet is kept: it lists the case as overdue.
+        """
         with self._tx() as conn:
-            return conn.execute(
-                f"DELETE FROM {TABLE} WHERE state = 'delivered' AND done_at < ?",
-                (now - older_than_s,),
-            ).rowcount
+            return conn.execute(PRUNE_DELIVERED, (now - older_than_s,)).rowcount
+
+    # --- cases -----------------------------------------------------------------------
+
+    def case_entry(self, case_id: str) -> CaseEntry | None:
+        """The initiation of ``case_id`` in this outbox and its feedback count, or None."""
+        rows = self._read(CASE_ENTRY, (case_id,))
+        return case_entry_from(rows[0]) if rows else None
+
+    def unfed_cases(self, *, opened_before: float, limit: int = 100) -> list[CaseEntry]:
+        """Initiations written before ``opened_before`` whose case has no feedback, oldest first."""
+        return [case_entry_from(r) for r in self._read(UNFED_CASES, (opened_before, limit))]
+
+    def count_unfed(self, *, opened_before: float) -> int:
+        """How many cases opened before ``opened_before`` have no feedback."""
+        return int(self._read(COUNT_UNFED, (opened_before,))[0][0])  # type: ignore[call-overload, no-any-return]
+
+    def present(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are stored (committed, by any connection)."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            marks = ", ".join("?" * len(part))
+            rows = self._read(f"SELECT idem_key FROM {TABLE} WHERE idem_key IN ({marks})", part)
+            found.update(str(r[0]) for r in rows)
+        return found
 
     def close(self) -> None:
         """Close this process's connection."""
@@ -343,6 +399,17 @@ def _info(row: Sequence[object]) -> ItemInfo:
         last_status=None if row[8] is None else int(row[8]),  # type: ignore[call-overload]
         last_error=None if row[9] is None else str(row[9]),
         next_at=None if row[10] is None else float(row[10]),  # type: ignore[arg-type]
+    )
+
+
+def case_entry_from(row: Sequence[object]) -> CaseEntry:
+    """A :class:`CaseEntry` from a CASE_ENTRY / UNFED_CASES row (both backends)."""
+    return CaseEntry(
+        case_id=str(row[0]),
+        payload=bytes(row[1]),  # type: ignore[call-overload]
+        created_at=float(row[2]),  # type: ignore[arg-type]
+        state=str(row[3]),
+        feedback=int(row[4]),  # type: ignore[call-overload]
     )
 
 

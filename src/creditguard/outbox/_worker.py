@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from creditguard.errors import StorageError
@@ -32,7 +33,12 @@ if hasattr(os, "register_at_fork"):
 class DeliveryWorker:
     """Delivers due items in a daemon thread until stopped.
 
-    ``notify()`` wakes it at once (call it after enqueueing). ``stop()``
+    ``notify()`` wakes it at once (call it after enqueueing). ``expect(keys)``
+    makes it watch, with cheap reads every ``watch_interval_s``, for items
+    written through an integrator's connection: they appear with that
+    transaction's commit, which no hook announces, and are delivered then.
+    ``housekeeping`` (a callable) runs every ``housekeeping_interval_s`` while
+    idle, its errors logged. ``stop()``
     drains: it keeps delivering what is due until nothing is, or until
     ``drain_timeout_s`` passes, then returns whether the backlog of due items
     was emptied. Items left behind stay in the outbox for the next start. In a
@@ -47,8 +53,14 @@ class DeliveryWorker:
         poll_interval_s: float = 1.0,
         restart_after_fork: bool = False,
         name: str = "creditguard-outbox",
+        watch_interval_s: float = 0.02,
+        housekeeping: Callable[[], object] | None = None,
+        housekeeping_interval_s: float = 300.0,
     ) -> None:
         self.deliverer = deliverer
+        self.watch_interval_s = watch_interval_s
+        self.housekeeping = housekeeping
+        self.housekeeping_interval_s = housekeeping_interval_s
         # Storage work of a delivery runs inside the fork gate, the HTTP exchange outside it.
         deliverer.gate = background_work
         self.poll_interval_s = poll_interval_s
@@ -64,6 +76,9 @@ class DeliveryWorker:
         self._drain_deadline: float | None = None
         self._thread: threading.Thread | None = None
         self._drained = True
+        self._expect_lock = threading.Lock()
+        self._expected: dict[str, float] = {}  # key -> monotonic time to stop watching
+        self._next_housekeeping = 0.0
 
     @property
     def running(self) -> bool:
@@ -83,6 +98,49 @@ class DeliveryWorker:
     def notify(self) -> None:
         """Wake the worker: something was enqueued."""
         self._wake.set()
+
+    def expect(self, keys: Sequence[str], *, within_s: float = 60.0) -> None:
+        """Watch for ``keys`` (written in an open transaction) for ``within_s``; deliver them once committed.
+
+        A rolled-back transaction's keys never appear and are forgotten after
+        ``within_s``; a transaction that commits later than that is still
+        delivered, by the next poll (``poll_interval_s``).
+        """
+        until = time.monotonic() + within_s
+        with self._expect_lock:
+            for key in keys:
+                self._expected[key] = until
+        self._wake.set()
+
+    def _arrived(self) -> bool:
+        """True when an expected key is now stored (and stop watching it)."""
+        with self._expect_lock:
+            now = time.monotonic()
+            for key in [k for k, until in self._expected.items() if until <= now]:
+                del self._expected[key]
+            keys = list(self._expected)
+        if not keys:
+            return False
+        try:
+            with background_work():
+                found = self.deliverer.outbox.present(keys)
+        except StorageError:
+            return False
+        if not found:
+            return False
+        with self._expect_lock:
+            for key in found:
+                self._expected.pop(key, None)
+        return True
+
+    def _housekeep(self) -> None:
+        if self.housekeeping is None or time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + self.housekeeping_interval_s
+        try:
+            self.housekeeping()
+        except Exception:  # a report must never stop delivery
+            log.exception("outbox worker: housekeeping failed")
 
     def stop(self, *, drain_timeout_s: float = 5.0) -> bool:
         """Deliver what is due for at most ``drain_timeout_s``, then stop; True when drained."""
@@ -145,6 +203,9 @@ class DeliveryWorker:
             if self._stopping.is_set():
                 self._drained = failures == 0
                 return
+            if self._arrived():
+                continue
+            self._housekeep()
             self._wake.wait(self._idle_wait())
 
     def _deliver_some(self, limit: int) -> list[Attempt]:
@@ -159,6 +220,8 @@ class DeliveryWorker:
         return attempts
 
     def _idle_wait(self) -> float:
+        if self._expected:
+            return self.watch_interval_s
         try:
             with background_work():
                 due = self.deliverer.outbox.next_due_at()
