@@ -34,6 +34,7 @@ from creditguard.errors import (
     RecordsUnavailable,
     StorageError,
 )
+from creditguard.models import Decision
 from creditguard.screening import BLOCK_SIZE
 from creditguard.server.auth import Principal
 from creditguard.server.errors import ApiError, error_response
@@ -55,6 +56,7 @@ from creditguard.server.schemas import (
     ScreenSummary,
 )
 from creditguard.server.service import Service, UnitRuntime
+from creditguard.server.tokens import BadToken
 from creditguard.server.views import check_response, screen_row
 
 __all__ = ["create_app", "openapi_document"]
@@ -228,9 +230,13 @@ def create_app(service: Service) -> FastAPI:
             unit.noted(d)
             service.metrics.decided(unit.config.code, d)
             service.decisions.put(unit.config.code, d)
-            return check_response(
+            answer = check_response(
                 d, unit_code=unit.config.code, see_non_public=unit.config.see_non_public
             )
+            if d.measures and body.open_case and unit.guard.cases is not None:
+                token = service.tokens.issue(unit.config.code, d)
+                answer = answer.model_copy(update={"feedback_token": token})
+            return answer
 
         try:
             return await run(work)
@@ -328,6 +334,32 @@ def create_app(service: Service) -> FastAPI:
             ),
         )
 
+    def decision_for(body: FeedbackRequest) -> tuple[str, Decision]:
+        # A token is the decision itself (sealed): any worker opens it, before or after a restart.
+        if body.feedback_token is not None:
+            try:
+                opened = service.tokens.open(body.feedback_token)
+            except BadToken as exc:
+                raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from None
+            if body.decision_id is not None and body.decision_id != opened.decision.decision_id:
+                raise ApiError(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "decision_id names another decision than feedback_token; send the token only",
+                )
+            return opened.unit_code, opened.decision
+        assert body.decision_id is not None  # the request model requires one of the two
+        found = service.decisions.get(body.decision_id)
+        if found is None:
+            raise ApiError(
+                404,
+                "DECISION_NOT_FOUND",
+                f"decision {body.decision_id} is not known to this process (decisions are kept "
+                f"in memory, the latest {service.config.server.decisions_kept}); send the "
+                "check's feedback_token instead, which any worker accepts",
+            )
+        return found
+
     @app.post(
         "/v1/feedback",
         response_model=FeedbackResponse,
@@ -340,17 +372,9 @@ def create_app(service: Service) -> FastAPI:
         """One feedback fact per applied measure, written durably to the unit's outbox."""
         who = _principal(request)
         unit = unit_of(request, who)
-        found = service.decisions.get(body.decision_id)
-        if found is None:
-            raise ApiError(
-                404,
-                "DECISION_NOT_FOUND",
-                f"decision {body.decision_id} is not known to this service (decisions are kept "
-                f"in memory, the latest {service.config.server.decisions_kept}); check again",
-            )
-        owner, decision = found
+        owner, decision = decision_for(body)
         if owner != unit.config.code:
-            refuse(service, request.scope, "foreign_decision", who.credential, body.decision_id)
+            refuse(service, request.scope, "foreign_decision", who.credential, decision.decision_id)
             raise ApiError(403, "PERMISSION_DENIED", "this decision was made for another unit")
         if unit.guard.cases is None:
             raise ApiError(

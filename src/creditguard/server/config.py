@@ -15,6 +15,7 @@ Example::
     max_body_bytes = 1048576      # larger requests get 413
     request_timeout_s = 10.0      # a request still running then gets 503
     max_screen_codes = 10000
+    feedback_key_env = "CG_FEEDBACK_KEY"  # seals feedback tokens; every worker shares it
 
     [[units]]
     code = "320100-CG"
@@ -80,8 +81,31 @@ class ServerSettings(_Strict):
     request_timeout_s: Float = Field(default=10.0, gt=0)
     #: most codes one ``/v1/screen`` request may carry
     max_screen_codes: Int = Field(default=10_000, gt=0)
-    #: decisions kept for ``/v1/feedback`` (the most recent ones)
+    #: decisions kept in memory for ``/v1/feedback`` by decision id (the most recent ones)
     decisions_kept: Int = Field(default=100_000, gt=0)
+    #: the secret sealing feedback tokens (every worker of one service must share it);
+    #: without one each process makes a random key and its tokens die with it
+    feedback_key_env: str | None = None
+    feedback_key: str | None = None
+    #: a feedback token older than this is refused (check again)
+    feedback_token_days: Float = Field(default=30.0, gt=0)
+
+    def feedback_secret(self) -> str | None:
+        """The feedback-token secret, read now; None when none is configured."""
+        if self.feedback_key is None and not self.feedback_key_env:
+            return None
+        value = read_secret(
+            value=self.feedback_key,
+            env=self.feedback_key_env,
+            where="[server]",
+            option="feedback_key",
+        )
+        text = value.decode() if isinstance(value, bytes) else value
+        if len(text) < 32:
+            raise ConfigError(
+                "[server] feedback_key: use a random secret of at least 32 characters"
+            )
+        return text
 
 
 class UnitConfig(_Strict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "Action",
@@ -174,6 +174,11 @@ class CheckResponse(_Out):
     provenance: list[ProvenanceView]
     explanation: str = Field(description="Chinese text for the applicant")
     decided_at: datetime
+    feedback_token: str | None = Field(
+        default=None,
+        description="opaque; send it to /v1/feedback after the step (any worker, after restarts). "
+        "Set when measures apply and the unit has an outbox",
+    )
 
 
 # -- screen ---------------------------------------------------------------------------
@@ -223,13 +228,30 @@ class ScreenResponse(_Out):
 class FeedbackRequest(_In):
     """What the workflow did after a checked step (spec §6.3), for a decision of ``/v1/check``."""
 
-    decision_id: str = Field(min_length=1, max_length=128)
+    decision_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="a decision this process made recently (kept in memory); prefer feedback_token",
+    )
+    feedback_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=262144,
+        description="the check's feedback_token: works in any worker and after restarts",
+    )
     actions: dict[str, Action] = Field(
         default_factory=dict,
         description="measure code → action; measures not named get their effect's action",
     )
     detail: str = Field(default="", max_length=2000)
     workflow_ref: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _names_a_decision(self) -> FeedbackRequest:
+        if self.decision_id is None and self.feedback_token is None:
+            raise ValueError("give feedback_token (or decision_id)")
+        return self
 
 
 class FeedbackItemView(_Out):

@@ -25,6 +25,7 @@ from creditguard.server.auth import Authenticator
 from creditguard.server.config import ServiceConfig, UnitConfig
 from creditguard.server.metrics import ServiceMetrics
 from creditguard.server.schemas import UnitReadiness
+from creditguard.server.tokens import FeedbackTokens
 from creditguard.sources import HttpSource
 
 __all__ = ["DecisionStore", "Service", "UnitRuntime"]
@@ -179,6 +180,14 @@ class Service:
         self.units = units
         self.auth = Authenticator(config)
         self.decisions = DecisionStore(config.server.decisions_kept)
+        self.tokens = FeedbackTokens(
+            config.server.feedback_secret(), max_age_s=config.server.feedback_token_days * 86400
+        )
+        if self.tokens.ephemeral:
+            log.warning(
+                "no [server] feedback_key_env: feedback tokens are sealed with a random key of "
+                "this process and die with it; set one shared by every worker"
+            )
         self.metrics = ServiceMetrics()
         for code, unit in units.items():
             self.metrics.watch_unit(code, _gauges(unit))
