@@ -65,6 +65,11 @@ class GuardBase:
         cfg = self.config
         self.plugin_manager = build_plugin_manager(plugins, load_entrypoints=load_entrypoints)
         self.hooks = Hooks(self.plugin_manager)
+        if cfg.supervision.check:
+            # Commitment breaches in the supervision store reach the checks (notice 893 §§9, 17).
+            from creditguard.supervision.measures import PLUGIN_NAME, CommitmentBreaches
+
+            self.plugin_manager.register(CommitmentBreaches.from_config(cfg), name=PLUGIN_NAME)
         self.catalog = self._build_catalog(measure_lists)
         self._sources: dict[str, RecordSource] = {}
         for src in sources if sources is not None else self._sources_from_config():
@@ -271,6 +276,9 @@ class GuardBase:
             self.journal.close()
         if self.cases is not None:
             self.cases.close()
+        breaches = self.plugin_manager.get_plugin("creditguard-supervision")
+        if breaches is not None and callable(getattr(breaches, "close", None)):
+            breaches.close()
 
 
 def _sync_transport(

@@ -1,7 +1,8 @@
 """Built-in defaults, registered after every other plugin (and called last).
 
-They contribute the embedded SQLite mirror as source type ``mirror``; a
-plugin that registers the same type name replaces it.
+They contribute the embedded SQLite mirror as source type ``mirror`` and
+the supervision store (persons named for a listing, notice 893 §8) as
+``supervision``; a plugin that registers the same type name replaces it.
 """
 
 from __future__ import annotations
@@ -73,5 +74,8 @@ def mirror_source(
 
 @hookimpl(trylast=True)
 def creditguard_register_sources(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """Register the embedded mirror as source type ``mirror``."""
+    """Register the embedded mirror as source type ``mirror``, the supervision store as ``supervision``."""
+    from creditguard.supervision.source import supervision_source
+
     register("mirror", mirror_source)
+    register("supervision", supervision_source)

@@ -47,7 +47,7 @@ __all__ = [
 ListKind = Literal["blacklist", "focus"]
 SubjectKind = Literal["organization", "person"]
 RecordStatus = Literal["listed", "rectifying", "rectified", "repaired", "removed"]
-Role = Literal["self", "legal_representative", "responsible_person"]
+Role = Literal["self", "legal_representative", "responsible_person", "related_person"]
 Category = Literal["rights_limiting", "management", "market_social"]
 Effect = Literal[
     "notify", "increase_inspection", "strict_review", "no_commitment", "restrict", "deny"
@@ -62,7 +62,8 @@ BasisLevel = Literal[
     "normative_document",
     "policy_document",
 ]
-ExtendsTo = Literal["legal_representative", "responsible_person"]
+#: spec §5.1: 法定代表人, 主要负责人 and 负有责任的相关人员 (notice 893 §8)
+ExtendsTo = Literal["legal_representative", "responsible_person", "related_person"]
 ListStanding = Literal["official", "compilation", "example"]
 
 #: Severity order of effects; the most severe applicable effect decides the outcome.

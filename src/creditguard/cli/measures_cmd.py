@@ -288,7 +288,7 @@ def show(
 @click.option("--domain", help="The record's domain (default: any).")
 @click.option(
     "--role",
-    type=click.Choice(["self", "legal_representative", "responsible_person"]),
+    type=click.Choice(["self", "legal_representative", "responsible_person", "related_person"]),
     default="self",
     show_default=True,
     help="The subject's role in the record.",

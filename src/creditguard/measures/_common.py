@@ -16,7 +16,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "effect": tuple(EFFECT_RANK),
     "category": ("rights_limiting", "management", "market_social"),
     "list_kinds": ("blacklist", "focus"),
-    "extends_to": ("legal_representative", "responsible_person"),
+    "extends_to": ("legal_representative", "responsible_person", "related_person"),
     "level": (
         "law",
         "administrative_regulation",

@@ -37,7 +37,7 @@ _MEASURE = {
     "source": "Where the measure comes from (statute, memorandum, local, example …); free text.",
     "applies_to": "Which records (list kinds, domains) and workflow steps the measure applies to.",
     "effect": "What the measure does at a step: notify < increase_inspection < strict_review < no_commitment < restrict < deny (most severe wins).",
-    "extends_to": "Related persons the measure also reaches through an organization's record: legal_representative, responsible_person.",
+    "extends_to": "Related persons the measure also reaches through an organization's record: legal_representative, responsible_person, related_person.",
     "effective_from": "First day the measure is in force.",
     "effective_to": "Last day the measure is in force (inclusive).",
     "published_on": "Date the measure was published; it never applies before (defaults to the list's published_on).",

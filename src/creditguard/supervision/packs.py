@@ -49,6 +49,10 @@ class LifecyclePack:
     interviews_per_listing: int = 1
     #: roles that may attend an interview or training for the subject (主要负责人)
     principal_roles: frozenset[str] = frozenset({"responsible_person", "legal_representative"})
+    #: a breached commitment bars approval by commitment (告知承诺) at the next check:
+    #: notice 893 §9 has the subject promise "违背承诺自愿接受联合惩戒", and §17 is what
+    #: lets a commitment speed up an approval in the first place
+    breach_bars_commitment_approval: bool = True
 
     def in_force(self, day: date) -> bool:
         """True when the pack's own text is in force on ``day``."""

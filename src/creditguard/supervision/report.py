@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from creditguard.supervision.store import SupervisionStore
 
-__all__ = ["supervision_figures"]
+if TYPE_CHECKING:
+    from creditguard.config import Config
+    from creditguard.supervision.lifecycle import Lifecycle
+
+__all__ = ["report_document", "supervision_figures"]
 
 
 def _blank() -> dict[str, Any]:
@@ -82,3 +87,45 @@ def supervision_figures(
         f["on_time" if disc.prepared_on <= disc.publish_by else "late"] += 1
         f["withdrawn"] += disc.withdrawal is not None
     return dict(out)
+
+
+def report_document(
+    lifecycle: Lifecycle, config: Config, *, start: date, end: date, region: str | None = None
+) -> dict[str, Any]:
+    """What ``creditguard report --json`` prints (docs/cli-json.md): every figure of §19.
+
+    ``checks`` (journal), ``feedback`` (outbox) and ``regions`` (supervision
+    store) map a region to its figures; ``outbox`` is the whole backlog now.
+    """
+    from creditguard.measures.installed import build_catalog
+    from creditguard.plugins import Hooks, build_plugin_manager
+    from creditguard.supervision.check_figures import (
+        catalog_effects,
+        check_figures,
+        feedback_figures,
+        journal_entries,
+    )
+    from creditguard.supervision.measures import BREACH_MEASURE_CODE
+
+    journal = (
+        config.path(config.journal.path) if config.journal.path else config.data_dir / "journal.db"
+    )
+    entries = journal_entries(str(journal), start=start, end=end)
+    catalog = build_catalog(config, Hooks(build_plugin_manager()))
+    effect_of = catalog_effects(catalog, {BREACH_MEASURE_CODE: "no_commitment"})
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "region": region,
+        "checks": check_figures(entries, effect_of=effect_of, region=region),
+        "feedback": feedback_figures(
+            lifecycle.outbox,
+            start=start,
+            end=end,
+            unit_code=lifecycle.unit_code,
+            entries=entries,
+            region=region,
+        ),
+        "regions": supervision_figures(lifecycle.store, start=start, end=end, region=region),
+        "outbox": lifecycle.outbox.status(now=time.time()).as_dict(),
+    }

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_subject ON events (subject_code, seq);
 CREATE INDEX IF NOT EXISTS events_record ON events (record_id, seq);
+-- persons named for an organisation's listing (notice 893 §8), looked up by the check
+CREATE INDEX IF NOT EXISTS events_person ON events (json_extract(data, '$.person.code'), seq)
+    WHERE type = 'responsible_person.named';
 CREATE TABLE IF NOT EXISTS disclosures (
     disclosure_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -230,6 +233,19 @@ class SupervisionStore:
             ev = SupervisionEvent(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
             out.append((ev, r[7], r[8]))
         return out
+
+    def named_roles(self, person_code: str) -> list[tuple[str, str, str, str]]:
+        """Listings ``person_code`` was named for (``responsible_person.named``), oldest first.
+
+        Each as (record id, organisation code, role, day of the naming).
+        """
+        rows = self._rows(
+            "SELECT record_id, subject_code, json_extract(data, '$.person.role'), day FROM events "
+            "WHERE type = 'responsible_person.named' AND json_extract(data, '$.person.code') = ? "
+            "ORDER BY seq",
+            (person_code,),
+        )
+        return [(r[0], r[1], str(r[2]), r[3]) for r in rows]
 
     # --- disclosures ------------------------------------------------------------------
 
