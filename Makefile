@@ -18,7 +18,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.toml 
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(BIN)/pip install -q -e '.[test,postgres,server,examples]'
+	$(BIN)/pip install -q -e '.[test,postgres,server,examples,report]'
 	touch $@
 
 demo: $(VENV)/.core

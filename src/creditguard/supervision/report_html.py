@@ -65,6 +65,8 @@ def _bars(
                 offset = (i - (n - 1) / 2) * width
                 ax.bar([x + offset for x in xs], values, width, label=name)
         ax.set_xticks(xs, [r or "-" for r in regions])
+        if not any(v for values in series.values() for v in values):
+            ax.set_ylim(0, 1)  # all zero: a plain empty axis, not matplotlib's ±0.05 scale
         ax.set_title(title)
         ax.yaxis.get_major_locator().set_params(integer=True)
         if series:
