@@ -36,9 +36,14 @@ __all__ = [
 ValueOrFunction = Callable[..., str] | str
 
 
-def opens_case(cases: CaseDesk | None, decision: Decision, *, open_case: bool) -> bool:
-    """Whether a check initiates a case: it applies measures, the outbox is on, no preview."""
-    return open_case and cases is not None and bool(decision.measures)
+def opens_case(
+    cases: CaseDesk | None, decision: Decision, *, open_case: bool, workflow_ref: str | None = None
+) -> bool:
+    """Whether a check goes to the case desk: the outbox is on, no preview, and either it
+    applies measures, or it names an application (whose open case it may close)."""
+    if not open_case or cases is None:
+        return False
+    return bool(decision.measures) or workflow_ref is not None
 
 
 def feeds_back(cases: CaseDesk | None, decision: Decision, error: BaseException | None) -> bool:

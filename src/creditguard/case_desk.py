@@ -90,9 +90,11 @@ class CaseDesk:
         """Initiate the case of a decision that applied measures (durable before returning).
 
         With ``workflow_ref`` a retry of the application's step reuses the
-        case already written (see :meth:`CaseRecorder.initiate`).
+        case already written (see :meth:`CaseRecorder.initiate`), and a
+        decision that applies no measure any more closes the application's
+        open case with ``not_applied``.
         """
-        if not decision.measures:
+        if not decision.measures and workflow_ref is None:
             return None
         case_id = self.recorder.initiate(decision, workflow_ref=workflow_ref)
         if case_id is not None:

@@ -80,7 +80,9 @@ class Guard(GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
-        if self.cases is not None and opens_case(self.cases, decision, open_case=open_case):
+        if self.cases is not None and opens_case(
+            self.cases, decision, open_case=open_case, workflow_ref=workflow_ref
+        ):
             self.cases.opened(decision, workflow_ref=workflow_ref)
         return decision
 
@@ -298,7 +300,9 @@ class AsyncGuard(GuardBase):
         else:
             decision = self.engine.finish(plan)
         self._after(decision, context)
-        if self.cases is not None and opens_case(self.cases, decision, open_case=open_case):
+        if self.cases is not None and opens_case(
+            self.cases, decision, open_case=open_case, workflow_ref=workflow_ref
+        ):
             # A durable (fsync'd) write: off the event loop.
             await asyncio.to_thread(
                 functools.partial(self.cases.opened, decision, workflow_ref=workflow_ref)

@@ -196,7 +196,9 @@ class CaseRecorder:
         self, decision: Decision, routes: Mapping[str, str], workflow_ref: str | None = None
     ) -> tuple[str | None, list[OutboxItem]]:
         if not decision.measures:
-            return None, []
+            if workflow_ref is None:
+                return None, []
+            return None, self._close_latest(decision, workflow_ref)
         own = [m.code for m in decision.measures if m.code not in routes]
         if not own:
             return routes[decision.measures[0].code], []
@@ -214,6 +216,17 @@ class CaseRecorder:
             if entry is None:
                 return out
             out.append(entry)
+
+    def _close_latest(self, decision: Decision, workflow_ref: str) -> list[OutboxItem]:
+        """``not_applied`` for the application's open case: checked again, no measure applies now."""
+        entries = self._generations(workflow_ref, decision.step)
+        if not entries or entries[-1].feedback:
+            return []
+        latest = OpenCase.of(entries[-1])
+        why = "同一业务再次核查时已无适用的措施（相关记录已修复、移出或失效），本案例不再执行"
+        return self._case_feedback(
+            latest, [FeedbackEntry(c, "not_applied", why) for c, _ in latest.measures]
+        )
 
     def _application_case(
         self, decision: Decision, own: Sequence[str], workflow_ref: str
@@ -305,6 +318,7 @@ class CaseRecorder:
         routes = self._platform_routes(decision)
         case_id, items = self._initiation(decision, routes, workflow_ref)
         if case_id is None:
+            self._write(items, connection)
             return None
         self._feedback(
             case_id,
