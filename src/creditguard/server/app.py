@@ -56,6 +56,7 @@ from creditguard.server.schemas import (
     ScreenSummary,
 )
 from creditguard.server.service import Service, UnitRuntime
+from creditguard.server.supervision import add_supervision_routes
 from creditguard.server.tokens import BadToken
 from creditguard.server.views import check_response, screen_row
 
@@ -100,9 +101,13 @@ def _principal(request: Request) -> Principal:
 def create_app(service: Service) -> FastAPI:
     """The ASGI app serving ``service``; closing the app's lifespan closes the service."""
 
+    closers: list[Callable[[], None]] = []
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        for close in closers:
+            await anyio.to_thread.run_sync(close)
         await anyio.to_thread.run_sync(service.close)
 
     app = FastAPI(
@@ -160,7 +165,7 @@ def create_app(service: Service) -> FastAPI:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         service.metrics.errors.labels(str(exc.status), exc.code).inc()
-        return error_response(request, exc.status, exc.code, exc.message)
+        return error_response(request, exc.status, exc.code, exc.message, rule=exc.rule)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -490,6 +495,15 @@ def create_app(service: Service) -> FastAPI:
         data = await run(service.metrics.render)
         return Response(data, media_type=CONTENT_TYPE)
 
+    closers.append(
+        add_supervision_routes(
+            app,
+            service,
+            bearer=_bearer,
+            unit_for=lambda request: unit_of(request, _principal(request)),
+            run=run,
+        )
+    )
     return app
 
 

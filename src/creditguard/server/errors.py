@@ -25,11 +25,13 @@ log = logging.getLogger("creditguard.server")
 class ApiError(Exception):
     """An answer other than 2xx, with its status, code and message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, rule: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        #: the lifecycle rule that refused the request (``RULE_BROKEN`` answers)
+        self.rule = rule
 
 
 def request_id(scope: Any) -> str:
@@ -47,11 +49,16 @@ def error_response(
     code: str,
     message: str,
     headers: dict[str, str] | None = None,
+    *,
+    rule: str | None = None,
 ) -> JSONResponse:
     """The JSON error answer (``request`` is a Request or an ASGI scope)."""
     scope = request.scope if isinstance(request, Request) else request
     rid = request_id(scope)
-    body = {"error": {"code": code, "message": mask_text(message)[:2000], "request_id": rid}}
+    error: dict[str, str] = {"code": code, "message": mask_text(message)[:2000], "request_id": rid}
+    if rule is not None:
+        error["rule"] = rule
+    body = {"error": error}
     out = dict(headers or {})
     out["X-Request-Id"] = rid
     return JSONResponse(body, status_code=status, headers=out)

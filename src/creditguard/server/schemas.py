@@ -73,6 +73,9 @@ class ErrorDetail(_Out):
     code: str = Field(description="INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, ...")
     message: str
     request_id: str
+    rule: str | None = Field(
+        default=None, description="RULE_BROKEN only: the lifecycle rule that refused the request"
+    )
 
 
 class ErrorBody(_Out):
