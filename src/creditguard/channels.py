@@ -10,12 +10,17 @@ turns them into signed ``httpx.Request`` s and reads the answers:
     outbox item ──► channel.delivery_request ──► Deliverer sends ──► channel.read_receipt
     push feed   ──► channel.push_request     ──► PushFeed sends  ──► channel.read_push_page
     webhook POST ─────────────────────────────► channel.receive_push (signature, event)
+    sync (lists)──► channel.measure_list_request ─► sync sends ───► channel.read_measure_list
 
 The channel owns no HTTP client (the outbox's deliverer and the push feed
 send, with their own timeouts and fork handling) and never sees a store.
 A channel is built by its adapter's factory from the configuration entry
 that names it (``[outbox] platform``, else the first ``[[sources]]`` entry
 whose type has a channel), so core never reads an adapter's options.
+
+Fetching measure lists (spec §5.1) is optional: a channel that can do it
+also satisfies :class:`ListChannel`; :func:`list_channel` refuses one that
+cannot, naming it.
 """
 
 from __future__ import annotations
@@ -39,10 +44,13 @@ __all__ = [
     "KNOWN_EVENT_TYPES",
     "Channel",
     "ChannelFactory",
+    "FetchedList",
+    "ListChannel",
     "PushEvent",
     "PushPage",
     "ReceivedPush",
     "channel_source",
+    "list_channel",
     "open_channel",
     "registered_channels",
 ]
@@ -170,6 +178,48 @@ class Channel(Protocol):
         body: bytes,
         now: float,
     ) -> ReceivedPush: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedList:
+    """A measure-list answer: the decoded JSON as sent, or ``not_modified`` after a 304.
+
+    ``data`` is not judged here: core's
+    :func:`~creditguard.measures.platform_lists.accept_platform_list` does that,
+    measure by measure, so one bad measure never costs the rest of its list.
+    """
+
+    data: Any
+    etag: str | None = None
+    not_modified: bool = False
+
+
+@runtime_checkable
+class ListChannel(Protocol):
+    """A channel that can also fetch a region's measure list (spec §5.1), free of I/O.
+
+    ``read_measure_list`` raises :class:`~creditguard.errors.SourceUnavailable`
+    (retry later) or :class:`~creditguard.errors.SourceRefused` (e.g. 404: the
+    platform has no list for the region) like :meth:`Channel.read_receipt`.
+    """
+
+    name: str
+
+    def measure_list_request(self, region: str, *, etag: str | None = None) -> httpx.Request: ...
+
+    def read_measure_list(self, response: httpx.Response) -> FetchedList: ...
+
+
+def list_channel(channel: object) -> ListChannel:
+    """``channel`` as a :class:`ListChannel`, or a :class:`ConfigError` saying it cannot fetch lists."""
+    if not isinstance(channel, ListChannel):
+        name = getattr(channel, "name", type(channel).__name__)
+        raise ConfigError(
+            f"channel {name!r} cannot fetch measure lists (it has no measure_list_request/"
+            "read_measure_list); remove [measures] platform_regions or use a platform whose "
+            "adapter fetches them"
+        )
+    return channel
 
 
 #: ``factory(name=..., **options)`` of a configuration entry's options -> a channel.

@@ -32,6 +32,7 @@ Example::
     packs = true                 # installed measure packs, example packs excepted;
                                  # or by name: ["measures-statutes", "measures-jiangsu-example"]
     # rights_limiting_levels = { "330000" = ["law", "administrative_regulation"] }
+    # platform_regions = ["320100"]  # lists the platform publishes (creditguard sync fetches)
     aliases = { "320102" = "320100" }
 
     [failure]
@@ -156,6 +157,20 @@ class MeasuresConfig(_Strict):
     #: region → basis levels that may carry a rights-limiting measure there
     #: (default 国办发〔2020〕49号; a region may only be stricter)
     rights_limiting_levels: dict[str, tuple[BasisLevel, ...]] = Field(default_factory=dict)
+    #: regions whose list comes from the platform (spec §5.1), fetched by ``creditguard
+    #: sync`` and kept in ``data_dir/measure-lists``; a file or pack for one of them is a
+    #: conflict, and a region with none fetched yet refuses checks (never falls back)
+    platform_regions: tuple[str, ...] = ()
+
+    @field_validator("platform_regions")
+    @classmethod
+    def _platform_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            if not (len(region) == 6 and region.isascii() and region.isdigit()):
+                raise ValueError(f"{region!r} is not a 6-digit region code")
+        if len(set(value)) != len(value):
+            raise ValueError("a region is named twice")
+        return value
 
 
 class FailureConfig(_Strict):

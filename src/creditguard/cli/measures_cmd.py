@@ -230,7 +230,16 @@ def show(
                 "version": resolved.version,
                 "on": on.isoformat(),
                 "chain": [
-                    {"region": r, "version": v, "origin": _origin(catalog, r, v)}
+                    {
+                        "region": r,
+                        "version": v,
+                        "origin": _origin(catalog, r, v),
+                        # measures of a platform list not applied, and why (spec §5.1)
+                        "refused": [
+                            {"measure": p.measure, "field": p.field, "message": p.message}
+                            for p in catalog.refused.get((r, v), ())
+                        ],
+                    }
                     for r, v in resolved.chain
                 ],
                 "notes": list(catalog.notes),
@@ -256,6 +265,9 @@ def show(
         click.echo(
             f"  {r} {v} from {_origin(catalog, r, v)}; {lst.standing}; issued by {lst.issued_by or '?'}"
         )
+        for p in catalog.refused.get((r, v), ()):
+            where = p.measure or p.field or "?"
+            click.echo(f"    not applied: {where}: {p.message}")
     for note in catalog.notes:
         click.echo(f"  note: {note}")
     for rm in resolved.measures:

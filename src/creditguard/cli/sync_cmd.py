@@ -1,4 +1,4 @@
-"""``creditguard sync``: read the platform's push feed into the local mirror.
+"""``creditguard sync``: read the platform's push feed into the local mirror, fetch measure lists.
 
 Settings come from ``--config`` (or ``$CREDITGUARD_CONFIG``): the feed is
 read through the channel the platform's adapter builds from ``[outbox]
@@ -7,11 +7,17 @@ the variable that entry names), the mirror is the first source of type
 ``mirror``, the sync state and the book of platform cases live in
 ``data_dir`` next to the outbox the guards use, and the unit code is
 ``[guard] unit_code``. Paths can be overridden one by one.
+
+Then the lists of ``[measures] platform_regions`` are fetched (spec §5.1),
+judged measure by measure and kept in ``data_dir/measure-lists`` for the
+guards built after it; a ``measure_list.published`` push in the feed makes
+its region be fetched afresh (without the ETag).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,12 +25,13 @@ from typing import TYPE_CHECKING
 import click
 import httpx
 
-from creditguard.cli._common import EXIT_USAGE, echo_json, fail, usage_exit_code
+from creditguard.cli._common import EXIT_ERROR, EXIT_USAGE, echo_json, fail, usage_exit_code
 from creditguard.errors import CreditGuardError
 
 if TYPE_CHECKING:
     from creditguard.channels import Channel
     from creditguard.config import Config
+    from creditguard.measures.platform_sync import ListFetch, PlatformLists
     from creditguard.mirror import SqliteMirror
 
 __all__ = ["sync"]
@@ -140,10 +147,13 @@ def sync(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Apply new push events once each; persist the cursor after each page.
+    """Apply new push events once each; persist the cursor after each page; fetch measure lists.
 
-    Exit codes: 0 done, 1 the platform or a local store failed (the cursor
-    stays at the last applied page), 2 missing settings.
+    The lists of [measures] platform_regions are fetched after the feed; a
+    list that fails validation is not activated and the last good one stays.
+    Exit codes: 0 done, 1 the platform or a local store failed, or a list
+    was refused or could not be fetched (the cursor stays at the last
+    applied page), 2 missing settings.
     """
     from creditguard.cases import CaseRecorder, SqliteCaseBook
     from creditguard.config import load_config
@@ -171,17 +181,56 @@ def sync(
             state = FeedState(plan.state)
             # Measures this unit carries out: the options, else [outbox] implements.
             implemented = implements or cfg.outbox.implements
+            lists = _platform_lists(cfg, plan.channel)
             runner = PushFeed(
-                plan.mirror, state, channel=plan.channel, cases=recorder, implemented=implemented
+                plan.mirror,
+                state,
+                channel=plan.channel,
+                cases=recorder,
+                implemented=implemented,
+                on_measure_list=None if lists is None else lists.on_published,
             )
             client = stack.enter_context(httpx.Client(timeout=timeout_s))
             report = runner.pull(client, limit=limit)
+            fetched = [] if lists is None else lists.refresh(client)
     except CreditGuardError as exc:
         fail(str(exc), code=usage_exit_code(exc))
     if as_json:
-        echo_json(report.as_dict())
-        return
-    click.echo(
-        f"applied {report.applied}, duplicates {report.duplicates}, unknown {report.unknown}, "
-        f"rejected {report.rejected} over {report.pages} page(s); cursor {report.cursor}"
+        echo_json({**report.as_dict(), "measure_lists": [f.as_dict() for f in fetched]})
+    else:
+        click.echo(
+            f"applied {report.applied}, duplicates {report.duplicates}, unknown {report.unknown}, "
+            f"rejected {report.rejected} over {report.pages} page(s); cursor {report.cursor}"
+        )
+        for f in fetched:
+            click.echo(_fetch_line(f))
+    if any(f.failed for f in fetched):
+        sys.exit(EXIT_ERROR)
+
+
+def _platform_lists(cfg: Config, channel: Channel) -> PlatformLists | None:
+    """The fetcher of [measures] platform_regions; None when no region is configured."""
+    if not cfg.measures.platform_regions:
+        return None
+    from creditguard.channels import list_channel
+    from creditguard.measures.installed import basis_policy
+    from creditguard.measures.platform_lists import PlatformListStore
+    from creditguard.measures.platform_sync import PlatformLists, platform_list_dir
+
+    return PlatformLists(
+        list_channel(channel),
+        PlatformListStore(platform_list_dir(cfg)),
+        cfg.measures.platform_regions,
+        policy=basis_policy(cfg),
     )
+
+
+def _fetch_line(f: ListFetch) -> str:
+    kept = f"version {f.version} in force" if f.version else "no list kept yet"
+    line = f"measure list {f.region} ({f.trigger}): {f.status}; {kept}"
+    if f.rejected:
+        codes = ", ".join(str(r["measure"] or r["field"] or "?") for r in f.rejected)
+        line += f"; {len(f.rejected)} measure(s) not applied: {codes}"
+    if f.error:
+        line += f"; {f.error.splitlines()[0][:300]}"
+    return line

@@ -116,6 +116,11 @@ class MeasureCatalog:
         #: Which basis levels may carry a rights-limiting measure, per region.
         self.policy = policy
         self._resolved: dict[tuple[str, date], ResolvedList] = {}
+        #: region -> why its list is awaited (configured from the platform, none kept yet):
+        #: checks there and below it fail instead of falling back to a list above
+        self.awaited: dict[str, str] = {}
+        #: (region, version) -> measures of that list not applied, each with why
+        self.refused: dict[tuple[str, str], tuple[Problem, ...]] = {}
         for lst in lists:
             self.add(lst)
 
@@ -179,6 +184,23 @@ class MeasureCatalog:
             chosen = lst
         return chosen
 
+    def await_list(self, region: str, why: str) -> None:
+        """Mark ``region``'s list as awaited: resolving it (or a region it governs) raises ``why``."""
+        self.awaited[region] = why
+        self._resolved.clear()
+
+    def _awaited_home(self, region: str) -> str | None:
+        # The region that would govern ``region`` if it had a list, when that list is awaited.
+        if region in self._aliases:
+            home = self._aliases[region]
+            return home if home in self.awaited and home not in self._lists else None
+        for candidate in (region, *parent_regions(region)):
+            if candidate in self._lists:
+                return None
+            if candidate in self.awaited:
+                return candidate
+        return None
+
     def home_region(self, region: str) -> str | None:
         """The region whose list governs ``region``: itself, an alias, or the nearest ancestor."""
         if region in self._aliases:
@@ -196,6 +218,10 @@ class MeasureCatalog:
         cached = self._resolved.get(key)
         if cached is not None:
             return cached
+        waiting = self._awaited_home(region)
+        if waiting is not None:
+            # Never judge on the list above: the configured one is simply not there yet.
+            raise ConfigError(self.awaited[waiting])
         home = self.home_region(region)
         if home is None:
             raise ConfigError(

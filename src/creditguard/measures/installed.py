@@ -11,7 +11,14 @@ guard and ``creditguard measures show/explain`` both use it):
   a conflict, reported as a :class:`~creditguard.errors.ConfigError` naming
   both, never a silent override;
 - every list remembers its origin (:class:`ListOrigin`), which ``measures
-  show`` prints.
+  show`` prints;
+- ``platform_regions``: the last good list ``creditguard sync`` kept for each
+  (origin ``platform``); a file or pack for such a region is a conflict too.
+  A measure of a platform list that fails validation together with the other
+  lists (parents, widening) is left out and reported (``catalog.refused``),
+  as spec §5.1 wants; a region with no list kept yet is *awaited*: checks
+  there raise :class:`~creditguard.errors.ConfigError` instead of falling
+  back to the list above it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from creditguard.errors import ConfigError, MeasureListError
+from creditguard.errors import ConfigError, MeasureListError, Problem
 from creditguard.measures._common import did_you_mean
 from creditguard.measures.basis import DEFAULT_RIGHTS_LIMITING_LEVELS, BasisPolicy
 from creditguard.measures.catalog import ListOrigin, MeasureCatalog
@@ -112,6 +119,52 @@ def _conflicts(entries: Iterable[tuple[MeasureList, ListOrigin]]) -> None:
         )
 
 
+def _platform_conflicts(
+    entries: Iterable[tuple[MeasureList, ListOrigin]], regions: Iterable[str]
+) -> None:
+    """A file or pack list for a region configured from the platform: a conflict, not an override."""
+    wanted = set(regions)
+    clash = sorted(
+        {f"region {lst.region}: {origin}" for lst, origin in entries if lst.region in wanted}
+    )
+    if clash:
+        raise ConfigError(
+            "measure-list conflict, never settled by overriding one with the other: "
+            + "; ".join(clash)
+            + " and [measures] platform_regions. Keep one source per region: remove the file, "
+            "leave the pack out of [measures] packs, or the region out of platform_regions"
+        )
+
+
+def _platform_lists(
+    config: Config,
+) -> tuple[list[tuple[MeasureList, ListOrigin, tuple[Problem, ...]]], list[str]]:
+    """The kept platform lists of ``platform_regions`` and the regions with none kept yet."""
+    from creditguard.measures.platform_lists import PlatformListStore
+    from creditguard.measures.platform_sync import platform_list_dir
+
+    store = PlatformListStore(platform_list_dir(config))
+    kept = []
+    awaited = []
+    for region in config.measures.platform_regions:
+        accepted = store.load(region)  # an unreadable kept list stops the guard: never guessed
+        if accepted is None:
+            awaited.append(region)
+            continue
+        origin = ListOrigin("platform", f"fetched {accepted.fetched_at or '?'}")
+        kept.append((accepted.measure_list, origin, accepted.rejected))
+    return kept, awaited
+
+
+def _drop_refused(
+    lst: MeasureList, errors: list[Problem]
+) -> tuple[MeasureList, tuple[Problem, ...]]:
+    # The measures these errors name leave the list; the list's own errors are not droppable.
+    codes = {p.measure for p in errors if p.measure}
+    kept = tuple(m for m in lst.measures if m.code not in codes)
+    return lst.model_copy(update={"measures": kept}), tuple(p for p in errors if p.measure)
+
+
 def build_catalog(
     config: Config, hooks: Hooks | None, extra: Iterable[MeasureList] = ()
 ) -> MeasureCatalog:
@@ -130,14 +183,43 @@ def build_catalog(
     for path in config.measure_files():
         entries.append((load_measure_list(path), ListOrigin("file", str(path))))
     _conflicts(entries)
-    catalog = MeasureCatalog(aliases=config.measures.aliases, policy=policy)
-    catalog.notes.extend(notes)
-    for lst, origin in entries:
-        catalog.add(lst, origin)
-    for lst in extra:
-        catalog.add(lst, ListOrigin("given", "Python API"))
-    # Lists are checked together (parents, cycles, widening) before any check may use them.
-    errors = [p for p in catalog.problems() if p.severity == "error"]
+    _platform_conflicts(entries, config.measures.platform_regions)
+    platform, awaited = _platform_lists(config)
+    extra = list(extra)
+    # A platform list's measure that fails together with the others is dropped and named
+    # (spec §5.1), then the lists are checked again; anything else blocks the guard.
+    for _ in range(len(platform) + 1):
+        catalog = MeasureCatalog(aliases=config.measures.aliases, policy=policy)
+        catalog.notes.extend(notes)
+        for lst, origin in entries:
+            catalog.add(lst, origin)
+        for lst, origin, refused in platform:
+            catalog.add(lst, origin)
+            catalog.refused[(lst.region, lst.version)] = refused
+        for lst in extra:
+            catalog.add(lst, ListOrigin("given", "Python API"))
+        # Lists are checked together (parents, cycles, widening) before any check may use them.
+        errors = [p for p in catalog.problems() if p.severity == "error"]
+        names = {f"{o} ({lst.region} {lst.version})": i for i, (lst, o, _) in enumerate(platform)}
+        droppable = [p for p in errors if p.file in names and p.measure]
+        if not droppable or len(droppable) < len(errors):
+            break
+        for p in droppable:
+            log.warning("platform measure list: measure not applied: %s", p)
+        for name, i in names.items():
+            lst, origin, refused = platform[i]
+            mine = [p for p in droppable if p.file == name]
+            if mine:
+                smaller, more = _drop_refused(lst, mine)
+                platform[i] = (smaller, origin, refused + more)
     if errors:
         raise MeasureListError(errors)
+    for region in awaited:
+        why = (
+            f"region {region}'s measure list comes from the platform ([measures] "
+            "platform_regions) and none has been fetched yet: run 'creditguard sync'; "
+            "checks there are not judged on the list above it"
+        )
+        catalog.await_list(region, why)
+        catalog.notes.append(f"region {region}: awaited from the platform (no list fetched yet)")
     return catalog

@@ -8,6 +8,8 @@
   a 404 ``CASE_NOT_FOUND`` is :class:`~creditguard.errors.CaseNotKnownYet`;
 - the push feed (§7.1) is read page by page into
   :class:`~creditguard.channels.PushEvent` s;
+- a region's measure list (§5.1) is fetched conditionally (``If-None-Match``)
+  and handed to core as decoded JSON, which judges it measure by measure;
 - a webhook push (§7.2) is verified (signature, timestamp window, nonce, §2)
   and read into one event.
 """
@@ -21,12 +23,13 @@ from typing import Any
 import httpx
 
 from creditguard.cases import CaseFeedback, CaseOpened, CaseResponse, fact_of
-from creditguard.channels import PushPage, ReceivedPush
+from creditguard.channels import FetchedList, PushPage, ReceivedPush
 from creditguard.credentials import require_secret
 from creditguard.errors import CaseNotKnownYet, InputError, SourceRefused, SourceUnavailable
 from creditguard.outbox import OutboxItem
 from creditguard_platform.auth import NONCE_WINDOW_SECONDS, NonceCache, verify
-from creditguard_platform.client import PlatformClient, push_event
+from creditguard_platform.client import PlatformClient, json_object, push_event
+from creditguard_platform.errors import error_from_response
 
 __all__ = ["PlatformChannel", "case_body"]
 
@@ -154,6 +157,29 @@ class PlatformChannel:
         """The page's events and the cursor to persist after them."""
         return self.client.parse_pushes(response)
 
+    # --- measure lists (§5.1) -----------------------------------------------------------
+
+    def measure_list_request(self, region: str, *, etag: str | None = None) -> httpx.Request:
+        """GET the list in force for ``region``; ``etag`` asks for a 304 when unchanged."""
+        if not (len(region) == 6 and region.isascii() and region.isdigit()):
+            raise InputError(f"region code {region!r} is not 6 digits")
+        return self.client.build_measure_list(region, etag=etag)
+
+    def read_measure_list(self, response: httpx.Response) -> FetchedList:
+        """The list as sent (decoded JSON object, not judged here) and its ETag; 304: unchanged.
+
+        A non-2xx answer raises per spec §3 (404: no list for the region is a
+        :class:`~creditguard.errors.SourceRefused`); a body that is not a JSON
+        object is :class:`~creditguard.errors.SourceUnavailable`.
+        """
+        etag = response.headers.get("etag")
+        if response.status_code == 304:
+            return FetchedList(None, etag, not_modified=True)
+        if not 200 <= response.status_code < 300:
+            raise error_from_response(response, source=self.name)
+        data = json_object(self.name, response)
+        return FetchedList(data, etag or _str_or_none(data.get("etag")))
+
     # --- webhook -------------------------------------------------------------------------
 
     def receive_push(
@@ -192,3 +218,7 @@ class PlatformChannel:
             replay_window_s=NONCE_WINDOW_SECONDS,
             sender=app_key,
         )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
