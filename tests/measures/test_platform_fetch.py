@@ -277,3 +277,33 @@ def test_platform_channel_reads_lists_as_sent() -> None:
     got = channel.read_measure_list(httpx.Response(200, json=body, headers={"ETag": 'W/"2"'}))
     assert got == FetchedList(body, 'W/"2"')
     assert channel.read_measure_list(httpx.Response(304)).not_modified
+
+
+def test_platform_measure_widening_its_parent_is_dropped_and_named(tmp_path: Path) -> None:
+    """Judged together with the installed lists, a failing platform measure is left out, not fatal."""
+    from creditguard.measures.platform_lists import PlatformListStore, accept_platform_list
+
+    province = dict(nanjing("2026.1", S01), region="320000", issued_by="江苏省")
+    own = tmp_path / "js.json"
+    own.write_text(json.dumps(province, ensure_ascii=False), encoding="utf-8")
+    wider = {**S01, "applies_to": {**S01["applies_to"], "steps": ["procurement.*", "subsidy.*"]}}
+    kept = accept_platform_list(
+        nanjing("2026.1", wider, dict(S01, code="NJ-01"), extends="320000"), name="platform"
+    )
+    assert [m.code for m in kept.measure_list.measures] == ["S-01", "NJ-01"]
+    PlatformListStore(tmp_path / "measure-lists").save(kept)
+    config = config_from_dict(
+        {
+            "guard": {"data_dir": str(tmp_path)},
+            "measures": {"packs": False, "files": [str(own)], "platform_regions": ["320100"]},
+        }
+    )
+    catalog = build_catalog(config, None)
+    (nj,) = catalog.versions("320100")
+    assert [m.code for m in nj.measures] == ["NJ-01"]
+    assert {p.measure for p in catalog.refused[("320100", "2026.1")]} == {"S-01"}
+    # The province's own S-01 still governs Nanjing through extends.
+    assert nj.effective_from is not None
+    resolved = catalog.resolve("320100", nj.effective_from)
+    codes = {rm.measure.code: rm.list_region for rm in resolved.measures}
+    assert codes == {"NJ-01": "320100", "S-01": "320000"}
