@@ -16,8 +16,10 @@ The rules of spec §5.1 as it now reads:
 
 :class:`PlatformListStore` keeps the last good list of each region on disk so
 a restart, or a platform outage, leaves the version in force known. Fetching
-(the HTTP call) is the platform adapter's ``build_measure_list`` request; this
-module judges and stores what it returns.
+goes through the platform's channel
+(:class:`~creditguard.channels.ListChannel`), driven by
+:mod:`creditguard.measures.platform_sync` for ``[measures] platform_regions``;
+this module judges and stores what it returns.
 """
 
 from __future__ import annotations
