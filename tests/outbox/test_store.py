@@ -238,3 +238,45 @@ def test_fork_child_uses_its_own_connection(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     box.enqueue(item(3))
     assert box.status(now=0).pending == 3
+
+
+def test_case_entries_unfed_cases_and_present_keys(box: Any) -> None:
+    box.enqueue_many(
+        [
+            item(1, group="U-open", kind="case"),
+            item(2, group="U-done", kind="case"),
+            item(3, group="U-done"),
+            item(4, group="U-done"),
+        ]
+    )
+    opened = box.case_entry("U-open")
+    assert (opened.case_id, opened.payload, opened.state, opened.feedback) == (
+        "U-open",
+        b'{"n":1}',
+        "pending",
+        0,
+    )
+    assert box.case_entry("U-done").feedback == 2
+    assert box.case_entry("U-none") is None
+    assert [e.case_id for e in box.unfed_cases(opened_before=9e9)] == ["U-open"]
+    assert box.unfed_cases(opened_before=0) == []
+    assert (box.count_unfed(opened_before=9e9), box.count_unfed(opened_before=0)) == (1, 0)
+    assert box.present(["key-1", "key-4", "key-9"]) == {"key-1", "key-4"}
+    assert box.present([]) == set()
+
+
+def test_pruning_keeps_the_initiation_of_a_case_without_feedback(box: Any) -> None:
+    box.enqueue_many(
+        [
+            item(1, group="U-open", kind="case"),
+            item(2, group="U-done", kind="case"),
+            item(3, group="U-done"),
+        ]
+    )
+    while claimed := box.claim("w", now=T0 + 1e9, lease_s=30, limit=10):
+        for c in claimed:
+            box.mark_delivered(c.id, "w", now=T0, status=201, receipt="r")
+    assert box.prune_delivered(older_than_s=10, now=T0 + 100) == 2
+    kept = box.case_entry("U-open")
+    assert kept is not None and kept.state == "delivered"
+    assert box.count_unfed(opened_before=9e9) == 1
