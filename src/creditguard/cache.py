@@ -66,9 +66,14 @@ class RecordCache:
 
     def fresh(self, source: str, code: str, include_related: bool) -> CacheEntry | None:
         """The entry if it is younger than ``ttl``."""
+        # Indexing (not .get, which asks `in` first) touches the LRU order once: this is
+        # the warm check's probe.
         with self._lock:
-            entry = self._data.get((source, code, include_related))
-        if entry is None or self._clock() - entry.fetched_mono > self.ttl:
+            try:
+                entry = self._data[(source, code, include_related)]
+            except KeyError:
+                return None
+        if self._clock() - entry.fetched_mono > self.ttl:
             return None
         return entry
 

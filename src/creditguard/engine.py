@@ -40,6 +40,7 @@ from creditguard.models import (
     PossibleMatch,
     Provenance,
     SubjectRecords,
+    adopt,
     trusted,
 )
 from creditguard.plugins import Hooks
@@ -107,6 +108,9 @@ class Plan:
     #: issuing body and weakest standing of the list in force (for the applicant's text)
     list_issued_by: str = ""
     list_standing: str = "official"
+    #: the engine's clock when the plan was made; a check that fetches nothing is
+    #: decided at this instant (one clock read per warm check)
+    now: datetime | None = None
 
 
 _EMPTY: Mapping[str, Any] = {}
@@ -224,6 +228,8 @@ class Engine:
         # Owned by this engine, not the module: the memo of pure assessments, the
         # (step, region) pairs already validated, and the decision id generator.
         self._memo: dict[Any, Any] = {}
+        self._decided: dict[Any, Any] = {}
+        self._codes: dict[str, tuple[date, SubjectCode]] = {}
         self._valid_targets: set[tuple[str, str]] = set()
         self._ids = _Ids()
 
@@ -249,10 +255,21 @@ class Engine:
         for a step outside the vocabulary and :class:`~creditguard.errors.InputError`
         for a malformed region.
         """
+        now = self.now()
+        today = now.astimezone(CST).date()  # no conversion when the clock is already in CST
         if isinstance(subject, SubjectCode):
             sc = subject
         elif isinstance(subject, str):
-            sc = parse_code(subject)
+            # parse_code is pure given the day (birth dates must not lie ahead of it): a
+            # code parsed today by this engine's clock is reused until the day changes.
+            known = self._codes.get(subject)
+            if known is not None and known[0] == today:
+                sc = known[1]
+            else:
+                sc = parse_code(subject, today=today)
+                if len(self._codes) >= _MEMO_SIZE:
+                    self._codes.clear()
+                self._codes[subject] = (today, sc)
         else:
             raise InvalidCodeError(
                 "a subject code must be text such as '91320100MA1W2K7D41', "
@@ -263,7 +280,6 @@ class Engine:
             _check_region(region)
             if len(self._valid_targets) < _MEMO_SIZE:
                 self._valid_targets.add((step, region))
-        today = self.today()
         day = as_of if as_of is not None else today
         resolved = self.catalog.resolve(region, day)
         candidates = resolved.candidates(step)
@@ -291,6 +307,7 @@ class Engine:
             day < today,
             list_issued_by=resolved.issued_by,
             list_standing=resolved.standing,
+            now=now,
         )
 
     def finish(self, plan: Plan, answers: Sequence[Fetched] = ()) -> Decision:
@@ -331,6 +348,8 @@ class Engine:
         reason = None
         notes: list[str] = []
         stale_age: float | None = None
+        # Every source answered within this check's rules (no failure, nothing stale).
+        answered = not failures
         if failures:
             policy = self.failure.for_step(step)
             if policy == "stale":
@@ -360,9 +379,20 @@ class Engine:
             # Cached, fetched and stale answers arrive in any order; the configured source
             # order breaks ties between copies of a listing and orders the provenance.
             gathered.sort(key=lambda g: self._rank.get(g[0], len(self._rank)))
-        a = self._assess(plan, gathered)
+        # A check that fetched nothing is decided when it was planned (same clock read).
+        decided_at = plan.now if plan.now is not None and not plan.missing else self.now()
+        if answered:
+            hit = self._usual(plan, gathered, decided_at)
+            a = hit[1]
+            # A plugin's extra measures (registered now or later) are asked each time.
+            if not (a.records and self.hooks.has_extra_measures):
+                values = hit[0].copy()  # keeps the field order; two fields change in place
+                values["decision_id"] = self._ids.next()
+                values["decided_at"] = decided_at
+                return adopt(Decision, values)
+        else:
+            a = self._assess(plan, gathered)
         records = a.records
-        decided_at = self.now()
         stale = False
         provs = []
         for g in gathered:
@@ -388,34 +418,74 @@ class Engine:
                 outcome = outcome_of(measures)
         if failures and policy == "hold":
             outcome = stricter(outcome, "review")
-        return trusted(
+        return adopt(
             Decision,
-            decision_id=self._ids.next(),
-            subject_code=sc.code,
-            subject_kind=sc.kind,
-            subject_name=a.name,
-            step=step,
-            region=region,
-            as_of=day,
-            outcome=outcome,
-            records=records,
-            measures=measures,
-            conditions=conditions,
-            list_region=plan.list_region,
-            list_version=plan.list_version,
-            list_issued_by=plan.list_issued_by,
-            list_standing=plan.list_standing,
-            wording_version=WORDING_VERSION,
-            provenance=tuple(provs),
-            possible_matches=a.possible,
-            # Records not fetched within this check's rules (stale) are never "verified".
-            verified=not failures and not stale,
-            stale=stale,
-            stale_age_s=stale_age if stale else None,
-            replay_uses_current_status=a.replay_current,
-            degraded_reason=reason,
+            _decision_fields(
+                plan,
+                a,
+                outcome=outcome,
+                measures=measures,
+                conditions=conditions,
+                provenance=tuple(provs),
+                # Records not fetched within this check's rules (stale) are never "verified".
+                verified=not failures and not stale,
+                stale=stale,
+                stale_age_s=stale_age if stale else None,
+                degraded_reason=reason,
+                decision_id=self._ids.next(),
+                decided_at=decided_at,
+            ),
+        )
+
+    def _usual(
+        self, plan: Plan, gathered: list[_Gathered], decided_at: datetime
+    ) -> tuple[dict[str, Any], _Assessment, object]:
+        """The fields of the usual decision (every source answered) and its assessment.
+
+        They are fixed by the request, the list in force and the cached answers,
+        so for a check that fetched nothing they are memoised by those
+        (identities of immutable objects, each entry keeping them alive); each
+        decision copies them and sets only its id and time. A check that
+        fetched has new answers, never seen again unless cached: the next warm
+        check of them fills the memo.
+        """
+        key = None
+        if not plan.missing:
+            key = (
+                plan.day,
+                plan.replay,
+                plan.step,
+                plan.region,
+                plan.sc.code,
+                id(plan.candidates),
+                plan.list_region,
+                plan.list_version,
+                plan.list_issued_by,
+                plan.list_standing,
+                *[i for g in gathered for i in (id(g[1]), id(g[4]))],
+            )
+            hit: tuple[dict[str, Any], _Assessment, object] | None = self._decided.get(key)
+            if hit is not None:
+                return hit
+        a = self._assess(plan, gathered)
+        fields = _decision_fields(
+            plan,
+            a,
+            outcome=a.outcome,
+            measures=a.measures,
+            conditions=a.conditions,
+            provenance=tuple([g[4] for g in gathered]),
+            verified=True,
+            stale=False,
+            stale_age_s=None,
+            degraded_reason=None,
+            decision_id="",
             decided_at=decided_at,
         )
+        made = (fields, a, (plan.candidates, tuple(gathered)))
+        if key is not None:
+            self._remember(self._decided, key, made)
+        return made
 
     # -- memoised pure part ----------------------------------------------------------
     # Warm checks see the very same cached SubjectRecords objects again and again, so
@@ -427,7 +497,14 @@ class Engine:
         if not any(g[1].records or g[1].possible_matches for g in gathered):
             # A clean subject: nothing to match, and not worth a memo slot.
             name = next((g[1].subject.name for g in gathered if g[1].subject is not None), None)
-            return _CLEAN if name is None else _Assessment((), name, (), (), (), (), "allow")
+            if name is None:
+                return _CLEAN
+            # One object per name, so the decision memo (keyed by its identity) hits too.
+            clean = self._memo.get(("clean", name))
+            if clean is None:
+                clean = _Assessment((), name, (), (), (), (), "allow")
+                self._remember(self._memo, ("clean", name), clean)
+            return clean
         key = (
             plan.day,
             plan.replay,
@@ -469,6 +546,51 @@ class Engine:
         if len(memo) >= _MEMO_SIZE:
             memo.clear()  # cheap bound; a warm working set refills it at once
         memo[key] = value
+
+
+def _decision_fields(
+    plan: Plan,
+    a: _Assessment,
+    *,
+    outcome: Outcome,
+    measures: tuple[AppliedMeasure, ...],
+    conditions: tuple[AppliedMeasure, ...],
+    provenance: tuple[Provenance, ...],
+    verified: bool,
+    stale: bool,
+    stale_age_s: float | None,
+    degraded_reason: str | None,
+    decision_id: str,
+    decided_at: datetime,
+) -> dict[str, Any]:
+    """Every field of a :class:`Decision`, in the model's order (see :func:`models.adopt`)."""
+    sc = plan.sc
+    return {
+        "decision_id": decision_id,
+        "subject_code": sc.code,
+        "subject_kind": sc.kind,
+        "subject_name": a.name,
+        "step": plan.step,
+        "region": plan.region,
+        "as_of": plan.day,
+        "outcome": outcome,
+        "records": a.records,
+        "measures": measures,
+        "conditions": conditions,
+        "list_region": plan.list_region,
+        "list_version": plan.list_version,
+        "list_issued_by": plan.list_issued_by,
+        "list_standing": plan.list_standing,
+        "wording_version": WORDING_VERSION,
+        "provenance": provenance,
+        "possible_matches": a.possible,
+        "verified": verified,
+        "stale": stale,
+        "stale_age_s": stale_age_s,
+        "replay_uses_current_status": a.replay_current,
+        "degraded_reason": degraded_reason,
+        "decided_at": decided_at,
+    }
 
 
 def _failure_text(name: str, err: SourceError) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "SubjectKind",
     "SubjectRecords",
     "Withdrawal",
+    "adopt",
     "trusted",
 ]
 
@@ -123,11 +124,22 @@ def trusted(cls: type[_M], **values: object) -> _M:
     decisions from parts it validated earlier and passes every field, so it
     sets the instance state directly. Missing fields are a programming error.
     """
+    return adopt(cls, values)
+
+
+def adopt(cls: type[_M], values: dict[str, Any]) -> _M:
+    """Like :func:`trusted`, taking ownership of ``values`` (a fresh dict, every field, in order).
+
+    For the hot path that copies a memoised dict of fields and changes a few:
+    no keyword arguments are packed again. The dict becomes the instance's
+    ``__dict__``, so the caller must not keep or change it afterwards.
+    """
     m = cls.__new__(cls)
-    object.__setattr__(m, "__dict__", values)
-    object.__setattr__(m, "__pydantic_fields_set__", _ALL_FIELDS.get(cls) or _all_fields(cls))
-    object.__setattr__(m, "__pydantic_extra__", None)
-    object.__setattr__(m, "__pydantic_private__", None)
+    _set = object.__setattr__
+    _set(m, "__dict__", values)
+    _set(m, "__pydantic_fields_set__", _ALL_FIELDS.get(cls) or _all_fields(cls))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
     return m
 
 

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from creditguard.channels import ChannelFactory
     from creditguard.codes import SubjectCode
 
-__all__ = ["DISABLE_ENV", "Hooks", "PluginInfo", "build_plugin_manager", "plugin_infos"]
+__all__ = [
+    "DISABLE_ENV",
+    "Hooks",
+    "PluginInfo",
+    "PluginManager",
+    "build_plugin_manager",
+    "plugin_infos",
+]
 
 log = logging.getLogger("creditguard.plugins")
 
@@ -39,14 +46,41 @@ DISABLE_ENV = "CREDITGUARD_DISABLE_PLUGINS"
 SourceFactory = Callable[..., object]
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's plugin manager, counting the changes to what is registered.
+
+    ``generation`` grows with every :meth:`register` and :meth:`unregister`
+    (``set_blocked`` and entry-point loading go through them), so a caller can
+    cache what depends on the registered implementations — "does any plugin
+    observe decisions?" — and see a late registration at its next call.
+    """
+
+    #: Bumped by every registration and unregistration (see :class:`Hooks`).
+    generation: int = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin`` (see :meth:`pluggy.PluginManager.register`)."""
+        try:
+            return super().register(plugin, name)
+        finally:
+            self.generation += 1
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> object | None:
+        """Unregister ``plugin`` and return it (see :meth:`pluggy.PluginManager.unregister`)."""
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self.generation += 1
+
+
 def build_plugin_manager(
     plugins: Iterable[object] = (),
     *,
     load_entrypoints: bool = True,
     disabled: Sequence[str] | None = None,
-) -> pluggy.PluginManager:
+) -> PluginManager:
     """A fresh plugin manager: given plugins, entry-point plugins, then built-in defaults."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     blocked = list(disabled) if disabled is not None else _disabled_from_env()
     for name in blocked:
@@ -109,7 +143,9 @@ class Hooks:
     Every hook is called through pluggy (``pm.hook.<name>(...)``), so wrapper
     implementations (``wrapper=True`` / ``hookwrapper=True``) run, and a plugin
     registered on the manager after the guard was built takes part in the
-    next check: nothing about the registered plugins is cached here.
+    next check. Whether a per-check hook has implementations at all is kept
+    per :attr:`PluginManager.generation` (pluggy's own registrations bump it),
+    so a check with no observer skips the call without asking pluggy each time.
     """
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
@@ -118,16 +154,33 @@ class Hooks:
         # them saves an attribute lookup per check without caching which plugins exist.
         self._extra = pm.hook.creditguard_extra_measures
         self._observe = pm.hook.creditguard_decision_made
+        self._seen = -1  # the manager's generation the two flags below were read at
+        self._has_extra = False
+        self._has_observers = False
+
+    def _refresh(self) -> None:
+        # A plain pluggy manager (tests, tools) has no generation: then pluggy is asked
+        # each time. The generation is read before the implementations, so a registration
+        # racing with this refresh leaves the stored one behind and the next call reads again.
+        gen = getattr(self.pm, "generation", None)
+        self._has_extra = bool(self._extra.get_hookimpls())
+        self._has_observers = bool(self._observe.get_hookimpls())
+        if gen is not None:
+            self._seen = gen
 
     @property
     def has_extra_measures(self) -> bool:
         """Whether any plugin implements ``creditguard_extra_measures`` right now."""
-        return bool(self._extra.get_hookimpls())
+        if getattr(self.pm, "generation", None) != self._seen:
+            self._refresh()
+        return self._has_extra
 
     @property
     def has_observers(self) -> bool:
         """Whether any plugin implements ``creditguard_decision_made`` right now."""
-        return bool(self._observe.get_hookimpls())
+        if getattr(self.pm, "generation", None) != self._seen:
+            self._refresh()
+        return self._has_observers
 
     def register_sources(self) -> dict[str, SourceFactory]:
         """Source types contributed by plugins; the first registration of a type name wins."""
