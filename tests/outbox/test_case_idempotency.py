@@ -142,6 +142,17 @@ def test_no_measure_any_more_closes_the_open_case(outbox: SqliteOutbox) -> None:
     assert rec.open_cases(application="NJCG-7", step="procurement.bid") == []
 
 
+def test_an_unverified_decision_leaves_the_open_case_alone(outbox: SqliteOutbox) -> None:
+    rec = CaseRecorder(outbox, UNIT)
+    first = rec.initiate(make_decision(("S-01", "deny")), workflow_ref="NJCG-7")
+    unverified = make_decision().model_copy(update={"verified": False})
+    assert rec.initiate(unverified, workflow_ref="NJCG-7") is None
+    assert feedback_in(outbox, first or "") == []
+    assert [c.case_id for c in rec.open_cases(application="NJCG-7", step="procurement.bid")] == [
+        first
+    ]
+
+
 def test_a_fed_back_case_is_not_fed_back_again_when_measures_change(
     outbox: SqliteOutbox,
 ) -> None:

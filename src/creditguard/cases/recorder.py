@@ -196,7 +196,9 @@ class CaseRecorder:
         self, decision: Decision, routes: Mapping[str, str], workflow_ref: str | None = None
     ) -> tuple[str | None, list[OutboxItem]]:
         if not decision.measures:
-            if workflow_ref is None:
+            # Only a verified decision shows that no measure applies any more; one that
+            # could not get the records says nothing about the open case.
+            if workflow_ref is None or not decision.verified:
                 return None, []
             return None, self._close_latest(decision, workflow_ref)
         own = [m.code for m in decision.measures if m.code not in routes]
