@@ -60,22 +60,14 @@ SCENARIOS: list[Any] = [
         fault=lambda: Fault.status(503),
         config={**DEADLINE, "failure": {"default": "hold"}},
     ),
-    pytest.param(
-        Scenario(
-            "slow platform cut at the deadline, allowed unverified",
-            ORG_BLACK,
-            "subsidy.apply",
-            "allow",
-            verified=False,
-            fault=lambda: Fault.latency(2.0),
-            config={**DEADLINE, "failure": {"default": "allow"}},
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the deadline's timeout reads 'timed out (read)' from Guard but "
-            "'timed out (timeoutexception)' from AsyncGuard",
-        ),
-        id="slow platform cut at the deadline, allowed unverified",
+    Scenario(
+        "slow platform cut at the deadline, allowed unverified",
+        ORG_BLACK,
+        "subsidy.apply",
+        "allow",
+        verified=False,
+        fault=lambda: Fault.latency(2.0),
+        config={**DEADLINE, "failure": {"default": "allow"}},
     ),
     Scenario(
         "429 beyond the deadline held",

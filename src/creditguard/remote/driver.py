@@ -12,12 +12,15 @@ concurrently, at most ``chunk_concurrency`` at a time — the async driver with
 ``asyncio.gather`` under a semaphore, the sync driver through a small thread
 pool. A fetch of a single chunk (every ordinary check) runs inline.
 
-Deadline: every request carries httpx timeouts equal to the time left, and the
-body is read chunk by chunk, stopping at the deadline. The async driver also
-wraps the whole request in ``asyncio.timeout``, so it ends exactly at the
-deadline. The sync driver cannot interrupt a socket read once it has started:
-a server that sends part of an answer and then stalls can hold it for at most
-one more read timeout (the time that was left when the request was sent).
+Deadline: both drivers end a request at the check's deadline and report it
+the same way (``timed out at the deadline after … s``). The async driver wraps
+the whole request in ``asyncio.timeout``. The sync driver cannot interrupt a
+socket operation, so it gives each one the time left when it starts: httpx
+timeouts equal to the time left, renewed at the start of every phase (connect,
+send, wait for the answer, read the body) through httpcore's ``trace``
+extension, since httpx's timeouts apply per operation and would otherwise
+let a slow connect push the wait for the answer past the deadline. The body is
+read chunk by chunk, stopping at the deadline.
 """
 
 from __future__ import annotations
@@ -210,7 +213,12 @@ class SyncDriver(_DriverBase):
 
     def _send(self, send: Send) -> httpx.Response | SourceError:
         request = send.request
-        request.extensions = {**request.extensions, "timeout": self._timeouts(send)}
+        timeouts = self._timeouts(send)
+        request.extensions = {
+            **request.extensions,
+            "timeout": timeouts,
+            "trace": self._deadline_trace(send, timeouts, request.extensions.get("trace")),
+        }
         body = BodyReader(send, self.settings.max_response_bytes, self._clock)
         started = self._clock()
         try:
@@ -226,6 +234,27 @@ class SyncDriver(_DriverBase):
             return exc
         except httpx.HTTPError as exc:
             return transport_error(exc, send, started, self._clock())
+
+    def _deadline_trace(
+        self,
+        send: Send,
+        timeouts: dict[str, float],
+        prior: Callable[[str, dict[str, object]], None] | None,
+    ) -> Callable[[str, dict[str, object]], None]:
+        """An httpcore ``trace`` callback giving each phase only the time left to the deadline.
+
+        httpcore reads the request's ``timeout`` extension as each phase starts
+        (after its ``….started`` event), so renewing the shared dict here bounds
+        the whole exchange by the deadline, not each operation separately.
+        """
+
+        def trace(event: str, info: dict[str, object]) -> None:
+            if event.endswith(".started"):
+                timeouts.update(self._timeouts(send))
+            if prior is not None:
+                prior(event, info)
+
+        return trace
 
     def _client(self) -> httpx.Client:
         self._check_fork()

@@ -319,9 +319,20 @@ class BodyReader:
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
+#: A timeout firing this close to the deadline was the deadline's (timers are not exact).
+_DEADLINE_SLACK_S = 0.002
+
+
 def transport_error(exc: httpx.HTTPError, send: Send, started: float, now: float) -> SourceError:
     """The creditguard error for an httpx failure while sending ``send``."""
     if isinstance(exc, httpx.TimeoutException):
+        if now >= send.deadline - _DEADLINE_SLACK_S:
+            # Cut by the check's deadline: one wording for both drivers, whichever
+            # timer fired (the async driver's asyncio.timeout, or the sync driver's
+            # per-phase httpx timeouts, which are set to the time left).
+            return SourceUnavailable(
+                f"timed out at the deadline after {now - started:.3f} s", source=send.source
+            )
         kind = type(exc).__name__.removesuffix("Timeout").lower() or "request"
         return SourceUnavailable(
             f"timed out ({kind}) after {now - started:.3f} s", source=send.source
