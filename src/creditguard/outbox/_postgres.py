@@ -72,7 +72,6 @@ POSTGRES_SCHEMA = [
     f"CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_grp ON {TABLE} (grp, id) WHERE state = 'pending'",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_case ON {TABLE} (grp, kind)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_opened ON {TABLE} (kind, created_at)",
 ]
 
 PG_INSERT_SQL = (

@@ -52,8 +52,9 @@ REQUEUE_INITIATION = (
 )
 
 # Cases: an initiation (kind 'case') is "fed back" once its group holds a feedback item.
-# Initiations are looked up by case id (a retry of an application's step) and unfed ones
-# listed (feedback overdue), so both need the (grp, kind) and (kind, created_at) indexes.
+# Initiations are looked up by case id (a retry of an application's step, one indexed read
+# through (grp, kind)); unfed ones are listed by a scan (operators, every few minutes), which
+# is not worth a second index slowing every enqueue.
 _NO_FEEDBACK = f"NOT EXISTS (SELECT 1 FROM {TABLE} f WHERE f.grp = c.grp AND f.kind = 'feedback')"
 CASE_ENTRY = (
     f"SELECT c.grp, c.body, c.created_at, c.state, (SELECT COUNT(*) FROM {TABLE} f "
@@ -102,7 +103,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
 CREATE INDEX IF NOT EXISTS {TABLE}_grp ON {TABLE} (grp, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS {TABLE}_case ON {TABLE} (grp, kind);
-CREATE INDEX IF NOT EXISTS {TABLE}_opened ON {TABLE} (kind, created_at);
 """
 
 INSERT_SQL = (
