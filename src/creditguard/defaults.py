@@ -31,7 +31,11 @@ def mirror_source(
     base_dir: str | os.PathLike[str] = ".",
     **unknown: Any,
 ) -> Any:
-    """Build the SQLite mirror source (``path`` defaults to ``<data_dir>/mirror.db``).
+    """Build the mirror source (``path`` defaults to ``<data_dir>/mirror.db``).
+
+    A ``path`` of ``postgresql://…`` (a libpq URL) builds a
+    :class:`~creditguard.mirror.PostgresMirror` shared by several hosts;
+    anything else is a SQLite file.
 
     ``max_age_s`` (default :data:`creditguard.mirror.DEFAULT_MAX_AGE_S`, one
     day) is how long after its last import or sync the mirror still answers;
@@ -39,7 +43,7 @@ def mirror_source(
     creates the file: a missing file makes lookups unavailable.
     """
     from creditguard.errors import ConfigError
-    from creditguard.mirror import DEFAULT_MAX_AGE_S, SqliteMirror
+    from creditguard.mirror import DEFAULT_MAX_AGE_S, PostgresMirror, SqliteMirror, is_postgres_dsn
 
     where = f"source {name!r} (type mirror)"
     if unknown:
@@ -64,6 +68,8 @@ def mirror_source(
         )
     if path is not None and (not isinstance(path, str) or not path.strip()):
         raise ConfigError(f"{where}: path must be a file name, not {path!r}")
+    if path is not None and is_postgres_dsn(path.strip()):
+        return PostgresMirror(path.strip(), name=name, max_age_s=max_age_s)
     if path is None:
         full = Path(data_dir) / "mirror.db"
     else:
