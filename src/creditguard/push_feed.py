@@ -303,24 +303,28 @@ class PushFeed:
         """Apply one page of events once each, then persist ids and ``cursor`` together."""
         report = report or FeedReport()
         ids = [e.event_id for e in events]
-        done = self.state.applied([i for i in ids if i])
-        before = Counter(report.by_type)
-        applied_ids: list[str] = []
-        for event in events:
-            if not event.event_id or event.event_id in done:
-                report.duplicates += 1
-                continue
-            self._apply(event, report)
-            done.add(event.event_id)
-            applied_ids.append(event.event_id)
-        counts = Counter(report.by_type)
-        counts.subtract(before)
-        self.state.commit_page(
-            applied_ids,
-            {k: v for k, v in counts.items() if v},
-            cursor=cursor,
-            settled=[i for i in ids if i],
-        )
+        # A mirror with pages (PostgreSQL) applies the page and records its ids and cursor in
+        # one transaction: a sync killed mid-page leaves neither the changes nor the cursor.
+        page = getattr(self.mirror, "page", None)
+        with page() if callable(page) else contextlib.nullcontext():
+            done = self.state.applied([i for i in ids if i])
+            before = Counter(report.by_type)
+            applied_ids: list[str] = []
+            for event in events:
+                if not event.event_id or event.event_id in done:
+                    report.duplicates += 1
+                    continue
+                self._apply(event, report)
+                done.add(event.event_id)
+                applied_ids.append(event.event_id)
+            counts = Counter(report.by_type)
+            counts.subtract(before)
+            self.state.commit_page(
+                applied_ids,
+                {k: v for k, v in counts.items() if v},
+                cursor=cursor,
+                settled=[i for i in ids if i],
+            )
         report.pages += 1
         if cursor is not None:
             report.cursor = cursor
@@ -347,17 +351,26 @@ class PushFeed:
         """
         if self.channel is None:
             raise InputError("PushFeed.pull needs the platform's channel (channel=...)")
+        # A shared mirror (PostgreSQL) lets one process apply the feed at a time; another
+        # sync gets FeedBusy (a StorageError) while checks keep answering.
+        lock = getattr(self.mirror, "feed_lock", None)
+        with lock() if callable(lock) else contextlib.nullcontext():
+            return self._pull(client, self.channel, limit=limit, max_pages=max_pages)
+
+    def _pull(
+        self, client: httpx.Client, channel: Channel, *, limit: int, max_pages: int
+    ) -> FeedReport:
         report = FeedReport(cursor=self.state.cursor())
         for _ in range(max_pages):
             asked = report.cursor
-            request = self.channel.push_request(asked, limit=limit)
+            request = channel.push_request(asked, limit=limit)
             try:
                 response = client.send(request)
             except httpx.TransportError as exc:
                 raise SourceUnavailable(
-                    f"push feed: {type(exc).__name__}: {exc}", source=self.channel.name
+                    f"push feed: {type(exc).__name__}: {exc}", source=channel.name
                 ) from exc
-            page = self.channel.read_push_page(response)
+            page = channel.read_push_page(response)
             self.apply_page(list(page.events), cursor=page.next_cursor, report=report)
             if not page.events or not page.next_cursor or page.next_cursor == asked:
                 break

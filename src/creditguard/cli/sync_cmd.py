@@ -51,9 +51,12 @@ class _Plan:
 
 def _mirror(cfg: Config, mirror_path: str | None) -> SqliteMirror:
     from creditguard.defaults import mirror_source
-    from creditguard.mirror import SqliteMirror
+    from creditguard.mirror import PostgresMirror, SqliteMirror, is_postgres_dsn
 
     if mirror_path is not None:
+        if is_postgres_dsn(mirror_path):
+            pg: SqliteMirror = PostgresMirror(mirror_path)  # type: ignore[assignment]
+            return pg
         return SqliteMirror(mirror_path)
     sc = next((s for s in cfg.sources if s.type == "mirror"), None)
     if sc is None:
@@ -111,7 +114,7 @@ def _plan(
     "--mirror",
     "mirror_path",
     type=click.Path(dir_okay=False),
-    help="SQLite mirror file [the config's mirror source].",
+    help="SQLite mirror file or postgresql:// DSN [the config's mirror source].",
 )
 @click.option(
     "--state",
@@ -178,7 +181,10 @@ def sync(
                 stack.callback(box.close)
                 book = SqliteCaseBook(plan.case_book)
                 recorder = CaseRecorder(box, plan.unit_code, book=book)
-            state = FeedState(plan.state)
+            # A PostgreSQL mirror keeps the feed's cursor in its own database, so a page and its
+            # cursor commit together; --state still names a file when given.
+            shared = getattr(plan.mirror, "feed_state", None)
+            state = shared() if callable(shared) and state_path is None else FeedState(plan.state)
             # Measures this unit carries out: the options, else [outbox] implements.
             implemented = implements or cfg.outbox.implements
             lists = _platform_lists(cfg, plan.channel)
