@@ -114,6 +114,7 @@ log = logging.getLogger("creditguard.journal")
 _Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | None]
 
 _US = timedelta(microseconds=1)
+_THIRD = operator.itemgetter(2)
 # The plain fields of a verdict, read from the decision's field dict in one C call.
 _VERDICT_ITEMS = operator.itemgetter(
     "subject_code",
@@ -333,7 +334,7 @@ class DecisionJournal:
                             verdict = hit[1]
                     # a timedelta in µs is ~8x cheaper than formatting each time
                     rows.append((verdict, decision_id, (decided_at - base) // _US))
-                last = base + _US * max(r[2] for r in rows)
+                last = base + _US * max(map(_THIRD, rows))
                 conn.execute(
                     _INSERT_BATCH,
                     (
