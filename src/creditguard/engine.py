@@ -342,38 +342,12 @@ class Engine:
         cache after a failure (policy ``stale``) make it ``stale`` and unverified,
         with their age in ``stale_age_s``.
         """
-        sc, step, region, day = plan.sc, plan.step, plan.region, plan.day
         gathered = plan.gathered
-        policy = None
-        reason = None
-        notes: list[str] = []
-        stale_age: float | None = None
         # Every source answered within this check's rules (no failure, nothing stale).
         answered = not failures
+        policy = reason = stale_age = None
         if failures:
-            policy = self.failure.for_step(step)
-            if policy == "stale":
-                still: list[tuple[str, SourceError]] = []
-                for name, err in failures:
-                    entry = self.cache.stale(name, sc.code, plan.related, self.failure.max_stale)
-                    if entry is None:
-                        still.append((name, err))
-                    else:
-                        prov = entry.provenance.model_copy(update={"stale": True})
-                        gathered.append((name, entry.records, entry.fetched_at, True, prov))
-                        age = self.cache.age(entry)
-                        stale_age = age if stale_age is None else max(stale_age, age)
-                        at = entry.fetched_at.strftime("%Y-%m-%d %H:%M")
-                        notes.append(f"{_failure_text(name, err)} (used records fetched at {at})")
-                failures = still
-                policy = self.failure.stale_fallback
-            if failures:
-                notes.extend(_failure_text(name, err) for name, err in failures)
-            reason = "; ".join(notes) or None
-            if failures and policy == "raise":
-                raise RecordsUnavailable(
-                    f"credit records unavailable ({reason})", cause=failures[0][1]
-                )
+            failures, policy, reason, stale_age = self._failed(plan, failures)
 
         if len(gathered) > 1:
             # Cached, fetched and stale answers arrive in any order; the configured source
@@ -392,6 +366,7 @@ class Engine:
                 return adopt(Decision, values)
         else:
             a = self._assess(plan, gathered)
+        sc, step, region, day = plan.sc, plan.step, plan.region, plan.day
         records = a.records
         stale = False
         provs = []
@@ -436,6 +411,41 @@ class Engine:
                 decided_at=decided_at,
             ),
         )
+
+    def _failed(
+        self, plan: Plan, failures: list[tuple[str, SourceError]]
+    ) -> tuple[list[tuple[str, SourceError]], str, str | None, float | None]:
+        """Apply the step's failure policy: the failures left, the policy, the reason, stale age.
+
+        Policy ``stale`` adds cached records (younger than ``max_stale``) of the
+        failed sources to ``plan.gathered``, marked stale; ``raise`` raises
+        :class:`~creditguard.errors.RecordsUnavailable`.
+        """
+        sc = plan.sc
+        notes: list[str] = []
+        stale_age: float | None = None
+        policy = self.failure.for_step(plan.step)
+        if policy == "stale":
+            still: list[tuple[str, SourceError]] = []
+            for name, err in failures:
+                entry = self.cache.stale(name, sc.code, plan.related, self.failure.max_stale)
+                if entry is None:
+                    still.append((name, err))
+                else:
+                    prov = entry.provenance.model_copy(update={"stale": True})
+                    plan.gathered.append((name, entry.records, entry.fetched_at, True, prov))
+                    age = self.cache.age(entry)
+                    stale_age = age if stale_age is None else max(stale_age, age)
+                    at = entry.fetched_at.strftime("%Y-%m-%d %H:%M")
+                    notes.append(f"{_failure_text(name, err)} (used records fetched at {at})")
+            failures = still
+            policy = self.failure.stale_fallback
+        if failures:
+            notes.extend(_failure_text(name, err) for name, err in failures)
+        reason = "; ".join(notes) or None
+        if failures and policy == "raise":
+            raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
+        return failures, policy, reason, stale_age
 
     def _usual(
         self, plan: Plan, gathered: list[_Gathered], decided_at: datetime
