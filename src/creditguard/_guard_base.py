@@ -21,6 +21,7 @@ from creditguard.config import Config, load_config
 from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched
 from creditguard.errors import ConfigError, CreditGuardError, SourceError, SourceUnavailable
 from creditguard.journal import DecisionJournal
+from creditguard.journal_pg import PostgresJournal, journal_target, open_journal
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.models import Decision, MeasureList
 from creditguard.plugins import Hooks, build_plugin_manager
@@ -115,16 +116,14 @@ class GuardBase:
         self.cases: CaseDesk | None = open_case_desk(
             cfg, self.plugin_manager, transport=_sync_transport(transport)
         )
-        self.journal: DecisionJournal | None = None
+        self.journal: DecisionJournal | PostgresJournal | None = None
         enabled = cfg.journal.enabled if journal is None else bool(journal)
         if enabled:
-            if isinstance(journal, (str, os.PathLike)):
-                path = cfg.path(os.fspath(journal))
-            elif cfg.journal.path:
-                path = cfg.path(cfg.journal.path)
-            else:
-                path = cfg.data_dir / "journal.db"
-            self.journal = DecisionJournal(path, flush_interval=cfg.journal.flush_interval_s)
+            # A file (resolved from the config's folder) or a postgresql:// DSN shared by hosts.
+            given = journal if isinstance(journal, (str, os.PathLike)) else None
+            self.journal = open_journal(
+                journal_target(cfg, given), flush_interval=cfg.journal.flush_interval_s
+            )
 
     @classmethod
     def from_config(

@@ -452,7 +452,14 @@ class JournalEntry:
 def read_journal(
     path: str | os.PathLike[str], *, since: datetime | None = None, limit: int | None = None
 ) -> list[JournalEntry]:
-    """Read journaled decisions, oldest first (by time, then id); ``since`` is inclusive."""
+    """Read journaled decisions, oldest first (by time, then id); ``since`` is inclusive.
+
+    ``path`` may be a ``postgresql://`` DSN (:mod:`creditguard.journal_pg`).
+    """
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from creditguard.journal_pg import read_postgres_journal
+
+        return read_postgres_journal(path, since=since, limit=limit)
     p = Path(path)
     if not p.exists():
         return []

@@ -52,6 +52,16 @@ def journal_path_of_config(config_path: str | None) -> Path:
             "--unmask is recorded in the decision journal, which this configuration disables",
             code=EXIT_USAGE,
         )
+    from creditguard.journal_pg import is_dsn
+
+    if cfg.journal.path and is_dsn(cfg.journal.path.strip()):
+        # Disclosures are recorded in a SQLite journal file only (not yet in PostgreSQL):
+        # refuse rather than unmask without the record.
+        fail(
+            "--unmask is recorded in a SQLite journal file; this configuration's journal is in "
+            "PostgreSQL, where disclosures are not recorded yet",
+            code=EXIT_USAGE,
+        )
     return cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db"
 
 

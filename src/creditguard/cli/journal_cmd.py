@@ -47,12 +47,11 @@ def journal(
     from creditguard.clock import CST
     from creditguard.config import load_config
     from creditguard.journal import read_journal
+    from creditguard.journal_pg import is_dsn, journal_target
 
     try:
         cfg = load_config(config_path)
-        path = db_path or (
-            cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db"
-        )
+        path = db_path or journal_target(cfg)
         entries = read_journal(
             path, since=since.replace(tzinfo=CST) if since else None, limit=limit
         )
@@ -62,7 +61,7 @@ def journal(
         echo_json({"decisions": [e.to_dict() for e in entries]})
         return
     if not entries:
-        click.echo(f"no decisions in {path}")
+        click.echo(f"no decisions in {'the PostgreSQL journal' if is_dsn(path) else path}")
         return
     for e in entries:
         flag = "" if e.verified else "  UNVERIFIED"

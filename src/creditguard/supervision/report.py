@@ -97,6 +97,7 @@ def report_document(
     ``checks`` (journal), ``feedback`` (outbox) and ``regions`` (supervision
     store) map a region to its figures; ``outbox`` is the whole backlog now.
     """
+    from creditguard.journal_pg import journal_target
     from creditguard.measures.installed import build_catalog
     from creditguard.plugins import Hooks, build_plugin_manager
     from creditguard.supervision.check_figures import (
@@ -107,9 +108,7 @@ def report_document(
     )
     from creditguard.supervision.measures import BREACH_MEASURE_CODE
 
-    journal = (
-        config.path(config.journal.path) if config.journal.path else config.data_dir / "journal.db"
-    )
+    journal = journal_target(config)  # a file, or the postgresql:// journal every host writes
     entries = journal_entries(str(journal), start=start, end=end)
     catalog = build_catalog(config, Hooks(build_plugin_manager()))
     effect_of = catalog_effects(catalog, {BREACH_MEASURE_CODE: "no_commitment"})
