@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_import import uscc, write_file  # noqa: E402
+from bench_import import uscc, write_file
 
 SCREEN_CODES = 100_000  # codes looked up per run (rate extrapolated to 1,000,000)
 SCREEN_DECIDED = 20_000  # codes screened with decisions per run (extrapolated too)
