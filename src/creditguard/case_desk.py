@@ -101,6 +101,15 @@ class CaseDesk:
             self._remember(decision, case_id)
         return case_id
 
+    def adopt(self, decision: Decision, case_id: str) -> None:
+        """Take ``case_id`` as the case ``decision`` opened, in another process or before a restart.
+
+        The decision service's feedback token carries the case its check
+        opened; adopting it makes the feedback go to that case rather than
+        initiate one from the feedback's own ``workflow_ref``.
+        """
+        self._remember(decision, case_id)
+
     def _known(self, decision: Decision) -> str | None:
         with self._lock:
             found: str | None = self._cases.get(decision.decision_id)

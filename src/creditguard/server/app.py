@@ -34,7 +34,6 @@ from creditguard.errors import (
     RecordsUnavailable,
     StorageError,
 )
-from creditguard.models import Decision
 from creditguard.screening import BLOCK_SIZE
 from creditguard.server.auth import Principal
 from creditguard.server.errors import ApiError, error_response
@@ -55,9 +54,9 @@ from creditguard.server.schemas import (
     ScreenRow,
     ScreenSummary,
 )
-from creditguard.server.service import Service, UnitRuntime
+from creditguard.server.service import Service, UnitRuntime, feedback_awaited
 from creditguard.server.supervision import add_supervision_routes
-from creditguard.server.tokens import BadToken
+from creditguard.server.tokens import BadToken, OpenedToken
 from creditguard.server.views import check_response, screen_row
 
 __all__ = ["create_app", "openapi_document"]
@@ -231,15 +230,28 @@ def create_app(service: Service) -> FastAPI:
                 region=body.region,
                 as_of=body.as_of,
                 open_case=body.open_case,
+                workflow_ref=body.workflow_ref,
             )
             unit.noted(d)
             service.metrics.decided(unit.config.code, d)
-            service.decisions.put(unit.config.code, d)
+            desk = unit.guard.cases
+            # The case the check just opened (remembered by the desk), carried by the token so
+            # feedback in any worker goes to it and never opens one of its own.
+            case_id = (
+                desk.case_of(d, workflow_ref=body.workflow_ref)
+                if d.measures and body.open_case and desk is not None
+                else None
+            )
+            service.decisions.put(
+                unit.config.code, d, case_id=case_id, workflow_ref=body.workflow_ref
+            )
             answer = check_response(
                 d, unit_code=unit.config.code, see_non_public=unit.config.see_non_public
             )
-            if d.measures and body.open_case and unit.guard.cases is not None:
-                token = service.tokens.issue(unit.config.code, d)
+            if case_id is not None:
+                token = service.tokens.issue(
+                    unit.config.code, d, case_id=case_id, workflow_ref=body.workflow_ref
+                )
                 answer = answer.model_copy(update={"feedback_token": token})
             return answer
 
@@ -339,7 +351,7 @@ def create_app(service: Service) -> FastAPI:
             ),
         )
 
-    def decision_for(body: FeedbackRequest) -> tuple[str, Decision]:
+    def decision_for(body: FeedbackRequest) -> OpenedToken:
         # A token is the decision itself (sealed): any worker opens it, before or after a restart.
         if body.feedback_token is not None:
             try:
@@ -352,7 +364,7 @@ def create_app(service: Service) -> FastAPI:
                     "INVALID_ARGUMENT",
                     "decision_id names another decision than feedback_token; send the token only",
                 )
-            return opened.unit_code, opened.decision
+            return opened
         assert body.decision_id is not None  # the request model requires one of the two
         found = service.decisions.get(body.decision_id)
         if found is None:
@@ -365,36 +377,65 @@ def create_app(service: Service) -> FastAPI:
             )
         return found
 
+    def application_of(issued: OpenedToken, named: str | None) -> str | None:
+        # The decision's case is the check's application's: feedback may not move it to another.
+        if issued.workflow_ref is None or named is None or named == issued.workflow_ref:
+            return named if named is not None else issued.workflow_ref
+        raise ApiError(
+            409,
+            "WORKFLOW_REF_CONFLICT",
+            f"workflow_ref {named!r} is not the application this decision was checked for "
+            f"({issued.workflow_ref!r}); its case is that application's: send "
+            f"{issued.workflow_ref!r} or no workflow_ref, or check again for {named!r}",
+        )
+
     @app.post(
         "/v1/feedback",
         response_model=FeedbackResponse,
         status_code=201,
-        responses={**_ERRORS, 404: {"model": ErrorBody, "description": "unknown decision"}},
+        responses={
+            **_ERRORS,
+            404: {"model": ErrorBody, "description": "unknown decision"},
+            409: {
+                "model": ErrorBody,
+                "description": "WORKFLOW_REF_CONFLICT: workflow_ref is not the check's; "
+                "FAILED_PRECONDITION: the unit has no outbox",
+            },
+        },
         dependencies=[Depends(_bearer)],
         summary="Record what the workflow did after a checked step",
     )
     async def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse:
-        """One feedback fact per applied measure, written durably to the unit's outbox."""
+        """One feedback fact per applied measure, written durably to the check's case.
+
+        The case is the one the check opened, whatever worker answers: a
+        ``workflow_ref`` other than the check's is refused (409).
+        """
         who = _principal(request)
         unit = unit_of(request, who)
-        owner, decision = decision_for(body)
+        issued = decision_for(body)
+        owner, decision = issued.unit_code, issued.decision
         if owner != unit.config.code:
             refuse(service, request.scope, "foreign_decision", who.credential, decision.decision_id)
             raise ApiError(403, "PERMISSION_DENIED", "this decision was made for another unit")
-        if unit.guard.cases is None:
+        desk = unit.guard.cases
+        if desk is None:
             raise ApiError(
                 409,
                 "FAILED_PRECONDITION",
                 f"unit {owner} has no outbox: set [guard] unit_code and [outbox] in its file",
             )
+        workflow_ref = application_of(issued, body.workflow_ref)
 
         @library_errors
         def work() -> FeedbackResponse:
+            if issued.case_id is not None:
+                desk.adopt(decision, issued.case_id)
             items = unit.guard.feedback(
                 decision,
                 actions=dict(body.actions),
                 detail=body.detail,
-                workflow_ref=body.workflow_ref,
+                workflow_ref=workflow_ref,
             )
             return FeedbackResponse(
                 decision_id=decision.decision_id,
@@ -408,10 +449,10 @@ def create_app(service: Service) -> FastAPI:
         response_model=OutboxResponse,
         responses=_ERRORS,
         dependencies=[Depends(_bearer)],
-        summary="The calling unit's outbox backlog",
+        summary="The calling unit's outbox backlog and awaited feedback",
     )
     async def outbox(request: Request) -> OutboxResponse:
-        """Pending, due, in flight, delivered and dead items of this unit's outbox."""
+        """Pending, due, in flight, delivered and dead items; cases awaiting feedback, overdue."""
         who = _principal(request)
         unit = unit_of(request, who)
         desk = unit.guard.cases
@@ -426,11 +467,16 @@ def create_app(service: Service) -> FastAPI:
                 dead=0,
                 oldest_pending_age_s=None,
                 pending_by_kind={},
+                awaiting_feedback=0,
+                feedback_overdue=0,
+                feedback_due_s=None,
             )
 
         @library_errors
         def work() -> OutboxResponse:
-            st = desk.outbox.status(now=time.time())
+            now = time.time()
+            st = desk.outbox.status(now=now)
+            awaiting, overdue = feedback_awaited(desk, now=now)
             return OutboxResponse(
                 unit_code=unit.config.code,
                 enabled=True,
@@ -441,6 +487,9 @@ def create_app(service: Service) -> FastAPI:
                 dead=st.dead,
                 oldest_pending_age_s=st.oldest_pending_age_s,
                 pending_by_kind=dict(st.by_kind),
+                awaiting_feedback=awaiting,
+                feedback_overdue=overdue,
+                feedback_due_s=desk.feedback_due_s,
             )
 
         return await run(work)
@@ -487,7 +536,8 @@ def create_app(service: Service) -> FastAPI:
         summary="Prometheus metrics (monitor credentials)",
     )
     async def metrics(request: Request) -> Response:
-        """Checks by outcome, latency, source errors, breakers, outbox backlog and dead letters."""
+        """Checks by outcome, latency, source errors, breakers, outbox backlog, dead letters and
+        cases awaiting feedback (and overdue)."""
         who = _principal(request)
         if who.role != "monitor":
             refuse(service, request.scope, "not_monitor", who.credential, "metrics")

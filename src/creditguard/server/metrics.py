@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -17,15 +18,25 @@ from prometheus_client.registry import Collector
 
 from creditguard.models import Decision
 
-__all__ = ["CONTENT_TYPE", "ServiceMetrics", "UnitGauges"]
+__all__ = ["CONTENT_TYPE", "OutboxFigures", "ServiceMetrics", "UnitGauges"]
 
 log = logging.getLogger("creditguard.server")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BREAKER_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
-#: What a scrape reads per unit: breaker state by source, and outbox (pending, dead) or None.
-UnitGauges = Callable[[], tuple[dict[str, str], tuple[int, int] | None]]
+
+class OutboxFigures(NamedTuple):
+    """A unit's outbox at a scrape: backlog, dead letters, cases awaiting feedback, overdue ones."""
+
+    pending: int
+    dead: int
+    awaiting_feedback: int
+    feedback_overdue: int
+
+
+#: What a scrape reads per unit: breaker state by source, and its outbox figures or None.
+UnitGauges = Callable[[], tuple[dict[str, str], OutboxFigures | None]]
 
 
 class _Live(Collector):
@@ -44,6 +55,16 @@ class _Live(Collector):
         dead = GaugeMetricFamily(
             "creditguard_outbox_dead_letters", "Outbox items the platform refused", labels=["unit"]
         )
+        awaiting = GaugeMetricFamily(
+            "creditguard_feedback_awaited",
+            "Cases opened (measures applied) that have no feedback yet",
+            labels=["unit"],
+        )
+        overdue = GaugeMetricFamily(
+            "creditguard_feedback_overdue",
+            "Cases with no feedback after [outbox] feedback_due_s",
+            labels=["unit"],
+        )
         for unit, read in sorted(self._units.items()):
             try:
                 breakers, outbox = read()
@@ -53,11 +74,15 @@ class _Live(Collector):
             for source, state in sorted(breakers.items()):
                 breaker.add_metric([unit, source], _BREAKER_VALUE.get(state, 2.0))
             if outbox is not None:
-                backlog.add_metric([unit], float(outbox[0]))
-                dead.add_metric([unit], float(outbox[1]))
+                backlog.add_metric([unit], float(outbox.pending))
+                dead.add_metric([unit], float(outbox.dead))
+                awaiting.add_metric([unit], float(outbox.awaiting_feedback))
+                overdue.add_metric([unit], float(outbox.feedback_overdue))
         yield breaker
         yield backlog
         yield dead
+        yield awaiting
+        yield overdue
 
 
 class ServiceMetrics:
@@ -100,7 +125,7 @@ class ServiceMetrics:
         self.registry.register(_Live(self._units))
 
     def watch_unit(self, unit: str, read: UnitGauges) -> None:
-        """Read ``unit``'s breakers and outbox at each scrape."""
+        """Read ``unit``'s breakers, outbox and awaited feedback at each scrape."""
         self._units[unit] = read
 
     def decided(self, unit: str, d: Decision) -> None:

@@ -97,6 +97,13 @@ class CheckRequest(_In):
     open_case: bool = Field(
         default=True, description="initiate the case when measures apply (false: a preview)"
     )
+    workflow_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the application's reference in your system: checking the same application "
+        "and step again (a retry, through any worker) reuses its case instead of opening another",
+    )
 
 
 class BasisView(_Out):
@@ -248,7 +255,12 @@ class FeedbackRequest(_In):
         description="measure code → action; measures not named get their effect's action",
     )
     detail: str = Field(default="", max_length=2000)
-    workflow_ref: str | None = Field(default=None, max_length=128)
+    workflow_ref: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the application's reference; when the check had one, it must be the same "
+        "(else 409 WORKFLOW_REF_CONFLICT). Feedback always goes to the case the check opened",
+    )
 
     @model_validator(mode="after")
     def _names_a_decision(self) -> FeedbackRequest:
@@ -276,7 +288,7 @@ class FeedbackResponse(_Out):
 
 
 class OutboxResponse(_Out):
-    """The calling unit's outbox backlog (``creditguard outbox status``)."""
+    """The calling unit's outbox backlog and awaited feedback (``creditguard outbox status``)."""
 
     unit_code: str
     enabled: bool
@@ -287,6 +299,16 @@ class OutboxResponse(_Out):
     dead: int
     oldest_pending_age_s: float | None
     pending_by_kind: dict[str, int]
+    awaiting_feedback: int = Field(
+        description="cases opened (measures applied) that have no feedback yet"
+    )
+    feedback_overdue: int = Field(
+        description="of those, cases with no feedback after feedback_due_s: the step failed, "
+        "or the workflow never reported it; feed them back"
+    )
+    feedback_due_s: float | None = Field(
+        description="the unit's [outbox] feedback_due_s (null without an outbox)"
+    )
 
 
 class HealthResponse(_Out):

@@ -10,12 +10,14 @@ only the unit that made a decision may feed it back.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from creditguard.case_desk import CaseDesk
 from creditguard.codes import org_code_check_char, uscc_check_char
 from creditguard.config import load_config
 from creditguard.errors import ConfigError, CreditGuardError
@@ -23,12 +25,12 @@ from creditguard.guard import Guard
 from creditguard.models import Decision
 from creditguard.server.auth import Authenticator
 from creditguard.server.config import ServiceConfig, UnitConfig
-from creditguard.server.metrics import ServiceMetrics
+from creditguard.server.metrics import OutboxFigures, ServiceMetrics
 from creditguard.server.schemas import UnitReadiness
-from creditguard.server.tokens import FeedbackTokens
+from creditguard.server.tokens import FeedbackTokens, OpenedToken
 from creditguard.sources import HttpSource
 
-__all__ = ["DecisionStore", "Service", "UnitRuntime"]
+__all__ = ["DecisionStore", "Service", "UnitRuntime", "feedback_awaited"]
 
 log = logging.getLogger("creditguard.server")
 
@@ -49,24 +51,40 @@ PROBE_CODE = _probe_code()
 
 
 class DecisionStore:
-    """The most recent decisions by id, with the unit that made each; thread-safe, bounded."""
+    """The most recent decisions by id, as issued to the client; thread-safe, bounded."""
 
     def __init__(self, maxsize: int) -> None:
-        self._items: OrderedDict[str, tuple[str, Decision]] = OrderedDict()
+        self._items: OrderedDict[str, OpenedToken] = OrderedDict()
         self._max = maxsize
         self._lock = threading.Lock()
 
-    def put(self, unit: str, d: Decision) -> None:
-        """Remember ``d`` as made for ``unit``."""
+    def put(
+        self,
+        unit: str,
+        d: Decision,
+        *,
+        case_id: str | None = None,
+        workflow_ref: str | None = None,
+    ) -> None:
+        """Remember ``d`` as made for ``unit`` (with the case it opened and its application)."""
+        issued = OpenedToken(unit, d, time.time(), case_id=case_id, workflow_ref=workflow_ref)
         with self._lock:
-            self._items[d.decision_id] = (unit, d)
+            self._items[d.decision_id] = issued
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
 
-    def get(self, decision_id: str) -> tuple[str, Decision] | None:
-        """The unit and decision of ``decision_id``, or None when unknown or forgotten."""
+    def get(self, decision_id: str) -> OpenedToken | None:
+        """What was issued for ``decision_id`` (as a token would carry it), or None when unknown."""
         with self._lock:
             return self._items.get(decision_id)
+
+
+def feedback_awaited(desk: CaseDesk, *, now: float) -> tuple[int, int]:
+    """(cases with no feedback yet, those of them past ``[outbox] feedback_due_s``)."""
+    return (
+        desk.outbox.count_unfed(opened_before=math.inf),
+        desk.outbox.count_unfed(opened_before=now - desk.feedback_due_s),
+    )
 
 
 @dataclass
@@ -99,13 +117,15 @@ class UnitRuntime:
             for name in self.remote_sources()
         }
 
-    def outbox_figures(self) -> tuple[int, int] | None:
-        """(pending, dead) of the unit's outbox, or None when it has none."""
+    def outbox_figures(self) -> OutboxFigures | None:
+        """The unit's outbox backlog and cases awaiting feedback, or None when it has none."""
         desk = self.guard.cases
         if desk is None:
             return None
-        st = desk.outbox.status(now=time.time())
-        return st.pending, st.dead
+        now = time.time()
+        st = desk.outbox.status(now=now)
+        awaiting, overdue = feedback_awaited(desk, now=now)
+        return OutboxFigures(st.pending, st.dead, awaiting, overdue)
 
     def readiness(self) -> UnitReadiness:
         """Sources, breakers, outbox backlog and measure lists of this unit."""
@@ -226,7 +246,7 @@ class Service:
 
 
 def _gauges(unit: UnitRuntime) -> Any:
-    def read() -> tuple[dict[str, str], tuple[int, int] | None]:
+    def read() -> tuple[dict[str, str], OutboxFigures | None]:
         return unit.breakers(), unit.outbox_figures()
 
     return read

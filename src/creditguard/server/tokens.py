@@ -44,11 +44,18 @@ class BadToken(InputError):
 
 @dataclass(frozen=True, slots=True)
 class OpenedToken:
-    """What a valid token carries: the unit that made the decision, the decision, when issued."""
+    """What a valid token carries: the unit that made the decision, the decision, when issued.
+
+    ``case_id`` is the case the check opened and ``workflow_ref`` the
+    application reference the check was given, so feedback goes to that case
+    in any worker (None in tokens issued before they were carried).
+    """
 
     unit_code: str
     decision: Decision
     issued_at: float
+    case_id: str | None = None
+    workflow_ref: str | None = None
 
 
 class FeedbackTokens:
@@ -65,11 +72,28 @@ class FeedbackTokens:
         self.max_age_s = max_age_s
         self._aead = AESGCM(key)
 
-    def issue(self, unit_code: str, decision: Decision, *, now: float | None = None) -> str:
-        """The token of ``decision``, made for ``unit_code``."""
+    def issue(
+        self,
+        unit_code: str,
+        decision: Decision,
+        *,
+        case_id: str | None = None,
+        workflow_ref: str | None = None,
+        now: float | None = None,
+    ) -> str:
+        """The token of ``decision``, made for ``unit_code``, naming its case and application."""
         issued = time.time() if now is None else now
+        data: dict[str, object] = {
+            "u": unit_code,
+            "t": round(issued),
+            "d": decision.model_dump(mode="json"),
+        }
+        if case_id is not None:
+            data["c"] = case_id
+        if workflow_ref is not None:
+            data["w"] = workflow_ref
         plain = json.dumps(
-            {"u": unit_code, "t": round(issued), "d": decision.model_dump(mode="json")},
+            data,
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
@@ -95,6 +119,8 @@ class FeedbackTokens:
                 unit_code=str(data["u"]),
                 decision=Decision.model_validate(data["d"]),
                 issued_at=float(data["t"]),
+                case_id=_optional_text(data.get("c")),
+                workflow_ref=_optional_text(data.get("w")),
             )
         except InvalidTag:
             hint = (
@@ -115,3 +141,9 @@ class FeedbackTokens:
                 f"{self.max_age_s / 86400:g} days tokens are accepted; check again"
             )
         return opened
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError("not a text")  # a sealed token holds what issue() wrote: never reached
