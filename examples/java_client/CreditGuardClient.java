@@ -2,7 +2,11 @@
 // Only the JDK: java.net.http.HttpClient, javax.crypto for spec §2 signatures.
 //
 //   javac -d out CreditGuardClient.java
-//   CG_TOKEN=... java -cp out CreditGuardClient http://127.0.0.1:8780 91320100MA1W2K7D41 procurement.bid 320100
+//   CG_TOKEN=... java -cp out CreditGuardClient http://127.0.0.1:8780 91320100MA1W2K7D41 procurement.bid 320100 NJCG-2026-7
+//
+// The last argument is the application's reference in your system (workflow_ref): checking the
+// same application and step again, through any worker, reuses its case. Feedback names the
+// decision by the check's feedback_token, which any worker accepts, after restarts too.
 //
 // Credentials: CG_TOKEN (bearer), or CG_APP_KEY and CG_SECRET (signed requests, spec §2).
 // The JSON handling is deliberately minimal (no third-party jars); a real system
@@ -46,17 +50,19 @@ public final class CreditGuardClient {
         this.secret = secret;
     }
 
-    /** Check one subject before one step: POST /v1/check. */
-    public Answer check(String subject, String step, String region) throws Exception {
+    /** Check one subject before one step of application workflowRef: POST /v1/check. */
+    public Answer check(String subject, String step, String region, String workflowRef) throws Exception {
         String body = "{\"subject_code\":" + quote(subject) + ",\"step\":" + quote(step)
-                + ",\"region\":" + quote(region) + "}";
+                + ",\"region\":" + quote(region) + ",\"workflow_ref\":" + quote(workflowRef) + "}";
         return send("POST", "/v1/check", body);
     }
 
-    /** Report what the workflow did after the step: POST /v1/feedback. */
-    public Answer feedback(String decisionId, String workflowRef) throws Exception {
-        String body = "{\"decision_id\":" + quote(decisionId) + ",\"workflow_ref\":" + quote(workflowRef) + "}";
-        return send("POST", "/v1/feedback", body);
+    /**
+     * Report what the workflow did after the step: POST /v1/feedback with the check's
+     * feedback_token (the check's workflow_ref goes with it; each measure gets its effect's action).
+     */
+    public Answer feedback(String feedbackToken) throws Exception {
+        return send("POST", "/v1/feedback", "{\"feedback_token\":" + quote(feedbackToken) + "}");
     }
 
     /** This unit's outbox backlog: GET /v1/outbox. */
@@ -109,13 +115,13 @@ public final class CreditGuardClient {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: CreditGuardClient BASE_URL SUBJECT_CODE STEP REGION");
+        if (args.length != 5) {
+            System.err.println("usage: CreditGuardClient BASE_URL SUBJECT_CODE STEP REGION WORKFLOW_REF");
             System.exit(2);
         }
         CreditGuardClient client = new CreditGuardClient(args[0], System.getenv("CG_TOKEN"),
                 System.getenv("CG_APP_KEY"), System.getenv("CG_SECRET"));
-        Answer a = client.check(args[1], args[2], args[3]);
+        Answer a = client.check(args[1], args[2], args[3], args[4]);
         if (a.status() != 200) {
             // Fail closed: no decision is no permission to proceed.
             System.out.println("error " + a.status() + " " + a.field("code") + ": " + a.field("message"));
@@ -128,8 +134,10 @@ public final class CreditGuardClient {
         // Proceed only on a verified allow; anything else goes to an officer.
         boolean proceed = "allow".equals(outcome) && "verified".equals(verification);
         System.out.println(proceed ? "step may proceed" : "step held: " + outcome + " (" + verification + ")");
-        if (a.body().contains("\"measures\":[{")) {
-            Answer f = client.feedback(a.field("decision_id"), "JAVA-DEMO-1");
+        // Set when measures applied and a case was opened: after the step, feed it back.
+        String feedbackToken = a.field("feedback_token");
+        if (feedbackToken != null) {
+            Answer f = client.feedback(feedbackToken);
             System.out.println("feedback " + f.status());
         }
         Answer o = client.outbox();

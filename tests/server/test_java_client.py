@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from server_helpers import (
@@ -14,9 +16,11 @@ from server_helpers import (
     SIGN_KEY_A,
     SIGN_SECRET_A,
     TOKEN_A,
+    UNIT_A,
     running,
 )
 
+from creditguard.cases import case_id_for_application
 from creditguard.server import Service, create_app
 from creditguard.testing import ReferencePlatform
 
@@ -40,10 +44,13 @@ def classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_java(classes: Path, url: str, code: str, env: dict[str, str]) -> list[str]:
+def run_java(
+    classes: Path, url: str, code: str, env: dict[str, str], ref: str = "JAVA-DEMO-1"
+) -> list[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
+    args = [url, code, "procurement.bid", "320100", ref]
     done = subprocess.run(
-        ["java", "-cp", str(classes), "CreditGuardClient", url, code, "procurement.bid", "320100"],
+        ["java", "-cp", str(classes), "CreditGuardClient", *args],
         env={**base, **env},
         capture_output=True,
         text=True,
@@ -52,12 +59,38 @@ def run_java(classes: Path, url: str, code: str, env: dict[str, str]) -> list[st
     return [*done.stdout.splitlines(), f"exit {done.returncode}"]
 
 
+class _FeedbackBodies:
+    """An ASGI wrapper keeping the JSON bodies posted to /v1/feedback (what the client sent)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/feedback":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        self.bodies.append(json.loads(b"".join(chunks)))
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def again() -> Any:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, again, send)
+
+
 def test_the_java_client_checks_feeds_back_and_reads_the_outbox(
     classes: Path, service: Service, platform: ReferencePlatform
 ) -> None:
-    with running(create_app(service)) as url:
-        lines = run_java(classes, url, ORG_BLACK, {"CG_TOKEN": TOKEN_A})
-        assert lines == [
+    app = _FeedbackBodies(create_app(service))
+    with running(app) as url:
+        held = [
             "outcome deny",
             "verification verified",
             "step held: deny (verified)",
@@ -65,12 +98,22 @@ def test_the_java_client_checks_feeds_back_and_reads_the_outbox(
             "outbox 200 unit 320100-CG",
             "exit 0",
         ]
+        assert run_java(classes, url, ORG_BLACK, {"CG_TOKEN": TOKEN_A}) == held
+        # the integrator retries the same application's step: the same case, fed back once
+        assert run_java(classes, url, ORG_BLACK, {"CG_TOKEN": TOKEN_A}) == held
         signed = run_java(
             classes, url, ORG_CLEAN, {"CG_APP_KEY": SIGN_KEY_A, "CG_SECRET": SIGN_SECRET_A}
         )
         assert signed[:3] == ["outcome allow", "verification verified", "step may proceed"]
         assert service.units["320100-CG"].guard.deliver_now(timeout=10)
-    assert [f["action"] for f in platform.feedback_for(ORG_BLACK)] == ["denied"]
+    # feedback names the decision by its token (any worker accepts it), not by decision_id
+    assert [sorted(b) for b in app.bodies] == [["feedback_token"], ["feedback_token"]]
+    case = case_id_for_application(UNIT_A, "JAVA-DEMO-1", "procurement.bid")
+    assert [c for c, v in platform.cases.items() if v.get("subject_code") == ORG_BLACK] == [case]
+    got = platform.feedback_for(ORG_BLACK)
+    assert [(f["case_id"], f["action"], f["workflow_ref"]) for f in got] == [
+        (case, "denied", "JAVA-DEMO-1")
+    ]
 
 
 def test_the_java_client_holds_the_step_when_the_platform_is_down(
