@@ -147,7 +147,9 @@ def test_warm_decisions_are_separate_objects_with_their_own_id_and_time(
         k: v for k, v in vars(a).items() if k not in ("decision_id", "decided_at", "explanation")
     }
     assert same == {k: v for k, v in vars(b).items() if k in same}
+    assert list(vars(b)) == list(Decision.model_fields)  # the model's order (repr, dumps)
     assert Decision.model_validate(b.model_dump()) == b
+    assert b.model_copy(update={"step": "x"}).step == "x" and b.step == "procurement.bid"
 
 
 def test_a_warm_decision_never_lends_verified_to_a_stale_one(guard: Any, mirror: Any) -> None:
