@@ -166,6 +166,23 @@ def test_report_json_has_check_feedback_and_supervision_figures(tmp_path: Path) 
     assert json.loads(early.output)["checks"] == {}
 
 
+def test_report_counts_cases_awaiting_feedback_and_overdue_per_region(tmp_path: Path) -> None:
+    cfg = _setup(tmp_path)  # the commitment step's case has no feedback; the bid's has
+    doc = json.loads(_report(cfg, "--json").output)
+    assert doc["cases"] == {"320100": {"awaiting_feedback": 1, "overdue": 0}}
+    assert doc["feedback_due_s"] == 86400.0
+    assert json.loads(_report(cfg, "--json", "--region", "320500").output)["cases"] == {}
+    # due after a microsecond: the open case is overdue by the time the report reads it
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(
+        text.replace("[outbox]\n", "[outbox]\nfeedback_due_s = 0.000001\n"), encoding="utf-8"
+    )
+    doc = json.loads(_report(cfg, "--json").output)
+    assert doc["cases"] == {"320100": {"awaiting_feedback": 1, "overdue": 1}}
+    shown = _report(cfg)
+    assert "cases region 320100" in shown.output and "overdue: 1" in shown.output
+
+
 def test_report_text_and_bad_input(tmp_path: Path) -> None:
     cfg = _setup(tmp_path)
     r = _report(cfg)

@@ -41,7 +41,7 @@ def report(
 
     From the decision journal: checks, hits, unverified decisions, outcomes,
     measures by effect and by step; from the outbox: feedback delivered and
-    pending; from the supervision store: rectifications, interviews,
+    pending, cases awaiting feedback now and overdue; from the supervision store: rectifications, interviews,
     commitments, training, reports, consulting, repairs and disclosures.
     """
     from creditguard.cli.lifecycle_cmd import open_lifecycle
@@ -90,7 +90,7 @@ def report(
 
 def _print(doc: dict[str, object]) -> None:
     empty = True
-    for section in ("checks", "feedback", "regions"):
+    for section in ("checks", "feedback", "cases", "regions"):
         figures = doc[section]
         assert isinstance(figures, dict)
         for reg, f in sorted(figures.items()):

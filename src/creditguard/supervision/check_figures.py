@@ -12,7 +12,10 @@
   the one its initiation in the outbox names (or, once that is pruned, its
   decision's: case id ``{unit_code}-{decision_id}``). A platform-initiated case
   (``P-…``) has no initiation here: its feedback counts under the region
-  ``unattributed``, so that nothing is silently dropped.
+  ``unattributed``, so that nothing is silently dropped;
+- **cases**: cases of this unit open now (measures applied, no feedback yet), by the
+  region of their initiation: ``awaiting_feedback``, and of those ``overdue`` (opened
+  more than ``[outbox] feedback_due_s`` ago).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from creditguard.cases.facts import CaseOpened, case_id_for, fact_of
+from creditguard.cases.recorder import CaseRecorder
 from creditguard.clock import CST
 from creditguard.errors import CreditGuardError
 from creditguard.journal import JournalEntry, read_journal
@@ -30,6 +34,7 @@ from creditguard.outbox import Outbox
 
 __all__ = [
     "UNATTRIBUTED",
+    "case_figures",
     "catalog_effects",
     "check_figures",
     "feedback_figures",
@@ -116,6 +121,22 @@ def feedback_figures(
                 continue
             f = out.setdefault(reg, {"delivered": 0, "pending": 0, "dead": 0})
             f[state] += 1
+    return out
+
+
+def case_figures(
+    outbox: Outbox, *, now: float, due_s: float, region: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Per region: cases open now with no feedback (``awaiting_feedback``) and, of those,
+    opened more than ``due_s`` seconds before ``now`` (``overdue``)."""
+    out: dict[str, dict[str, int]] = {}
+    # The unit code only names facts a recorder writes; reading open cases needs none.
+    for case in CaseRecorder(outbox, "-").open_cases(limit=_MAX_ITEMS):
+        if region is not None and case.region != region:
+            continue
+        f = out.setdefault(case.region, {"awaiting_feedback": 0, "overdue": 0})
+        f["awaiting_feedback"] += 1
+        f["overdue"] += case.opened_at <= now - due_s
     return out
 
 

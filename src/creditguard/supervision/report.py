@@ -94,13 +94,15 @@ def report_document(
 ) -> dict[str, Any]:
     """What ``creditguard report --json`` prints (docs/cli-json.md): every figure of §19.
 
-    ``checks`` (journal), ``feedback`` (outbox) and ``regions`` (supervision
-    store) map a region to its figures; ``outbox`` is the whole backlog now.
+    ``checks`` (journal), ``feedback`` (outbox), ``cases`` (open now, with
+    ``[outbox] feedback_due_s``) and ``regions`` (supervision store) map a
+    region to its figures; ``outbox`` is the whole backlog now.
     """
     from creditguard.journal_pg import journal_target
     from creditguard.measures.installed import build_catalog
     from creditguard.plugins import Hooks, build_plugin_manager
     from creditguard.supervision.check_figures import (
+        case_figures,
         catalog_effects,
         check_figures,
         feedback_figures,
@@ -110,6 +112,7 @@ def report_document(
 
     journal = journal_target(config)  # a file, or the postgresql:// journal every host writes
     entries = journal_entries(str(journal), start=start, end=end)
+    now = time.time()
     catalog = build_catalog(config, Hooks(build_plugin_manager()))
     effect_of = catalog_effects(catalog, {BREACH_MEASURE_CODE: "no_commitment"})
     return {
@@ -125,6 +128,10 @@ def report_document(
             entries=entries,
             region=region,
         ),
+        "cases": case_figures(
+            lifecycle.outbox, now=now, due_s=config.outbox.feedback_due_s, region=region
+        ),
+        "feedback_due_s": config.outbox.feedback_due_s,
         "regions": supervision_figures(lifecycle.store, start=start, end=end, region=region),
-        "outbox": lifecycle.outbox.status(now=time.time()).as_dict(),
+        "outbox": lifecycle.outbox.status(now=now).as_dict(),
     }

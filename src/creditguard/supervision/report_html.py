@@ -230,6 +230,7 @@ figure {{ margin: 1em 0; }} figcaption {{ font-weight: bold; }}
 {charts}
 {_table("检查 Checks (decision journal)", doc.get("checks", {}))}
 {_table("反馈 Feedback (outbox)", doc.get("feedback", {}))}
+{_table("待反馈案例 Cases awaiting feedback (now)", doc.get("cases", {}))}
 {_table("信用监管 Supervision", doc.get("regions", {}))}
 <h2>发件箱 Outbox backlog</h2>
 <p>{html.escape(", ".join(f"{k}: {v}" for k, v in outbox.items() if not isinstance(v, dict)))}</p>
