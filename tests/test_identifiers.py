@@ -190,8 +190,16 @@ def test_busy_statuses_are_unavailable_with_retry_after(status: int) -> None:
     assert caught.value.excerpt == "busy ***"
 
 
-def test_a_retry_after_date_is_ignored() -> None:
+def test_a_retry_after_date_in_the_past_means_now() -> None:
+    # One Retry-After parser (remote.retry): an HTTP-date is read, and one already past waits 0 s.
     response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    with pytest.raises(SourceUnavailable) as caught:
+        raise_for_status(response, source="agency")
+    assert caught.value.retry_after == 0.0
+
+
+def test_an_unreadable_retry_after_is_ignored() -> None:
+    response = httpx.Response(503, headers={"Retry-After": "soon, Wed 2015"})
     with pytest.raises(SourceUnavailable) as caught:
         raise_for_status(response, source="agency")
     assert caught.value.retry_after is None

@@ -39,11 +39,13 @@ _LONG_DIGITS = re.compile(r"\d{10,}[Xx]?")
 LOGGERS_MASKED: tuple[str, ...] = (
     "creditguard",
     "creditguard.case_desk",
+    "creditguard.cases",
     "creditguard.journal",
     "creditguard.measures",
     "creditguard.outbox",
     "creditguard.plugins",
     "creditguard.push_feed",
+    "creditguard.server",
     "creditguard.sources",
     "creditguard.webhook",
     # httpx logs every request line ("HTTP Request: GET <url> ...") at INFO.
