@@ -214,7 +214,7 @@ def show(
     no_packs: bool,
 ) -> None:
     """The list in force for --region on --at, with where each measure came from."""
-    from creditguard.measures.explain import describe_scope
+    from creditguard.measures.applicability import describe_scope
 
     on = at.date() if at else _today()
     try:
@@ -321,7 +321,7 @@ def explain(
     no_packs: bool,
 ) -> None:
     """Which measures would apply to a record at --step, and why each other one does not."""
-    from creditguard.measures.explain import explain_step
+    from creditguard.measures.applicability import explain_step
 
     on = at.date() if at else _today()
     try:

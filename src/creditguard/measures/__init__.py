@@ -4,7 +4,7 @@
   in force for a region on a date (:class:`ResolvedList`).
 - :func:`load_measure_list` reads one file, all or nothing.
 - :mod:`creditguard.measures.validate` reports every problem of files or
-  lists; :mod:`~creditguard.measures.explain`, :mod:`~creditguard.measures.diff`
+  lists; :mod:`~creditguard.measures.applicability`, :mod:`~creditguard.measures.diff`
   and :mod:`~creditguard.measures.schema` back ``creditguard measures``.
 - :func:`installed_pack_lists` collects the lists installed packs register.
 """

@@ -7,7 +7,7 @@ Configuration::
     type = "platform"
     base_url = "https://credit.example.gov.cn/api"
     app_key = "320100-CG"
-    secret_env = "JIANGSU_CREDIT_SECRET"   # or secret = "..." (tests only)
+    secret_env = "CREDITGUARD_PLATFORM_SECRET"   # or secret = "..." (tests only)
     include_related = false
     # max_batch = 500
 

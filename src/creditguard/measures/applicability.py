@@ -1,4 +1,4 @@
-"""Why each measure of a resolved list does or does not apply at a step.
+"""Applicability: why each measure of a resolved list does or does not apply at a step.
 
 Uses the same rules as a check (:func:`creditguard.rules.why_not`,
 :func:`creditguard.rules.combine`), so what ``creditguard measures explain``
