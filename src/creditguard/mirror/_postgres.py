@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 import os
 import threading
 import time
@@ -32,32 +31,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from creditguard.clock import CST
 from creditguard.errors import InvalidRecordError, SourceUnavailable, StorageError
-from creditguard.masking import mask_code
-from creditguard.mirror.importer import (
-    MAX_SHOWN,
-    ImportRefused,
-    ImportReport,
-    LinkChange,
-    conflict_text,
-)
-from creditguard.mirror.lines import check_history, iter_lines, parse_line, read_lines
-from creditguard.mirror.store import (
-    DEFAULT_MAX_AGE_S,
-    MirrorStats,
-    _cst,
-    _day,
-    _normal_code,
-    _span,
-    carry_history,
-)
+from creditguard.mirror import _rules, importer
+from creditguard.mirror._rules import DEFAULT_MAX_AGE_S, MirrorStats
+from creditguard.mirror.importer import MAX_SHOWN, ImportReport, LinkChange, conflict_text
+from creditguard.mirror.lines import parse_line
 from creditguard.models import CreditRecord, RelatedPerson, Subject, SubjectRecords, trusted
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["FeedBusy", "PostgresFeedState", "PostgresMirror", "is_postgres_dsn"]
-
-_FUTURE_SLACK_S: Final = 300.0
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS mirror_subjects (
@@ -144,10 +127,7 @@ class PostgresMirror:
         clock: Callable[[], float] = time.time,
         connect_timeout_s: int = 10,
     ) -> None:
-        if isinstance(max_age_s, bool) or not isinstance(max_age_s, (int, float)):
-            raise TypeError(f"max_age_s must be a number of seconds, not {max_age_s!r}")
-        if not math.isfinite(max_age_s) or max_age_s <= 0:
-            raise ValueError(f"max_age_s must be a positive number of seconds, not {max_age_s!r}")
+        self.max_age_s = _rules.checked_max_age(max_age_s)
         try:
             import psycopg  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -155,7 +135,6 @@ class PostgresMirror:
                 "a PostgreSQL mirror needs psycopg 3: pip install 'creditguard[postgres]'"
             ) from exc
         self.name = name
-        self.max_age_s = float(max_age_s)
         self._dsn = dsn
         self._connect_timeout_s = connect_timeout_s
         self._clock = clock
@@ -258,11 +237,9 @@ class PostgresMirror:
                 records.setdefault(code, []).append(CreditRecord.model_validate_json(data))
         via: dict[str, list[CreditRecord]] = {}
         for person, org_code, data in related:
-            rec = CreditRecord.model_validate_json(data)
-            if rec.role == "self":
-                via.setdefault(person, []).append(
-                    rec.model_copy(update={"role": "legal_representative", "via": org_code})
-                )
+            rec = _rules.as_related(CreditRecord.model_validate_json(data), org_code)
+            if rec is not None:
+                via.setdefault(person, []).append(rec)
         out: dict[str, SubjectRecords] = {}
         for code in codes:
             own = records.get(code, [])
@@ -286,25 +263,17 @@ class PostgresMirror:
 
     def _fresh(self, loaded: float | None) -> datetime:
         if loaded is None:
-            raise SourceUnavailable(
-                f"{self.where} has never been loaded (no import or sync recorded): "
-                "run `creditguard mirror import FILE` or `creditguard sync`",
-                source=self.name,
-            )
+            raise _rules.never_loaded(self.where, self.name)
         as_of = datetime.fromtimestamp(loaded, CST)
-        age = self._clock() - loaded
-        if age > self.max_age_s or age < -_FUTURE_SLACK_S:
-            when = as_of.strftime("%Y-%m-%d %H:%M")
-            why = (
-                f"{_span(age)} ago, longer than its max_age_s ({_span(self.max_age_s)})"
-                if age > 0
-                else "a time in the future (a wrong clock or a copied database)"
-            )
-            raise SourceUnavailable(
-                f"{self.where} was last loaded at {when} CST, {why}: "
-                "run `creditguard sync` or import a current file",
-                source=self.name,
-            )
+        _rules.check_fresh(
+            loaded,
+            as_of,
+            now=self._clock(),
+            max_age_s=self.max_age_s,
+            where=self.where,
+            source=self.name,
+            copied="database",
+        )
         return as_of
 
     @property
@@ -340,16 +309,7 @@ class PostgresMirror:
             "SELECT COUNT(*) FROM mirror_records WHERE data::jsonb ->> 'status' = 'removed'"
         )[0][0]
         state = self._read(_STATE)
-        loaded, imported, synced = state[0] if state else (None, None, None)
-        return MirrorStats(
-            subjects=subjects,
-            records=records,
-            removed=int(removed),
-            loaded_at=_cst(loaded),
-            imported_at=_cst(imported),
-            synced_at=_cst(synced),
-            speaks_for_platform=synced is not None,
-        )
+        return _rules.stats(subjects, records, removed, state[0] if state else None)
 
     def subject_of(self, record_id: str) -> str | None:
         """The subject code a record (or its tombstone) belongs to, if held."""
@@ -377,19 +337,14 @@ class PostgresMirror:
 
     def import_jsonl(self, path: str | os.PathLike[str], *, dry_run: bool = False) -> ImportReport:
         """Import ``{"subject": {...}, "record": {...}}`` lines; all or nothing, streamed (see SqliteMirror)."""
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise InvalidRecordError(f"cannot read: {exc.strerror}", path=str(path)) from exc
-        with fh:
-            return self._import(iter_lines(read_lines(fh)), name=str(path), dry_run=dry_run)
+        with _rules.file_lines(path) as lines:
+            return self._import(lines, name=str(path), dry_run=dry_run)
 
     def import_lines(
         self, lines: Iterable[str | bytes], *, name: str = "<input>", dry_run: bool = False
     ) -> ImportReport:
         """Import lines given in memory (same rules as :meth:`import_jsonl`)."""
-        chunks = (ln if isinstance(ln, bytes) else ln.encode("utf-8") for ln in lines)
-        return self._import(iter_lines(chunks), name=name, dry_run=dry_run)
+        return self._import(_rules.memory_lines(lines), name=name, dry_run=dry_run)
 
     def _import(
         self, lines: Iterable[tuple[int, str | None, str | None]], *, name: str, dry_run: bool
@@ -424,28 +379,13 @@ class PostgresMirror:
         at: str | datetime | date | None = None,
     ) -> str:
         """Insert or update one record (and its subject); same rules as :meth:`SqliteMirror.upsert`."""
-        raw = subject.code if subject is not None else subject_code
-        if raw is None:
-            raise InvalidRecordError("upsert needs a subject or a subject_code")
-        code, kind = _normal_code(raw, "subject_code")
-        if subject is not None and (subject.code != code or subject.kind != kind):
-            subject = subject.model_copy(update={"code": code, "kind": kind})
-        if record.via is not None:
-            via, via_kind = _normal_code(record.via, "record.via")
-            if via_kind != "organization":
-                raise InvalidRecordError("record.via: must be an organisation's code")
-            record = record.model_copy(update={"via": via})
-        check_history(record, "record")
+        code, kind, subject, record = _rules.normal_upsert(subject, record, subject_code)
         with self.transaction() as conn:
             held = conn.execute(
                 "SELECT subject_code, data FROM mirror_records WHERE record_id = %(r)s FOR UPDATE",
                 {"r": record.record_id},
             ).fetchone()
-            if held is not None and held[0] != code:
-                raise InvalidRecordError(conflict_text(record.record_id, held[0], code))
-            if held is not None:
-                record = carry_history(CreditRecord.model_validate_json(held[1]), record, _day(at))
-            data = record.model_dump_json()
+            data, outcome = _rules.merge_upsert(held, code, record, at)
             if subject is not None:
                 rep = subject.legal_representative
                 conn.execute(
@@ -459,37 +399,31 @@ class PostgresMirror:
                         "l": rep.code if rep else None,
                     },
                 )
-            if held is not None and held[1] == data:
-                return "unchanged"
-            conn.execute(
-                "INSERT INTO mirror_records (record_id, subject_code, data) "
-                "VALUES (%(r)s, %(c)s, %(d)s) ON CONFLICT (record_id) DO UPDATE SET data = EXCLUDED.data",
-                {"r": record.record_id, "c": code, "d": data},
-            )
-            return "added" if held is None else "updated"
+            if outcome != "unchanged":
+                conn.execute(
+                    "INSERT INTO mirror_records (record_id, subject_code, data) "
+                    "VALUES (%(r)s, %(c)s, %(d)s) "
+                    "ON CONFLICT (record_id) DO UPDATE SET data = EXCLUDED.data",
+                    {"r": record.record_id, "c": code, "d": data},
+                )
+            return outcome
 
     def remove(
         self, record_id: str, *, subject_code: str, at: str | datetime | date | None = None
     ) -> bool:
         """Mark a record removed, keeping its tombstone; same rules as :meth:`SqliteMirror.remove`."""
-        code, _ = _normal_code(subject_code, "subject_code")
+        code, _ = _rules.normal_code(subject_code, "subject_code")
         with self.transaction() as conn:
             held = conn.execute(
                 "SELECT subject_code, data FROM mirror_records WHERE record_id = %(r)s FOR UPDATE",
                 {"r": record_id},
             ).fetchone()
-            if held is None:
+            tomb = _rules.tombstone(held, record_id, code, at)
+            if tomb is None:
                 return False
-            if held[0] != code:
-                raise InvalidRecordError(conflict_text(record_id, held[0], code))
-            old = CreditRecord.model_validate_json(held[1])
-            if old.status == "removed":
-                return False
-            removed = old.model_copy(update={"status": "removed", "status_history": ()})
-            tomb = carry_history(old, removed, _day(at))
             conn.execute(
                 "UPDATE mirror_records SET data = %(d)s WHERE record_id = %(r)s",
-                {"d": tomb.model_dump_json(), "r": record_id},
+                {"d": tomb, "r": record_id},
             )
             return True
 
@@ -727,7 +661,7 @@ class _PgImport:
                         ln.name_given,
                         ln.name,
                         ln.rep_given,
-                        _rep_json(ln.rep),
+                        importer.rep_json(ln.rep),
                     )
                 )
         conn.execute("ANALYZE mirror_import")
@@ -735,23 +669,10 @@ class _PgImport:
         refused += sql_refused
         if refused:
             shown = heapq.nsmallest(MAX_SHOWN, [*problems, *sql_problems])
-            texts = [f"{self.name}:{n}: {msg}" for n, msg in shown]
-            more = f"\n... and {refused - MAX_SHOWN} more bad lines" if refused > MAX_SHOWN else ""
-            raise ImportRefused(
-                f"{refused} bad line(s), nothing imported:\n" + "\n".join(texts) + more,
-                path=self.name,
-                refused=refused,
-                lines=count,
-                problems=tuple(texts),
-            )
+            texts = tuple(f"{self.name}:{n}: {msg}" for n, msg in shown)
+            raise importer.refused(self.name, refused, count, texts)
         if count == 0:
-            raise ImportRefused(
-                "no records in the file, nothing imported (an empty export is not a clean list)",
-                path=self.name,
-                refused=0,
-                lines=0,
-                problems=(),
-            )
+            raise importer.empty(self.name)
         return self._apply(count)
 
     def _problems(self) -> tuple[int, list[tuple[int, str]]]:
@@ -763,14 +684,11 @@ class _PgImport:
                 if len(shown) >= MAX_SHOWN:
                     continue
                 if why == "dup":
-                    msg = f"record_id {rid!r} already appears on line {other}"
+                    msg = importer.duplicate_text(rid, other)
                 elif why == "conflict":
                     msg = conflict_text(rid, other, code)
                 else:
-                    msg = (
-                        f"subject {mask_code(code, kind)}: legal_representative differs from "
-                        f"line {other} of this file"
-                    )
+                    msg = importer.rep_differs_text(code, kind, other)
                 shown.append((int(line), str(InvalidRecordError(msg))))
         return n, shown
 
@@ -817,9 +735,9 @@ class _PgImport:
             subjects=t.subjects,
             subjects_added=t.added,
             subjects_updated=t.updated,
-            links_set=t.links_set,
-            links_changed=t.links_changed,
-            links_removed=t.links_removed,
+            links_set=t.links.links_set,
+            links_changed=t.links.links_changed,
+            links_removed=t.links.links_removed,
             link_changes=tuple(c for _, c in sorted(t.changes)),
         )
 
@@ -829,7 +747,7 @@ class _SubjectTally:
 
     def __init__(self) -> None:
         self.subjects = self.added = self.updated = 0
-        self.links_set = self.links_changed = self.links_removed = 0
+        self.links = importer.LinkCounts()
         # The first MAX_SHOWN link changes by line: a max-heap of (-line, change).
         self._heap: list[tuple[int, int, LinkChange]] = []
         self._n = 0
@@ -879,19 +797,9 @@ class _SubjectTally:
         after = base.model_copy(update=update)
         data = after.model_dump_json(exclude_none=True)
         new_link = after.legal_representative.code if after.legal_representative else None
-        if old_link != new_link:
-            if old_link is None:
-                self.links_set += 1
-            elif new_link is None:
-                self.links_removed += 1
-            else:
-                self.links_changed += 1
-            change = LinkChange(
-                subject_code=mask_code(code, kind),
-                before=mask_code(old_link, "person") if old_link else None,
-                after=mask_code(new_link, "person") if new_link else None,
-                line=int(rep_line or 0),
-            )
+        change = importer.link_change(code, kind, old_link, new_link, int(rep_line or 0))
+        if change is not None:
+            self.links.count(change)
             self._n += 1
             item = (-change.line, self._n, change)
             if len(self._heap) < MAX_SHOWN:
@@ -905,10 +813,6 @@ class _SubjectTally:
         if held == data:
             return None
         return code, kind, data, new_link
-
-
-def _rep_json(rep: RelatedPerson | None) -> str:
-    return "null" if rep is None else rep.model_dump_json()
 
 
 def _why(exc: BaseException) -> str:

@@ -119,6 +119,80 @@ class ImportReport:
         }
 
 
+def link_change(
+    code: str, kind: str, old_link: str | None, new_link: str | None, line: int
+) -> LinkChange | None:
+    """A subject's legal-representative link change (codes masked); None when it stays."""
+    if old_link == new_link:
+        return None
+    return LinkChange(
+        subject_code=mask_code(code, kind),
+        before=mask_code(old_link, "person") if old_link else None,
+        after=mask_code(new_link, "person") if new_link else None,
+        line=line,
+    )
+
+
+@dataclass
+class LinkCounts:
+    """Legal-representative links an import set, changed and removed."""
+
+    links_set: int = 0
+    links_changed: int = 0
+    links_removed: int = 0
+
+    def count(self, change: LinkChange) -> None:
+        """Count one change by what it did."""
+        if change.before is None:
+            self.links_set += 1
+        elif change.after is None:
+            self.links_removed += 1
+        else:
+            self.links_changed += 1
+
+
+def refused(name: str, refused: int, lines: int, problems: tuple[str, ...]) -> ImportRefused:
+    """The error for an import with bad lines (``problems``: the first ones, ``file:line: what``)."""
+    shown = "\n".join(problems)
+    more = f"\n... and {refused - MAX_SHOWN} more bad lines" if refused > MAX_SHOWN else ""
+    return ImportRefused(
+        f"{refused} bad line(s), nothing imported:\n{shown}{more}",
+        path=name,
+        refused=refused,
+        lines=lines,
+        problems=problems,
+    )
+
+
+def empty(name: str) -> ImportRefused:
+    """The error for an import without a single line: an empty export is not a clean list."""
+    return ImportRefused(
+        "no records in the file, nothing imported (an empty export is not a clean list)",
+        path=name,
+        refused=0,
+        lines=0,
+        problems=(),
+    )
+
+
+def duplicate_text(record_id: str, first_line: int | str) -> str:
+    """Why a record id given twice in one file is refused."""
+    return f"record_id {record_id!r} already appears on line {first_line}"
+
+
+def rep_differs_text(code: str, kind: str, first_line: int | str) -> str:
+    """Why a second, different legal representative of one subject in one file is refused."""
+    return (
+        f"subject {mask_code(code, kind)}: legal_representative differs from "
+        f"line {first_line} of this file"
+    )
+
+
+def rep_json(rep: RelatedPerson | None) -> str:
+    """A legal representative as compared between lines (``null`` when removed)."""
+    return "null" if rep is None else rep.model_dump_json()
+
+
 class ImportRefused(InvalidRecordError):
     """An import file with bad lines: nothing was imported.
 
@@ -136,7 +210,7 @@ class ImportRefused(InvalidRecordError):
 
 
 @dataclass
-class _Tally:
+class _Tally(LinkCounts):
     lines: int = 0
     added: int = 0
     updated: int = 0
@@ -145,9 +219,6 @@ class _Tally:
     subjects: int = 0
     subjects_added: int = 0
     subjects_updated: int = 0
-    links_set: int = 0
-    links_changed: int = 0
-    links_removed: int = 0
     link_changes: list[LinkChange] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -197,23 +268,9 @@ def run_import(
             if len(t.problems) < MAX_SHOWN:
                 t.problems.append(f"{name}:{lineno}: {exc}")
     if t.refused:
-        shown = "\n".join(t.problems)
-        more = f"\n... and {t.refused - MAX_SHOWN} more bad lines" if t.refused > MAX_SHOWN else ""
-        raise ImportRefused(
-            f"{t.refused} bad line(s), nothing imported:\n{shown}{more}",
-            path=name,
-            refused=t.refused,
-            lines=t.lines,
-            problems=tuple(t.problems),
-        )
+        raise refused(name, t.refused, t.lines, tuple(t.problems))
     if t.lines == 0:
-        raise ImportRefused(
-            "no records in the file, nothing imported (an empty export is not a clean list)",
-            path=name,
-            refused=0,
-            lines=0,
-            problems=(),
-        )
+        raise empty(name)
     t.subjects = int(conn.execute("SELECT COUNT(*) FROM import_subjects").fetchone()[0])
     return t.report()
 
@@ -226,7 +283,7 @@ def _apply(conn: sqlite3.Connection, line: ImportLine, lineno: int, t: _Tally) -
         (first,) = conn.execute(
             "SELECT line FROM import_ids WHERE record_id = ?", (rid,)
         ).fetchone()
-        raise InvalidRecordError(f"record_id {rid!r} already appears on line {first}")
+        raise InvalidRecordError(duplicate_text(rid, first))
     held = conn.execute(
         "SELECT subject_code, data FROM records WHERE record_id = ?", (rid,)
     ).fetchone()
@@ -235,13 +292,10 @@ def _apply(conn: sqlite3.Connection, line: ImportLine, lineno: int, t: _Tally) -
     seen = conn.execute(
         "SELECT rep_line, rep, counted FROM import_subjects WHERE code = ?", (line.code,)
     ).fetchone()
-    rep_json = _rep_json(line.rep)
-    if seen is not None and line.rep_given and seen[0] is not None and seen[1] != rep_json:
-        raise InvalidRecordError(
-            f"subject {mask_code(line.code, line.kind)}: legal_representative differs from "
-            f"line {seen[0]} of this file"
-        )
-    _subject(conn, line, lineno, seen, rep_json, t)
+    rep = rep_json(line.rep)
+    if seen is not None and line.rep_given and seen[0] is not None and seen[1] != rep:
+        raise InvalidRecordError(rep_differs_text(line.code, line.kind, seen[0]))
+    _subject(conn, line, lineno, seen, rep, t)
     data = rec.model_dump_json()
     if held is None:
         conn.execute(
@@ -262,10 +316,6 @@ def conflict_text(record_id: str, held_by: str, claimed_by: str) -> str:
         f"record_id {record_id!r} belongs to subject {mask_code(held_by)} in the mirror, "
         f"not to {mask_code(claimed_by)}: a record id never moves between subjects"
     )
-
-
-def _rep_json(rep: RelatedPerson | None) -> str:
-    return "null" if rep is None else rep.model_dump_json()
 
 
 def _subject(
@@ -307,22 +357,11 @@ def _subject(
             "legal_rep = excluded.legal_rep",
             (line.code, line.kind, data, new_link),
         )
-    if old_link != new_link:
-        if old_link is None:
-            t.links_set += 1
-        elif new_link is None:
-            t.links_removed += 1
-        else:
-            t.links_changed += 1
+    change = link_change(line.code, line.kind, old_link, new_link, lineno)
+    if change is not None:
+        t.count(change)
         if len(t.link_changes) < MAX_SHOWN:
-            t.link_changes.append(
-                LinkChange(
-                    subject_code=mask_code(line.code, line.kind),
-                    before=mask_code(old_link, "person") if old_link else None,
-                    after=mask_code(new_link, "person") if new_link else None,
-                    line=lineno,
-                )
-            )
+            t.link_changes.append(change)
     rep_line = lineno if apply_rep else (seen[0] if seen is not None else None)
     rep_kept = rep_json if apply_rep else (seen[1] if seen is not None else None)
     conn.execute(

@@ -22,25 +22,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
 from creditguard._files import prepare_private_file
-from creditguard.clock import CST, today_cst
-from creditguard.codes import parse_code
-from creditguard.errors import InvalidCodeError, InvalidRecordError, SourceUnavailable, StorageError
-from creditguard.mirror.importer import ImportReport, conflict_text, run_import
-from creditguard.mirror.lines import check_history, iter_lines, read_lines
-from creditguard.models import CreditRecord, StatusChange, Subject, SubjectRecords, trusted
+from creditguard.clock import CST
+from creditguard.errors import SourceUnavailable, StorageError
+from creditguard.mirror import _rules
+from creditguard.mirror._rules import DEFAULT_MAX_AGE_S, MirrorStats, carry_history
+from creditguard.mirror.importer import ImportReport, run_import
+from creditguard.models import CreditRecord, Subject, SubjectRecords, trusted
 
-__all__ = ["DEFAULT_MAX_AGE_S", "MirrorStats", "SqliteMirror"]
+__all__ = ["DEFAULT_MAX_AGE_S", "MirrorStats", "SqliteMirror", "carry_history"]
 
-#: Default ``max_age_s``: a mirror not imported or synced for a day no longer vouches for its data.
-DEFAULT_MAX_AGE_S: Final = 86400.0
-#: A last-load time this far in the future (a copied file, a wrong clock) is not trusted either.
-_FUTURE_SLACK_S: Final = 300.0
 #: How often a reading connection re-checks that its file is still the one on disk.
 _RECHECK_S: Final = 1.0
 
@@ -79,19 +74,6 @@ _SET_STATE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class MirrorStats:
-    """What a mirror holds and when it was last loaded (``None``: never)."""
-
-    subjects: int
-    records: int
-    removed: int
-    loaded_at: datetime | None
-    imported_at: datetime | None
-    synced_at: datetime | None
-    speaks_for_platform: bool
-
-
 class SqliteMirror:
     """Records in a SQLite file; implements the LocalSource protocol.
 
@@ -107,13 +89,9 @@ class SqliteMirror:
         max_age_s: float = DEFAULT_MAX_AGE_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if isinstance(max_age_s, bool) or not isinstance(max_age_s, (int, float)):
-            raise TypeError(f"max_age_s must be a number of seconds, not {max_age_s!r}")
-        if not math.isfinite(max_age_s) or max_age_s <= 0:
-            raise ValueError(f"max_age_s must be a positive number of seconds, not {max_age_s!r}")
+        self.max_age_s = _rules.checked_max_age(max_age_s)
         self.name = name
         self.path = Path(path)
-        self.max_age_s = float(max_age_s)
         self._clock = clock
         self._local = threading.local()
         self._pid = os.getpid()
@@ -292,28 +270,19 @@ class SqliteMirror:
     def _fresh(self, loaded: float | None) -> datetime:
         """The last load as a CST datetime, or :class:`SourceUnavailable` when it does not vouch."""
         if loaded is None:
-            raise SourceUnavailable(
-                f"mirror {self.path} has never been loaded (no import or sync recorded): "
-                "run `creditguard mirror import FILE` or `creditguard sync`",
-                source=self.name,
-            )
+            raise _rules.never_loaded(f"mirror {self.path}", self.name)
         cached_at, as_of = self._as_of
         if cached_at != loaded:
             as_of = datetime.fromtimestamp(loaded, CST)
             self._as_of = (loaded, as_of)
-        age = self._clock() - loaded
-        if age > self.max_age_s or age < -_FUTURE_SLACK_S:
-            when = as_of.strftime("%Y-%m-%d %H:%M")
-            why = (
-                f"{_span(age)} ago, longer than its max_age_s ({_span(self.max_age_s)})"
-                if age > 0
-                else "a time in the future (a wrong clock or a copied file)"
-            )
-            raise SourceUnavailable(
-                f"mirror {self.path} was last loaded at {when} CST, {why}: "
-                "run `creditguard sync` or import a current file",
-                source=self.name,
-            )
+        _rules.check_fresh(
+            loaded,
+            as_of,
+            now=self._clock(),
+            max_age_s=self.max_age_s,
+            where=f"mirror {self.path}",
+            source=self.name,
+        )
         return as_of
 
     def _related(self, conn: sqlite3.Connection, person_code: str) -> list[CreditRecord]:
@@ -325,11 +294,9 @@ class SqliteMirror:
             for (data,) in conn.execute(
                 "SELECT data FROM records WHERE subject_code = ?", (org_code,)
             ):
-                rec = CreditRecord.model_validate_json(data)
-                if rec.role == "self":
-                    related.append(
-                        rec.model_copy(update={"role": "legal_representative", "via": org_code})
-                    )
+                rec = _rules.as_related(CreditRecord.model_validate_json(data), org_code)
+                if rec is not None:
+                    related.append(rec)
         return related
 
     @property
@@ -366,16 +333,7 @@ class SqliteMirror:
             ).fetchone()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read mirror {self.path}: {exc}") from exc
-        loaded, imported, synced = state if state is not None else (None, None, None)
-        return MirrorStats(
-            subjects=int(subjects),
-            records=int(records),
-            removed=int(removed),
-            loaded_at=_cst(loaded),
-            imported_at=_cst(imported),
-            synced_at=_cst(synced),
-            speaks_for_platform=synced is not None,
-        )
+        return _rules.stats(subjects, records, removed, state)
 
     def subject_of(self, record_id: str) -> str | None:
         """The subject code a record (or its tombstone) belongs to, if held."""
@@ -416,20 +374,14 @@ class SqliteMirror:
         ``changed == 0``. A successful import counts as a load. ``dry_run``
         checks and reports without keeping anything.
         """
-        p = Path(path)
-        try:
-            fh = p.open("rb")
-        except OSError as exc:
-            raise InvalidRecordError(f"cannot read: {exc.strerror}", path=str(p)) from exc
-        with fh:
-            return self._import(iter_lines(read_lines(fh)), name=str(p), dry_run=dry_run)
+        with _rules.file_lines(path) as lines:
+            return self._import(lines, name=str(Path(path)), dry_run=dry_run)
 
     def import_lines(
         self, lines: Iterable[str | bytes], *, name: str = "<input>", dry_run: bool = False
     ) -> ImportReport:
         """Import lines given in memory (same rules as :meth:`import_jsonl`)."""
-        chunks = (ln if isinstance(ln, bytes) else ln.encode("utf-8") for ln in lines)
-        return self._import(iter_lines(chunks), name=name, dry_run=dry_run)
+        return self._import(_rules.memory_lines(lines), name=name, dry_run=dry_run)
 
     def _import(
         self, lines: Iterable[tuple[int, str | None, str | None]], *, name: str, dry_run: bool
@@ -481,27 +433,12 @@ class SqliteMirror:
         change is appended to the held history, dated ``at`` (the event's
         time; today in CST when absent).
         """
-        raw = subject.code if subject is not None else subject_code
-        if raw is None:
-            raise InvalidRecordError("upsert needs a subject or a subject_code")
-        code, kind = _normal_code(raw, "subject_code")
-        if subject is not None and (subject.code != code or subject.kind != kind):
-            subject = subject.model_copy(update={"code": code, "kind": kind})
-        if record.via is not None:
-            via, via_kind = _normal_code(record.via, "record.via")
-            if via_kind != "organization":
-                raise InvalidRecordError("record.via: must be an organisation's code")
-            record = record.model_copy(update={"via": via})
-        check_history(record, "record")
+        code, kind, subject, record = _rules.normal_upsert(subject, record, subject_code)
         with self.transaction() as conn:
             held = conn.execute(
                 "SELECT subject_code, data FROM records WHERE record_id = ?", (record.record_id,)
             ).fetchone()
-            if held is not None and held[0] != code:
-                raise InvalidRecordError(conflict_text(record.record_id, held[0], code))
-            if held is not None:
-                record = carry_history(CreditRecord.model_validate_json(held[1]), record, _day(at))
-            data = record.model_dump_json()
+            data, outcome = _rules.merge_upsert(held, code, record, at)
             if subject is not None:
                 rep = subject.legal_representative
                 conn.execute(
@@ -515,14 +452,13 @@ class SqliteMirror:
                         rep.code if rep else None,
                     ),
                 )
-            if held is not None and held[1] == data:
-                return "unchanged"
-            conn.execute(
-                "INSERT INTO records(record_id, subject_code, data) VALUES (?, ?, ?) "
-                "ON CONFLICT(record_id) DO UPDATE SET data = excluded.data",
-                (record.record_id, code, data),
-            )
-            return "added" if held is None else "updated"
+            if outcome != "unchanged":
+                conn.execute(
+                    "INSERT INTO records(record_id, subject_code, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT(record_id) DO UPDATE SET data = excluded.data",
+                    (record.record_id, code, data),
+                )
+            return outcome
 
     def remove(
         self, record_id: str, *, subject_code: str, at: str | datetime | date | None = None
@@ -536,86 +472,13 @@ class SqliteMirror:
         ``status_history``, dated ``at`` (today in CST when absent), so a
         replay of an earlier day still sees the listing.
         """
-        code, _ = _normal_code(subject_code, "subject_code")
+        code, _ = _rules.normal_code(subject_code, "subject_code")
         with self.transaction() as conn:
             held = conn.execute(
                 "SELECT subject_code, data FROM records WHERE record_id = ?", (record_id,)
             ).fetchone()
-            if held is None:
+            tomb = _rules.tombstone(held, record_id, code, at)
+            if tomb is None:
                 return False
-            if held[0] != code:
-                raise InvalidRecordError(conflict_text(record_id, held[0], code))
-            old = CreditRecord.model_validate_json(held[1])
-            if old.status == "removed":
-                return False
-            removed = old.model_copy(update={"status": "removed", "status_history": ()})
-            tomb = carry_history(old, removed, _day(at))
-            conn.execute(
-                "UPDATE records SET data = ? WHERE record_id = ?",
-                (tomb.model_dump_json(), record_id),
-            )
+            conn.execute("UPDATE records SET data = ? WHERE record_id = ?", (tomb, record_id))
             return True
-
-
-def carry_history(held: CreditRecord, new: CreditRecord, on: date) -> CreditRecord:
-    """``new`` with the held record's ``status_history``, plus its status change dated ``on``.
-
-    A record that brings its own history keeps it. A held record without
-    history that was in force (listed, rectifying) is taken to have had that
-    status since ``listed_on``; one that was not in force has no known
-    history, and none is invented.
-    """
-    if new.status_history:
-        return new
-    history = held.status_history
-    if not history and held.status in ("listed", "rectifying"):
-        history = (StatusChange(status=held.status, on=held.listed_on),)
-    if held.status == new.status:
-        return (
-            new.model_copy(update={"status_history": held.status_history})
-            if held.status_history
-            else new
-        )
-    if not history:
-        return new
-    when = max(on, history[-1].on)
-    return new.model_copy(
-        update={"status_history": (*history, StatusChange(status=new.status, on=when))}
-    )
-
-
-def _normal_code(raw: str, where: str) -> tuple[str, str]:
-    try:
-        sc = parse_code(str(raw))
-    except InvalidCodeError as exc:
-        raise InvalidRecordError(f"{where}: {exc}") from None
-    return sc.code, sc.kind
-
-
-def _day(at: str | datetime | date | None) -> date:
-    """The CST day of an event time; today when it is absent or unreadable."""
-    if isinstance(at, datetime):
-        return (at if at.tzinfo else at.replace(tzinfo=CST)).astimezone(CST).date()
-    if isinstance(at, date):
-        return at
-    if isinstance(at, str) and at:
-        try:
-            return _day(datetime.fromisoformat(at))
-        except ValueError:
-            pass
-    return today_cst()
-
-
-def _cst(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, CST)
-
-
-def _span(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} days"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.1f} hours"
-    if seconds >= 120:
-        return f"{seconds / 60:.0f} minutes"
-    return f"{seconds:.0f} s"
