@@ -343,6 +343,7 @@ class Engine:
         with their age in ``stale_age_s``.
         """
         gathered = plan.gathered
+        sc = plan.sc
         # Every source answered within this check's rules (no failure, nothing stale).
         answered = not failures
         policy = reason = stale_age = None
@@ -356,6 +357,19 @@ class Engine:
         # A check that fetched nothing is decided when it was planned (same clock read).
         decided_at = plan.now if plan.now is not None and not plan.missing else self.now()
         if answered:
+            for g in gathered:
+                sr = g[1]
+                if sr.records or sr.possible_matches or sr.subject is not None:
+                    break
+            else:
+                # No source knows the subject: the usual clean decision, from its template.
+                values = self._clean_template(plan).copy()
+                values["decision_id"] = self._ids.next()
+                values["subject_code"] = sc.code
+                values["subject_kind"] = sc.kind
+                values["provenance"] = tuple([g[4] for g in gathered])
+                values["decided_at"] = decided_at
+                return adopt(Decision, values)
             hit = self._usual(plan, gathered, decided_at)
             a = hit[1]
             # A plugin's extra measures (registered now or later) are asked each time.
@@ -366,7 +380,7 @@ class Engine:
                 return adopt(Decision, values)
         else:
             a = self._assess(plan, gathered)
-        sc, step, region, day = plan.sc, plan.step, plan.region, plan.day
+        step, region, day = plan.step, plan.region, plan.day
         records = a.records
         stale = False
         provs = []
@@ -496,6 +510,48 @@ class Engine:
         if key is not None:
             self._remember(self._decided, key, made)
         return made
+
+    def _clean_template(self, plan: Plan) -> dict[str, Any]:
+        """The fields of a clean decision (every source answered, none knows the subject).
+
+        Such a decision is fixed by the step, region, day and list in force: no
+        record to merge, no measure to match, no plugin asked for extra
+        measures (they only see records). Only the subject, the provenance, the
+        id and the time differ between checks, so the rest is kept per
+        (day, replay, step, region, list in force); the entry holds the
+        candidates alive, whose identity is part of the key.
+        """
+        key = (
+            "clean",
+            plan.day,
+            plan.replay,
+            plan.step,
+            plan.region,
+            id(plan.candidates),
+            plan.list_region,
+            plan.list_version,
+            plan.list_issued_by,
+            plan.list_standing,
+        )
+        hit = self._decided.get(key)
+        if hit is not None:
+            return hit[0]  # type: ignore[no-any-return]
+        fields = _decision_fields(
+            plan,
+            _CLEAN,
+            outcome=_CLEAN.outcome,
+            measures=(),
+            conditions=(),
+            provenance=(),
+            verified=True,
+            stale=False,
+            stale_age_s=None,
+            degraded_reason=None,
+            decision_id="",
+            decided_at=plan.now or self.now(),
+        )
+        self._remember(self._decided, key, (fields, plan.candidates))
+        return fields
 
     # -- memoised pure part ----------------------------------------------------------
     # Warm checks see the very same cached SubjectRecords objects again and again, so

@@ -11,8 +11,13 @@ be recomputed "as of" its date from the records and lists it names.
 Cost. Repeated checks of one subject reach the same verdict, so a verdict is
 written once (table ``verdicts``) and each decision adds only its verdict, id
 and time to the batch it is written in (table ``batches``: one row per write,
-a JSON array). The view ``decisions`` shows one row per decision for SQL
-readers; :func:`read_journal` and ``creditguard journal`` read the same thing.
+a JSON array). A verdict without records, measures or possible matches (a
+clean subject, most checks) is the same for every subject of its kind: it is
+written once without the subject (``subject`` is empty), and each decision
+carries its masked subject in its batch entry instead, so a million distinct
+clean subjects add a million short entries, not a million verdict rows. The
+view ``decisions`` shows one row per decision for SQL readers;
+:func:`read_journal` and ``creditguard journal`` read the same thing.
 
 Queue and back-pressure. :meth:`DecisionJournal.append` puts the decision on
 an in-memory queue; a background thread writes the queue every
@@ -56,13 +61,16 @@ from creditguard.models import Decision
 
 __all__ = ["DecisionJournal", "JournalEntry", "read_journal"]
 
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
+#: Layouts whose tables this version reads (4 only added the subject to clean entries).
+_READABLE_FROM = 3
 
 _SCHEMA = """
 -- What was decided, once per distinct verdict (repeated checks share one).
 CREATE TABLE IF NOT EXISTS verdicts (
     verdict INTEGER PRIMARY KEY,
-    subject TEXT NOT NULL,           -- masked: resident ID numbers keep 6 + 4 characters
+    subject TEXT NOT NULL,           -- masked (6 + 4 characters of an ID number); '' in a
+                                     -- template shared by clean decisions (subject per entry)
     subject_kind TEXT NOT NULL,
     step TEXT NOT NULL,
     region TEXT NOT NULL,
@@ -86,7 +94,8 @@ CREATE TABLE IF NOT EXISTS batches (
     base_at TEXT NOT NULL,           -- time of the batch's first decision (ISO 8601)
     last_at TEXT NOT NULL,           -- time of its latest decision
     n INTEGER NOT NULL,
-    decisions TEXT NOT NULL          -- JSON [[verdict, decision_id, µs after base_at], ...]
+    decisions TEXT NOT NULL          -- JSON [[verdict, decision_id, µs after base_at], ...];
+                                     -- entries of a template verdict add the masked subject
 );
 CREATE INDEX IF NOT EXISTS batches_time ON batches(last_at);
 """
@@ -97,7 +106,7 @@ CREATE VIEW IF NOT EXISTS decisions AS
 SELECT json_extract(e.value, '$[1]') AS decision_id,
        strftime('%Y-%m-%dT%H:%M:%fZ', b.base_at,
                 printf('%+.6f seconds', json_extract(e.value, '$[2]') / 1e6)) AS decided_at_utc,
-       v.subject, v.subject_kind, v.step, v.region, v.as_of, v.outcome, v.verified, v.stale,
+       COALESCE(json_extract(e.value, '$[3]'), v.subject) AS subject, v.subject_kind, v.step, v.region, v.as_of, v.outcome, v.verified, v.stale,
        v.stale_age_s, v.measures, v.conditions, v.records, v.list_region, v.list_version,
        v.sources, v.possible_matches, v.degraded_reason
 FROM batches AS b, json_each(b.decisions) AS e
@@ -109,12 +118,32 @@ _INSERT_BATCH = "INSERT INTO batches VALUES (NULL, ?, ?, ?, ?)"
 
 log = logging.getLogger("creditguard.journal")
 
-#: A queued decision: (verdict row id, decision id, time, None, None) once its verdict
-#: is known, else (None, decision id, time, verdict key, the decision).
-_Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | None]
+#: A queued decision: (verdict row id, decision id, time, None, None, subject) once its
+#: verdict is known, else (None, decision id, time, verdict key, the decision, subject).
+#: ``subject`` (already masked) is set only for a template verdict's decisions.
+_Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | None, str | None]
 
 _US = timedelta(microseconds=1)
 _THIRD = operator.itemgetter(2)
+# What a template verdict (no records, measures, conditions or possible matches) rests on,
+# besides the sources: everything of the verdict row but the subject.
+_TEMPLATE_ITEMS = operator.itemgetter(
+    "subject_kind",
+    "step",
+    "region",
+    "as_of",
+    "outcome",
+    "verified",
+    "stale",
+    "stale_age_s",
+    "list_region",
+    "list_version",
+    "degraded_reason",
+    "records",
+    "measures",
+    "conditions",
+    "possible_matches",
+)
 # The plain fields of a verdict, read from the decision's field dict in one C call.
 _VERDICT_ITEMS = operator.itemgetter(
     "subject_code",
@@ -162,6 +191,11 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         ).fetchone()
         if old:  # the first layout stored each decision's JSON; kept, no longer written
             conn.execute("ALTER TABLE decisions RENAME TO decisions_v1")
+        if version == 3:  # same tables; the view reads a clean entry's own subject
+            conn.execute("DROP VIEW IF EXISTS decisions")
+            conn.execute(_VIEW)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            return
         if version == 2:  # a development layout (one batch row per verdict): kept apart
             conn.execute("DROP VIEW IF EXISTS decisions")
             conn.execute("ALTER TABLE batches RENAME TO batches_v2")
@@ -239,6 +273,23 @@ class DecisionJournal:
         # The decision's own field dict (every field of a trusted or validated model is
         # there): item lookups in C instead of a dozen attribute lookups through pydantic.
         v = decision.__dict__
+        q = self._queue
+        if not (v["records"] or v["measures"] or v["conditions"] or v["possible_matches"]):
+            # A clean verdict: one template row per kind, step, list… for every subject.
+            key = (*_TEMPLATE_ITEMS(v), *[p.source for p in v["provenance"]])
+            subject = v["subject_code"]  # masked now: only the masked form waits on the queue
+            if v["subject_kind"] != "organization":
+                subject = mask_code(subject, v["subject_kind"])
+            hit = self._verdicts.get(key)
+            if hit is not None:
+                q.append((hit[1], v["decision_id"], v["decided_at"], None, None, subject))
+            else:
+                q.append((None, v["decision_id"], v["decided_at"], key, decision, subject))
+            if len(q) >= self.batch:
+                self._behind(len(q))
+            elif self._thread is None:
+                self._start()
+            return
         # Warm checks of one subject reuse the same (memoised, immutable) records,
         # measures and provenance objects, so their identities key the verdict; the
         # verdict map keeps them alive, so no id is reused meanwhile.
@@ -251,13 +302,12 @@ class DecisionJournal:
             *map(id, v["provenance"]),
         )
         hit = self._verdicts.get(key)  # committed verdicts only (see _write_batch)
-        q = self._queue
         if hit is not None:
             # Only the id and time wait on the queue: the decision itself is freed now,
             # so its memory is reused at once instead of piling up until the write.
-            q.append((hit[1], v["decision_id"], v["decided_at"], None, None))
+            q.append((hit[1], v["decision_id"], v["decided_at"], None, None, None))
         else:
-            q.append((None, v["decision_id"], v["decided_at"], key, decision))
+            q.append((None, v["decision_id"], v["decided_at"], key, decision, None))
         if len(q) >= self.batch:
             self._behind(len(q))
         elif self._thread is None:
@@ -320,20 +370,24 @@ class DecisionJournal:
                 conn = self._conn = self._connect()
             with conn:
                 base = batch[0][2]
-                rows: list[tuple[int, str, int]] = []
+                rows: list[tuple[Any, ...]] = []
                 fresh: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
-                for verdict, decision_id, decided_at, key, d in batch:
+                for verdict, decision_id, decided_at, key, d, subject in batch:
                     if verdict is None:
                         assert key is not None and d is not None
                         hit = self._verdicts.get(key) or fresh.get(key)
                         if hit is None:
-                            verdict = self._new_verdict(conn, d)
+                            verdict = self._new_verdict(conn, d, template=subject is not None)
                             parts = (d.records, d.measures, d.conditions, d.provenance)
                             fresh[key] = (parts, verdict)
                         else:
                             verdict = hit[1]
                     # a timedelta in µs is ~8x cheaper than formatting each time
-                    rows.append((verdict, decision_id, (decided_at - base) // _US))
+                    at = (decided_at - base) // _US
+                    if subject is None:
+                        rows.append((verdict, decision_id, at))
+                    else:
+                        rows.append((verdict, decision_id, at, subject))
                 last = base + _US * max(map(_THIRD, rows))
                 conn.execute(
                     _INSERT_BATCH,
@@ -357,10 +411,10 @@ class DecisionJournal:
         self._verdicts.update(fresh)
         return take
 
-    def _new_verdict(self, conn: sqlite3.Connection, d: Decision) -> int:
-        """Write the verdict row of ``d`` and return its id."""
+    def _new_verdict(self, conn: sqlite3.Connection, d: Decision, *, template: bool) -> int:
+        """Write the verdict row of ``d`` and return its id (without the subject: a template)."""
         row = (
-            mask_code(d.subject_code, d.subject_kind),
+            "" if template else mask_code(d.subject_code, d.subject_kind),
             d.subject_kind,
             d.step,
             d.region,
@@ -466,7 +520,7 @@ def read_journal(
     try:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
         try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < _READABLE_FROM:
                 return []  # never written in this layout (or not yet created)
             sql = "SELECT base_at, decisions FROM batches"
             args: list[Any] = []
@@ -474,13 +528,14 @@ def read_journal(
                 sql += " WHERE last_at >= ?"
                 args.append(since.isoformat())
             batches = conn.execute(sql, args).fetchall()
+            # An entry is [verdict, id, µs] or, for a template verdict, [..., subject].
             decided = [
-                (v, decision_id, (base + _US * offset).isoformat())
+                (e[0], e[1], (base + _US * e[2]).isoformat(), e[3] if len(e) > 3 else None)
                 for base_at, packed in batches
                 for base in (datetime.fromisoformat(base_at),)
-                for v, decision_id, offset in json.loads(packed)
+                for e in json.loads(packed)
             ]
-            verdicts = _verdicts(conn, {v for v, _, _ in decided})
+            verdicts = _verdicts(conn, {e[0] for e in decided})
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -488,7 +543,9 @@ def read_journal(
     after = since.isoformat() if since is not None else ""
     entries = [
         JournalEntry(decision_id, decided_at, *verdicts[v])
-        for v, decision_id, decided_at in decided
+        if subject is None
+        else JournalEntry(decision_id, decided_at, subject, *verdicts[v][1:])
+        for v, decision_id, decided_at, subject in decided
         if decided_at >= after
     ]
     entries.sort(key=lambda e: (e.decided_at, e.decision_id))
