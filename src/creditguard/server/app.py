@@ -28,15 +28,10 @@ from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creditguard import __version__
-from creditguard.errors import (
-    ConfigError,
-    InputError,
-    RecordsUnavailable,
-    StorageError,
-)
+from creditguard.errors import CreditGuardError, InputError
 from creditguard.screening import BLOCK_SIZE
 from creditguard.server.auth import Principal
-from creditguard.server.errors import ApiError, error_response
+from creditguard.server.errors import ApiError, error_response, library_error
 from creditguard.server.gate import Gate, principal_of, refuse
 from creditguard.server.metrics import CONTENT_TYPE
 from creditguard.server.schemas import (
@@ -194,15 +189,11 @@ def create_app(service: Service) -> FastAPI:
         def inner() -> T:
             try:
                 return fn()
-            except InputError as exc:
-                raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from None
-            except RecordsUnavailable as exc:
-                raise ApiError(503, "RECORDS_UNAVAILABLE", str(exc)) from None
-            except StorageError as exc:
-                raise ApiError(503, "UNAVAILABLE", str(exc)) from None
-            except ConfigError as exc:
-                # e.g. a region with no measure list in force: this service cannot decide it.
-                raise ApiError(422, "FAILED_PRECONDITION", str(exc)) from None
+            except CreditGuardError as exc:
+                answer = library_error(exc)
+                if answer is None:
+                    raise  # not the caller's doing: the 500 handler logs it
+                raise answer from None
 
         return inner
 

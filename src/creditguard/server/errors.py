@@ -15,9 +15,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from creditguard.errors import (
+    ConfigError,
+    CreditGuardError,
+    InputError,
+    RecordsUnavailable,
+    StorageError,
+)
 from creditguard.masking import mask_text
 
-__all__ = ["ApiError", "error_response", "request_id"]
+__all__ = ["ApiError", "error_response", "library_error", "request_id"]
 
 log = logging.getLogger("creditguard.server")
 
@@ -32,6 +39,24 @@ class ApiError(Exception):
         self.message = message
         #: the lifecycle rule that refused the request (``RULE_BROKEN`` answers)
         self.rule = rule
+
+
+def library_error(exc: CreditGuardError) -> ApiError | None:
+    """The answer every route gives for a library error it does not handle itself; None for others.
+
+    Bad input is 400, records or storage out of reach 503, and a configuration
+    that cannot decide the request (a region without a measure list in force,
+    a calendar not covering the day) 422.
+    """
+    if isinstance(exc, InputError):
+        return ApiError(400, "INVALID_ARGUMENT", str(exc))
+    if isinstance(exc, RecordsUnavailable):
+        return ApiError(503, "RECORDS_UNAVAILABLE", str(exc))
+    if isinstance(exc, StorageError):
+        return ApiError(503, "UNAVAILABLE", str(exc))
+    if isinstance(exc, ConfigError):
+        return ApiError(422, "FAILED_PRECONDITION", str(exc))
+    return None
 
 
 def request_id(scope: Any) -> str:

@@ -22,10 +22,10 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from creditguard.clock import CST
-from creditguard.errors import ConfigError, CreditGuardError, InputError, StorageError
+from creditguard.errors import CreditGuardError
 from creditguard.masking import mask_code, mask_data
 from creditguard.models import CreditRecord
-from creditguard.server.errors import ApiError
+from creditguard.server.errors import ApiError, library_error
 from creditguard.server.gate import principal_of, refuse
 from creditguard.server.schemas import ErrorBody
 from creditguard.server.service import Service, UnitRuntime
@@ -216,13 +216,9 @@ def _mapped(fn: Callable[[], T]) -> T:
         raise ApiError(404, "LISTING_NOT_FOUND", str(exc)) from None
     except NoRuleSetConfigured as exc:
         raise ApiError(422, "FAILED_PRECONDITION", str(exc)) from None
-    except InputError as exc:
-        raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from None
-    except StorageError as exc:
-        raise ApiError(503, "UNAVAILABLE", str(exc)) from None
-    except (ConfigError, CreditGuardError) as exc:
-        # e.g. a working-day calendar not covering the day: this service cannot decide it.
-        raise ApiError(422, "FAILED_PRECONDITION", str(exc)) from None
+    except CreditGuardError as exc:
+        # Any other: e.g. a working-day calendar not covering the day, this service cannot decide it.
+        raise (library_error(exc) or ApiError(422, "FAILED_PRECONDITION", str(exc))) from None
 
 
 def add_supervision_routes(
@@ -265,6 +261,22 @@ def add_supervision_routes(
 
     deps = [Depends(bearer)]
 
+    async def event(
+        request: Request, record_id: str, step: Callable[[Lifecycle], SupervisionEvent]
+    ) -> EventResponse:
+        return _event(await act(request, record_id, step))
+
+    def post_event(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """The decorator of a route that records one lifecycle event and answers it (201)."""
+        return app.post(
+            path,
+            response_model=EventResponse,
+            status_code=201,
+            responses=_ERRORS,
+            dependencies=deps,
+            summary=summary,
+        )
+
     @app.post(
         "/v1/supervision/listings",
         response_model=ListingResponse,
@@ -299,17 +311,10 @@ def add_supervision_routes(
         result: ListingResponse = await run(lambda: _mapped(lambda: desks.run(unit, work)))
         return result
 
-    @app.post(
-        "/v1/supervision/rectification/order",
-        response_model=EventResponse,
-        status_code=201,
-        responses=_ERRORS,
-        dependencies=deps,
-        summary="Order rectification (限期整改)",
-    )
+    @post_event("/v1/supervision/rectification/order", "Order rectification (限期整改)")
     async def order(body: OrderRequest, request: Request) -> EventResponse:
         """By the identifying department only; one order per listing."""
-        ev = await act(
+        return await event(
             request,
             body.record_id,
             lambda lc: lc.order_rectification(
@@ -320,35 +325,19 @@ def add_supervision_routes(
                 at=body.at,
             ),
         )
-        return _event(ev)
 
-    @app.post(
-        "/v1/supervision/rectification/confirm",
-        response_model=EventResponse,
-        status_code=201,
-        responses=_ERRORS,
-        dependencies=deps,
-        summary="Confirm rectification (整改到位)",
-    )
+    @post_event("/v1/supervision/rectification/confirm", "Confirm rectification (整改到位)")
     async def confirm(body: ConfirmRequest, request: Request) -> EventResponse:
         """By the identifying department, once, after an order; the status stays the platform's."""
-        ev = await act(
+        return await event(
             request,
             body.record_id,
             lambda lc: lc.confirm_rectification(
                 body.record_id, confirmed_on=body.confirmed_on, at=body.at
             ),
         )
-        return _event(ev)
 
-    @app.post(
-        "/v1/supervision/interview",
-        response_model=EventResponse,
-        status_code=201,
-        responses=_ERRORS,
-        dependencies=deps,
-        summary="Record an interview (约谈) or its refusal",
-    )
+    @post_event("/v1/supervision/interview", "Record an interview (约谈) or its refusal")
     async def interview(body: InterviewRequest, request: Request) -> EventResponse:
         """谁认定、谁约谈; the kind follows the list; once per listing, after a missed deadline."""
         if body.refused_detail is None and body.attendee is None:
@@ -367,38 +356,23 @@ def add_supervision_routes(
                 at=body.at,
             )
 
-        return _event(await act(request, body.record_id, step))
+        return await event(request, body.record_id, step)
 
-    @app.post(
-        "/v1/supervision/commitment",
-        response_model=EventResponse,
-        status_code=201,
-        responses=_ERRORS,
-        dependencies=deps,
-        summary="Record a public credit commitment (信用承诺书)",
-    )
+    @post_event("/v1/supervision/commitment", "Record a public credit commitment (信用承诺书)")
     async def commitment(body: CommitmentRequest, request: Request) -> EventResponse:
         """Its text's SHA-256 and the address it was published at are recorded."""
-        ev = await act(
+        return await event(
             request,
             body.record_id,
             lambda lc: lc.make_commitment(
                 body.record_id, text=body.text, published_url=body.published_url, at=body.at
             ),
         )
-        return _event(ev)
 
-    @app.post(
-        "/v1/supervision/training",
-        response_model=EventResponse,
-        status_code=201,
-        responses=_ERRORS,
-        dependencies=deps,
-        summary="Record repair training (信用修复培训)",
-    )
+    @post_event("/v1/supervision/training", "Record repair training (信用修复培训)")
     async def training(body: TrainingRequest, request: Request) -> EventResponse:
         """Class hours of the principal responsible person."""
-        ev = await act(
+        return await event(
             request,
             body.record_id,
             lambda lc: lc.record_training(
@@ -409,26 +383,17 @@ def add_supervision_routes(
                 at=body.at,
             ),
         )
-        return _event(ev)
 
-    @app.post(
-        "/v1/supervision/report",
-        response_model=EventResponse,
-        status_code=201,
-        responses=_ERRORS,
-        dependencies=deps,
-        summary="Record a credit report by a credit-service agency",
-    )
+    @post_event("/v1/supervision/report", "Record a credit report by a credit-service agency")
     async def report(body: ReportRequest, request: Request) -> EventResponse:
         """An important reference for repair, not a precondition (notice 893 §11)."""
-        ev = await act(
+        return await event(
             request,
             body.record_id,
             lambda lc: lc.record_report(
                 body.record_id, agency_code=body.agency_code, report_no=body.report_no, at=body.at
             ),
         )
-        return _event(ev)
 
     @app.get(
         "/v1/supervision/repair-check",
