@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StepBinding",
+    "feed_back_denied",
     "feedback_plan",
     "feeds_back",
     "opens_case",
@@ -97,6 +98,22 @@ class StepBinding:
             raise StepDenied(decision)
         if self.wants_decision:
             kwargs["decision"] = decision
+
+
+def feed_back_denied(
+    desk: CaseDesk, decision: Decision, *, workflow_ref: str | None
+) -> list[OutboxItem]:
+    """Feed back a step refused with :class:`StepDenied` as it was decided.
+
+    The refusal rests on the facts at decision time: each measure gets the
+    action of its effect (deny → ``denied`` …) even if a record was repaired
+    or removed since, so nothing is looked up again (a record repaired after
+    the refusal does not undo it; the next check will see the repair).
+    """
+    from creditguard.cases.facts import ACTION_BY_EFFECT
+
+    actions = {m.code: ACTION_BY_EFFECT[m.effect] for m in decision.measures}
+    return desk.feedback(decision, actions=actions, workflow_ref=workflow_ref)
 
 
 def feedback_plan(engine: Engine, decision: Decision) -> Plan | None:

@@ -22,6 +22,7 @@ from creditguard._guard_base import GuardBase
 from creditguard._stepflow import (
     StepBinding,
     ValueOrFunction,
+    feed_back_denied,
     feedback_plan,
     feeds_back,
     opens_case,
@@ -165,7 +166,8 @@ class Guard(GuardBase):
 
         The block receives the decision and decides what to do with it; raise
         :class:`~creditguard.case_desk.StepDenied` to refuse the step (fed back
-        as done). An other exception means the step did not complete: nothing is
+        as decided: each measure's action from the facts at decision time, even
+        if a record was repaired since). An other exception means the step did not complete: nothing is
         fed back and the case stays open.
         """
         decision = self.check(
@@ -174,8 +176,9 @@ class Guard(GuardBase):
         try:
             yield decision
         except BaseException as exc:
-            if feeds_back(self.cases, decision, exc):
-                self.feedback(decision, workflow_ref=workflow_ref)
+            if self.cases is not None and feeds_back(self.cases, decision, exc):
+                # Refused: fed back as decided, not as the records read now.
+                feed_back_denied(self.cases, decision, workflow_ref=workflow_ref)
             raise
         if feeds_back(self.cases, decision, None):
             self.feedback(decision, workflow_ref=workflow_ref)
@@ -386,8 +389,13 @@ class AsyncGuard(GuardBase):
         try:
             yield decision
         except BaseException as exc:
-            if feeds_back(self.cases, decision, exc):
-                await self.feedback(decision, workflow_ref=workflow_ref)
+            if self.cases is not None and feeds_back(self.cases, decision, exc):
+                # Refused: fed back as decided; a durable (fsync'd) write, off the event loop.
+                await asyncio.to_thread(
+                    functools.partial(
+                        feed_back_denied, self.cases, decision, workflow_ref=workflow_ref
+                    )
+                )
             raise
         if feeds_back(self.cases, decision, None):
             await self.feedback(decision, workflow_ref=workflow_ref)
