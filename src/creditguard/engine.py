@@ -108,6 +108,8 @@ class Plan:
     #: issuing body and weakest standing of the list in force (for the applicant's text)
     list_issued_by: str = ""
     list_standing: str = "official"
+    #: measures of the lists in force refused by validation (spec §5.1), for provenance
+    list_refused: tuple[str, ...] = ()
     #: the engine's clock when the plan was made; a check that fetches nothing is
     #: decided at this instant (one clock read per warm check)
     now: datetime | None = None
@@ -307,6 +309,7 @@ class Engine:
             day < today,
             list_issued_by=resolved.issued_by,
             list_standing=resolved.standing,
+            list_refused=resolved.refused,
             now=now,
         )
 
@@ -647,6 +650,7 @@ def _decision_fields(
         "list_version": plan.list_version,
         "list_issued_by": plan.list_issued_by,
         "list_standing": plan.list_standing,
+        "list_refused": plan.list_refused,
         "wording_version": WORDING_VERSION,
         "provenance": provenance,
         "possible_matches": a.possible,

@@ -152,6 +152,19 @@ def _outcome(d: Decision, w: dict[str, Any]) -> str:
     return str(w["outcomes"][d.outcome])
 
 
+def _refused_note(d: Decision, w: dict[str, Any], officer: bool) -> str:
+    """For the officer only: the list's measures refused by validation, which were not applied."""
+    if not officer or not d.list_refused:
+        return ""
+    labels = w["labels"]
+    return (
+        str(labels["list_refused"]).format(
+            n=len(d.list_refused), term=labels["measures_term"], codes="、".join(d.list_refused)
+        )
+        + "\n"
+    )
+
+
 def explain(d: Decision, *, audience: str = "applicant") -> str:
     """The text of ``d`` in its own wording version; ``audience`` is applicant or officer."""
     w = wording(d.wording_version)
@@ -192,6 +205,7 @@ def explain(d: Decision, *, audience: str = "applicant") -> str:
             if nf and len(nf) == len(d.provenance):
                 parts.append("信用信息来源中无该主体的信息，视为无失信记录。\n")
             parts.append(f"经核查，该主体在核查日无有效的失信记录，未适用{term}。\n")
+        parts.append(_refused_note(d, w, officer))
         parts.append(f"处理结果：{_outcome(d, w)}。")
         return "".join(parts)
 
@@ -259,6 +273,7 @@ def explain(d: Decision, *, audience: str = "applicant") -> str:
             f"另：{am.title}（措施编号 {am.code}），依据：{_bases(am.legal_basis)}，"
             f"在{commitment}中适用：{w['effects'][am.effect]}。\n"
         )
+    parts.append(_refused_note(d, w, officer))
     parts.append(f"处理结果：{_outcome(d, w)}。\n")
     remedy = w["remedy"]["objection"]
     if court:

@@ -423,6 +423,9 @@ class Decision(_Frozen):
     list_issued_by: str = ""
     #: ``official``, ``compilation`` or ``example``: the weakest standing in the list's chain
     list_standing: ListStanding = "official"
+    #: measures of the platform lists in force that failed validation and were not
+    #: applied (spec §5.1): the decision was judged without them (officer's text, JSON)
+    list_refused: tuple[str, ...] = ()
     #: version of the wording data the explanation is written with, so a journal row
     #: shows the text exactly as it was shown (see :mod:`creditguard.explain`)
     wording_version: str = "2026.1"

@@ -23,6 +23,7 @@ from creditguard.channels import FetchedList, list_channel
 from creditguard.cli import main
 from creditguard.config import config_from_dict, load_config
 from creditguard.errors import ConfigError
+from creditguard.explain import explain
 from creditguard.measures.installed import build_catalog
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
 
@@ -145,6 +146,12 @@ def test_sync_fetches_keeps_and_the_guard_applies_the_platform_list(
     decision = guard.check(ORG, step="procurement.bid", region="320100")
     assert decision.outcome == "deny" and [m.code for m in decision.measures] == ["S-01"]
     assert decision.list_version == "2026.1"
+    # The decision's provenance names the measure it was judged without: the officer's
+    # text says so, the applicant's does not (it is no measure of theirs).
+    assert decision.list_refused == ("NJ-09",)
+    officer = explain(decision, audience="officer")
+    assert "NJ-09" in officer and "未通过校验" in officer
+    assert "NJ-09" not in decision.explanation and "未通过校验" not in decision.explanation
     # The refused measure is never applied, at the step it names either.
     assert guard.check(ORG, step="subsidy.apply", region="320100").measures == ()
 

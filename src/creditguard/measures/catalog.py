@@ -63,6 +63,9 @@ class ResolvedList:
     issued_by: str = ""
     #: The weakest standing in the chain: example < compilation < official.
     standing: str = "official"
+    #: Measures of the chain's platform lists refused by validation and not applied
+    #: (spec §5.1), as ``code`` (or ``region version field`` when no code), for provenance.
+    refused: tuple[str, ...] = ()
     _by_step: dict[str, tuple[ResolvedMeasure, ...]] = field(default_factory=dict, repr=False)
 
     def candidates(self, step: str) -> tuple[ResolvedMeasure, ...]:
@@ -283,11 +286,25 @@ class MeasureCatalog:
             withdrawn_by,
             own.issued_by,
             _weakest(x.standing for x in chain),
+            self._refused_in(chain),
         )
         if len(self._resolved) > 1024:
             self._resolved.clear()
         self._resolved[key] = resolved
         return resolved
+
+    def _refused_in(self, chain: Iterable[MeasureList]) -> tuple[str, ...]:
+        """The measures refused from the chain's lists, each named once, nearest list first."""
+        names = [
+            _refused_name(lst, p)
+            for lst in chain
+            for p in self.refused.get((lst.region, lst.version), ())
+        ]
+        return tuple(dict.fromkeys(names))
+
+
+def _refused_name(lst: MeasureList, p: Problem) -> str:
+    return p.measure or f"{lst.region} {lst.version} {p.field or '?'}"
 
 
 def _published(lst: MeasureList, measure: Measure, on: date) -> bool:

@@ -181,6 +181,11 @@ class CheckResponse(_Out):
     list_region: str | None
     list_version: str | None
     list_standing: str
+    list_refused: list[str] = Field(
+        default_factory=list,
+        description="measures of the platform list in force refused by validation and not "
+        "applied (spec §5.1): the decision was judged without them",
+    )
     provenance: list[ProvenanceView]
     explanation: str = Field(description="Chinese text for the applicant")
     decided_at: datetime

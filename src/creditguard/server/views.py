@@ -102,6 +102,7 @@ def check_response(d: Decision, *, unit_code: str, see_non_public: bool) -> Chec
         list_region=d.list_region,
         list_version=d.list_version,
         list_standing=d.list_standing,
+        list_refused=list(d.list_refused),
         provenance=[
             ProvenanceView(
                 source=p.source,
