@@ -30,6 +30,8 @@ from creditguard.sources import HttpSource, LocalSource, RecordSource
 if TYPE_CHECKING:
     import httpx
 
+    from creditguard.measures.platform_sync import ListFetch
+
 __all__ = ["GuardBase"]
 
 
@@ -71,6 +73,8 @@ class GuardBase:
             from creditguard.supervision.measures import PLUGIN_NAME, CommitmentBreaches
 
             self.plugin_manager.register(CommitmentBreaches.from_config(cfg), name=PLUGIN_NAME)
+        #: What fetching the platform's lists did while this guard was built (spec §5.1)
+        self.list_fetches = self._fetch_platform_lists(transport)
         self.catalog = self._build_catalog(measure_lists)
         self._sources: dict[str, RecordSource] = {}
         for src in sources if sources is not None else self._sources_from_config():
@@ -154,6 +158,17 @@ class GuardBase:
         )
 
     # -- construction helpers --------------------------------------------------------
+
+    def _fetch_platform_lists(
+        self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None
+    ) -> list[ListFetch]:
+        # [measures] platform_regions missing or older than platform_refresh_s: fetched
+        # now, bounded by platform_fetch_timeout_s; the kept list stays on failure.
+        from creditguard.measures.platform_sync import fetch_due_lists
+
+        return fetch_due_lists(
+            self.config, self.plugin_manager, transport=_sync_transport(transport)
+        )
 
     def _build_catalog(self, extra: Iterable[MeasureList]) -> MeasureCatalog:
         # [measures] files and packs, conflicts, origins and validation: one place for it.

@@ -33,6 +33,8 @@ Example::
                                  # or by name: ["measures-statutes", "measures-jiangsu-example"]
     # rights_limiting_levels = { "330000" = ["law", "administrative_regulation"] }
     # platform_regions = ["320100"]  # lists the platform publishes (creditguard sync fetches)
+    # platform_refresh_s = 86400     # a guard being built fetches a list missing or older
+    # platform_fetch_timeout_s = 3.0 # ... waiting at most this long (0 s refresh: never)
     aliases = { "320102" = "320100" }
 
     [failure]
@@ -161,6 +163,12 @@ class MeasuresConfig(_Strict):
     #: sync`` and kept in ``data_dir/measure-lists``; a file or pack for one of them is a
     #: conflict, and a region with none fetched yet refuses checks (never falls back)
     platform_regions: tuple[str, ...] = ()
+    #: a guard being built fetches a platform region's list when none is kept or the kept
+    #: one was fetched longer ago than this (seconds); 0: only ``creditguard sync`` fetches
+    platform_refresh_s: Float = Field(default=86400.0, ge=0)
+    #: the longest a guard's construction waits for the platform's lists, all regions
+    #: together; on timeout or failure the last good list stays in force
+    platform_fetch_timeout_s: Float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("platform_regions")
     @classmethod

@@ -314,3 +314,80 @@ def test_platform_measure_widening_its_parent_is_dropped_and_named(tmp_path: Pat
     resolved = catalog.resolve("320100", nj.effective_from)
     codes = {rm.measure.code: rm.list_region for rm in resolved.measures}
     assert codes == {"NJ-01": "320100", "S-01": "320000"}
+
+
+# --- the guard fetches too (spec §5.1: "the guard (and creditguard sync) fetches") -------
+
+
+def platform_guard(cfg: Path) -> Guard:
+    return Guard(load_config(cfg), journal=False)
+
+
+@pytest.mark.integration
+def test_guard_construction_fetches_a_missing_list_then_keeps_it(
+    tmp_path: Path, platform: ReferencePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CG_TEST_PLATFORM_SECRET", DEFAULT_SECRET)
+    platform.set_measure_list(nanjing("2026.1", S01, BAD))
+    platform.add_record(ORG, domain="procurement")
+    with serve(platform) as server:
+        cfg = write_config(tmp_path, server.url)
+        guard = platform_guard(cfg)  # no 'creditguard sync' ran
+        (fetched,) = guard.list_fetches
+        assert (fetched.region, fetched.status, fetched.trigger) == ("320100", "activated", "start")
+        origin = guard.catalog.origin("320100", "2026.1")
+        assert origin is not None and origin.kind == "platform"
+        d = guard.check(ORG, step="procurement.bid", region="320100")
+        assert d.outcome == "deny" and d.list_refused == ("NJ-09",)
+        guard.close()
+        asked = len(platform.requests_log)
+        # Kept and fresh: the next guard asks nothing.
+        again = platform_guard(cfg)
+        assert again.list_fetches == []
+        assert not [r for r in platform.requests_log[asked:] if "measure" in r.path]
+        again.close()
+
+
+@pytest.mark.integration
+def test_guard_construction_keeps_the_last_good_list_when_the_platform_fails(
+    tmp_path: Path, platform: ReferencePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CG_TEST_PLATFORM_SECRET", DEFAULT_SECRET)
+    platform.set_measure_list(nanjing("2026.1"))
+    with serve(platform) as server:
+        cfg = write_config(tmp_path, server.url, measures="platform_refresh_s = 0.0")
+        assert sync(cfg)[0] == 0
+        # Refresh on every construction, and the platform now sends a list it must refuse.
+        cfg = write_config(tmp_path, server.url, measures="platform_refresh_s = 1e-9")
+        platform.set_measure_list(nanjing("2026.2", S01, effective_from="not a date"))
+        guard = platform_guard(cfg)
+        (fetched,) = guard.list_fetches
+        assert fetched.status == "refused" and fetched.version == "2026.1"
+        assert guard.catalog.versions("320100")[-1].version == "2026.1"
+        guard.close()
+
+
+@pytest.mark.integration
+def test_guard_construction_with_no_list_anywhere_stays_fail_closed(
+    tmp_path: Path, platform: ReferencePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CG_TEST_PLATFORM_SECRET", DEFAULT_SECRET)
+    with serve(platform) as server:  # the platform has no list for the region: 404
+        guard = platform_guard(write_config(tmp_path, server.url))
+        (fetched,) = guard.list_fetches
+        assert fetched.status == "unavailable" and fetched.version is None
+        with pytest.raises(ConfigError, match=r"320100.*creditguard sync"):
+            guard.check(ORG, step="procurement.bid", region="320100")
+        guard.close()
+
+
+def test_refresh_zero_leaves_fetching_to_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No server at all: a fetch would fail; with refresh 0 none is tried.
+    monkeypatch.setenv("CG_TEST_PLATFORM_SECRET", DEFAULT_SECRET)
+    guard = platform_guard(
+        write_config(tmp_path, "http://127.0.0.1:9", measures="platform_refresh_s = 0.0")
+    )
+    assert guard.list_fetches == []
+    guard.close()

@@ -15,14 +15,22 @@ the last good list on disk (:class:`~creditguard.measures.platform_lists.Platfor
   nothing kept.
 
 Guards load what is kept when they are built
-(:func:`~creditguard.measures.installed.build_catalog`).
+(:func:`~creditguard.measures.installed.build_catalog`); before that, a guard
+being built fetches the regions whose kept list is missing or older than
+``[measures] platform_refresh_s`` (:func:`fetch_due_lists`), waiting at most
+``platform_fetch_timeout_s`` for all of them together: construction stays
+fast (nothing is asked while the kept lists are fresh), and a platform that
+is slow or down leaves the last good list in force (or the region awaited,
+refusing checks, when none was ever kept).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,16 +39,19 @@ import httpx
 from creditguard.errors import MeasureListError, SourceError, SourceUnavailable
 
 if TYPE_CHECKING:
+    import pluggy
+
     from creditguard.channels import ListChannel
     from creditguard.config import Config
     from creditguard.measures.basis import BasisPolicy
     from creditguard.measures.platform_lists import PlatformListStore
 
-__all__ = ["ListFetch", "PlatformLists", "platform_list_dir"]
+__all__ = ["ListFetch", "PlatformLists", "fetch_due_lists", "platform_list_dir"]
 
 log = logging.getLogger("creditguard.measures")
 
 Status = Literal["activated", "unchanged", "refused", "unavailable", "not_configured"]
+Trigger = Literal["sync", "push", "start"]
 
 
 def platform_list_dir(config: Config) -> Path:
@@ -60,7 +71,9 @@ class ListFetch:
 
     region: str
     status: Status
-    trigger: Literal["sync", "push"] = "sync"
+    #: ``sync`` (creditguard sync), ``push`` (after measure_list.published), ``start`` (a
+    #: guard being built fetched a list missing or older than platform_refresh_s)
+    trigger: Trigger = "sync"
     version: str | None = None
     rejected: tuple[dict[str, Any], ...] = ()
     error: str | None = None
@@ -152,6 +165,9 @@ class PlatformLists:
             log.warning("platform measure list %s not fetched: %s", region, exc)
             return ListFetch(region, "unavailable", trigger, before, error=str(exc))
         if answer.not_modified:
+            if kept is not None:
+                # Confirmed current now: the refresh age counts from here.
+                self.store.save(replace(kept, fetched_at=datetime.now().astimezone().isoformat()))
             return ListFetch(region, "unchanged", trigger, before)
         name = f"{self.channel.name} {region}"  # as in "platform measure list jiangsu 320100"
         try:
@@ -183,3 +199,71 @@ class PlatformLists:
             for p in accepted.rejected
         )
         return ListFetch(region, "activated", trigger, lst.version, rejected)
+
+
+def _due(store: PlatformListStore, region: str, max_age_s: float, now: float) -> bool:
+    """Whether ``region``'s kept list is missing, unreadable or older than ``max_age_s``."""
+    try:
+        kept = store.load(region)
+    except MeasureListError:
+        return True
+    if kept is None or not kept.fetched_at:
+        return True
+    try:
+        fetched = datetime.fromisoformat(kept.fetched_at).timestamp()
+    except ValueError:
+        return True
+    return now - fetched > max_age_s
+
+
+def fetch_due_lists(
+    config: Config,
+    pm: pluggy.PluginManager | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    now: float | None = None,
+) -> list[ListFetch]:
+    """Fetch, for a guard being built, each platform region whose kept list is missing or old.
+
+    Bounded by ``[measures] platform_fetch_timeout_s`` for all regions
+    together; never raises for the platform's sake: a failure is logged and
+    returned (``unavailable`` / ``refused``) and what is kept stays in force.
+    No platform channel configured (or ``platform_refresh_s = 0``): nothing
+    is fetched and ``creditguard sync`` remains the way lists arrive.
+    """
+    from creditguard.channels import list_channel, open_channel
+    from creditguard.errors import CreditGuardError
+    from creditguard.measures.installed import basis_policy
+    from creditguard.measures.platform_lists import PlatformListStore
+
+    m = config.measures
+    if not m.platform_regions or m.platform_refresh_s == 0:
+        return []
+    store = PlatformListStore(platform_list_dir(config))
+    at = time.time() if now is None else now
+    due = [r for r in m.platform_regions if _due(store, r, m.platform_refresh_s, at)]
+    if not due:
+        return []
+    try:
+        channel = open_channel(config, pm)
+        if channel is None:
+            return []
+        lists = PlatformLists(list_channel(channel), store, due, policy=basis_policy(config))
+    except CreditGuardError as exc:
+        log.warning("platform measure lists %s not fetched: %s", ", ".join(due), exc)
+        return [ListFetch(r, "unavailable", "start", error=str(exc)) for r in due]
+    out: list[ListFetch] = []
+    deadline = time.monotonic() + m.platform_fetch_timeout_s
+    with httpx.Client(transport=transport, timeout=m.platform_fetch_timeout_s) as client:
+        for region in due:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                why = (
+                    f"not fetched within platform_fetch_timeout_s ({m.platform_fetch_timeout_s} s)"
+                )
+                log.warning("platform measure list %s: %s", region, why)
+                out.append(ListFetch(region, "unavailable", "start", error=why))
+                continue
+            client.timeout = httpx.Timeout(left)
+            out.append(replace(lists.fetch(client, region), trigger="start"))
+    return out
