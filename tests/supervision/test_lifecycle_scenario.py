@@ -1,13 +1,16 @@
 """One listed subject from order to repair: refused at each rule-breaking step, every event sent once.
 
 Real SQLite files (store and outbox), a loopback reference platform, the
-platform adapter's channel.
+platform adapter's channel. Every test runs twice: over the SQLite store and
+over the PostgreSQL store (a schema of its own per test): same rules, same
+results.
 """
 
 from __future__ import annotations
 
 import stat
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from creditguard.supervision import (
     Lifecycle,
     NoRuleSetConfigured,
     RuleBroken,
+    SqliteSupervisionStore,
     SupervisionStore,
 )
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET
@@ -63,9 +67,30 @@ ADOPT_893 = config_from_dict(
 ).supervision
 
 
+_STORES: dict[Path, str] = {}  # a test's tmp_path -> its store (a file or a DSN)
+
+
+@pytest.fixture(
+    autouse=True, params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store every lifecycle of the test shares: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        _STORES[tmp_path] = str(tmp_path / "supervision.db")
+        yield _STORES[tmp_path]
+        _STORES.pop(tmp_path, None)
+        return
+    from core._pgmirror import pg_schema_dsn
+
+    with pg_schema_dsn() as dsn:
+        _STORES[tmp_path] = dsn
+        yield dsn
+        _STORES.pop(tmp_path, None)
+
+
 def lifecycle(tmp_path: Path, unit: str = AUTH, config: SupervisionConfig = ADOPT_893) -> Lifecycle:
     return Lifecycle(
-        SupervisionStore(tmp_path / "supervision.db"),
+        SupervisionStore(_STORES[tmp_path]),
         SqliteOutbox(str(tmp_path / "outbox.db")),
         unit_code=unit,
         config=config,
@@ -265,7 +290,8 @@ def test_order_to_repair_with_each_rule_enforced_and_each_event_delivered_once(
         "interview_kind": "warning",
         "attendee": {"name": "张三", "role": "responsible_person"},
     }
-    assert stat.S_IMODE((tmp_path / "supervision.db").stat().st_mode) == 0o600
+    if isinstance(lc.store, SqliteSupervisionStore):
+        assert stat.S_IMODE((tmp_path / "supervision.db").stat().st_mode) == 0o600
     lc.close()
     other.close()
 

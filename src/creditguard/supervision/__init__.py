@@ -9,7 +9,8 @@
     disclosure  Disclosures (spec §11): deadlines in working days, masking, withdrawal
     history     a subject's events for people, persons masked
     report      evaluation figures per region (§19)
-    store       the embedded SQLite store (owner-only)
+    store       the store's queries; store_sqlite the embedded file (owner-only),
+                store_pg PostgreSQL (beside a PostgreSQL outbox)
 
 See docs/supervision.md.
 """
@@ -27,6 +28,7 @@ from creditguard.supervision.packs import (
     repair_pack_for,
 )
 from creditguard.supervision.store import Listing, StoredDisclosure, SupervisionStore
+from creditguard.supervision.store_sqlite import SqliteSupervisionStore
 
 __all__ = [
     "EVENT_TYPES",
@@ -40,6 +42,7 @@ __all__ = [
     "RepairAssessment",
     "RepairPack",
     "RuleBroken",
+    "SqliteSupervisionStore",
     "StoredDisclosure",
     "SupervisionEvent",
     "SupervisionStore",

@@ -19,20 +19,22 @@ the event's day (:mod:`creditguard.supervision.packs`); with none,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from creditguard.clock import CST
 from creditguard.codes import parse_code
 from creditguard.config import Config, SupervisionConfig
 from creditguard.errors import ConfigError, InputError, StorageError
 from creditguard.models import CreditRecord
-from creditguard.outbox import Outbox
+from creditguard.outbox import Outbox, OutboxItem
 from creditguard.supervision.errors import RuleBroken, UnknownListing
 from creditguard.supervision.events import SupervisionEvent, event_item
 from creditguard.supervision.packs import LifecyclePack, lifecycle_pack_for, repair_pack_for
@@ -44,9 +46,40 @@ _ROLES = frozenset({"legal_representative", "responsible_person", "related_perso
 
 
 def supervision_store_path(config: Config) -> str:
-    """The store the configuration names: ``[supervision] path``, default ``<data_dir>/supervision.db``."""
+    """The store the configuration names: a SQLite file or a PostgreSQL DSN.
+
+    ``[supervision] path`` (a file relative to the config file's folder, or a
+    ``postgresql://`` DSN); without it, the PostgreSQL database of a
+    ``postgresql://`` outbox (``[outbox] path``), else ``<data_dir>/supervision.db``.
+    """
+    from creditguard.case_desk import outbox_target
+    from creditguard.journal_pg import is_dsn
+
     path = config.supervision.path
-    return str(config.data_dir / "supervision.db") if path is None else str(config.path(path))
+    if path is not None:
+        return path if is_dsn(path) else str(config.path(path))
+    outbox = outbox_target(config)
+    return outbox if is_dsn(outbox) else str(config.data_dir / "supervision.db")
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _one_step_per_listing(
+    step: Callable[Concatenate[Lifecycle, str, _P], _R],
+) -> Callable[Concatenate[Lifecycle, str, _P], _R]:
+    """Run a step holding its listing, so its rule checks and its event are one transaction.
+
+    Two processes recording for the same listing then take turns, and the
+    second sees the first's event: once-per-listing rules cannot both pass.
+    """
+
+    @functools.wraps(step)
+    def held(self: Lifecycle, record_id: str, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return self._held(record_id, lambda: step(self, record_id, *args, **kwargs))
+
+    return held
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +147,7 @@ class Lifecycle:
         self.unit_code = unit_code
         self.config = config if config is not None else SupervisionConfig()
         self._clock = clock
+        self._step = threading.local()  # the events of a held step, shared once it committed
 
     @classmethod
     def from_config(cls, config: Config) -> Lifecycle:
@@ -124,7 +158,7 @@ class Lifecycle:
         if not config.guard.unit_code:
             raise ConfigError("the supervision lifecycle needs [guard] unit_code (the acting unit)")
         return cls(
-            SupervisionStore(supervision_store_path(config)),
+            SupervisionStore(supervision_store_path(config)),  # SQLite or PostgreSQL
             open_outbox(outbox_target(config)),
             unit_code=config.guard.unit_code,
             config=config.supervision,
@@ -226,14 +260,46 @@ class Lifecycle:
             day=when.date().isoformat(),
             outbox_key=item.key,
         )
+        pending: list[tuple[SupervisionEvent, OutboxItem]] | None = getattr(
+            self._step, "pending", None
+        )
+        if pending is not None:
+            pending.append((event, item))  # queued once the step's transaction committed
+        else:
+            self._share([(event, item)])
+        return event
+
+    def _share(self, emitted: Sequence[tuple[SupervisionEvent, OutboxItem]]) -> None:
+        """Queue stored events for the platform, all or none; events the outbox refused are unstored."""
+        if not emitted:
+            return
         try:
-            self.outbox.enqueue(item)
+            self.outbox.enqueue_many([item for _ev, item in emitted])
         except Exception as exc:
-            self.store.remove_event(event.event_id)
+            for ev, _item in emitted:
+                self.store.remove_event(ev.event_id)
             if isinstance(exc, StorageError):
                 raise
-            raise StorageError(f"the outbox could not take event {event.event_id}: {exc}") from exc
-        return event
+            ids = ", ".join(ev.event_id for ev, _item in emitted)
+            raise StorageError(f"the outbox could not take event {ids}: {exc}") from exc
+
+    def _held(self, record_id: str, run: Callable[[], _R]) -> _R:
+        """``run()`` holding the listing: its checks and events one transaction, then shared.
+
+        A step that fails undoes every event it stored (a refused interview
+        leaves no overdue mark either); the outbox only sees committed events.
+        """
+        if getattr(self._step, "pending", None) is not None:  # already inside a held step
+            return run()
+        self._step.pending = []
+        try:
+            with self.store.listing_lock(record_id):
+                out = run()
+            emitted = self._step.pending
+        finally:
+            self._step.pending = None
+        self._share(emitted)
+        return out
 
     # --- rectification (§2) -----------------------------------------------------------
 
@@ -244,6 +310,7 @@ class Lifecycle:
             return date.fromisoformat(str(orders[-1].data["deadline"]))
         return self._listing(record_id).record.rectify_by
 
+    @_one_step_per_listing
     def order_rectification(
         self,
         record_id: str,
@@ -282,6 +349,7 @@ class Lifecycle:
         data = {"requirements": requirements, "deadline": deadline.isoformat(), "public": public}
         return self._emit(listing, "rectification.ordered", data, when)
 
+    @_one_step_per_listing
     def confirm_rectification(
         self, record_id: str, *, confirmed_on: date, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -327,6 +395,10 @@ class Lifecycle:
             listing, "rectification.overdue", {"deadline": deadline.isoformat()}, when
         )
 
+    def _overdue_now(self, listing: Listing, when: datetime) -> SupervisionEvent | None:
+        fresh = self.store.listing(listing.record.record_id)  # as of the lock
+        return None if fresh is None else self._overdue_event(fresh, when.date(), when)
+
     def mark_overdue(self, *, at: datetime | None = None) -> list[SupervisionEvent]:
         """Emit ``rectification.overdue`` once for every listing whose deadline passed unconfirmed.
 
@@ -342,7 +414,9 @@ class Lifecycle:
                 self.pack(listing.record.record_id, when.date())
             except NoRuleSetConfigured:
                 continue
-            ev = self._overdue_event(listing, when.date(), when)
+            ev = self._held(
+                listing.record.record_id, functools.partial(self._overdue_now, listing, when)
+            )
             if ev is not None:
                 out.append(ev)
         return out
@@ -414,6 +488,7 @@ class Lifecycle:
             out["code"] = parse_code(str(code)).code
         return out
 
+    @_one_step_per_listing
     def hold_interview(
         self, record_id: str, *, kind: str, attendee: Mapping[str, Any], at: datetime | None = None
     ) -> SupervisionEvent:
@@ -425,6 +500,7 @@ class Lifecycle:
             listing, "interview.held", {"interview_kind": kind, "attendee": person}, when
         )
 
+    @_one_step_per_listing
     def record_interview_refusal(
         self, record_id: str, *, kind: str, detail: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -439,6 +515,7 @@ class Lifecycle:
 
     # --- commitments (§§9, 17), training (§10), reports (§11), consulting (§12) -------
 
+    @_one_step_per_listing
     def make_commitment(
         self, record_id: str, *, text: str, published_url: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -459,6 +536,7 @@ class Lifecycle:
             when,
         )
 
+    @_one_step_per_listing
     def report_breach(
         self, record_id: str, *, commitment_event_id: str, detail: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -486,6 +564,7 @@ class Lifecycle:
             if ev.type == "commitment.breached"
         ]
 
+    @_one_step_per_listing
     def record_training(
         self,
         record_id: str,
@@ -547,6 +626,7 @@ class Lifecycle:
 
     # --- responsible persons (§8) -----------------------------------------------------
 
+    @_one_step_per_listing
     def name_responsible_person(
         self, record_id: str, *, code: str, name: str, role: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -666,6 +746,7 @@ class Lifecycle:
             record_id, as_of, pack.name, decided, tuple(missing), from_date, notes=tuple(notes)
         )
 
+    @_one_step_per_listing
     def apply_repair(
         self, record_id: str, *, tier: str | None = None, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -691,6 +772,7 @@ class Lifecycle:
         detail = "; ".join(a.notes) or "requirements met"
         return self._emit(listing, "repair.applied", {"rules": a.rules, "detail": detail}, when)
 
+    @_one_step_per_listing
     def decide_repair(
         self, record_id: str, *, granted: bool, detail: str, at: datetime | None = None
     ) -> SupervisionEvent:

@@ -121,8 +121,8 @@ class CommitmentBreaches:
     ) -> list[AppliedMeasure] | None:
         """The breach measure when the subject broke a commitment on or before ``as_of``."""
         if self._owns_store and os.getpid() != self._pid:
-            # A forked worker never uses its parent's SQLite connection: its own file handle.
-            self.store = SupervisionStore(self.store.path)
+            # A forked worker never uses its parent's connection: its own file handle or socket.
+            self.store = self.store.reopen()
             self._pid = os.getpid()
         breaches = [
             (ev, region, day)

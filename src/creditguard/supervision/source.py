@@ -27,6 +27,7 @@ subject.
 name = "supervision"
 type = "supervision"
 # path = "var/supervision.db"   # default <data_dir>/supervision.db, as [supervision] path
+#                                # (or the postgresql:// DSN of a PostgreSQL store)
 ```
 """
 
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from creditguard.errors import ConfigError, SourceUnavailable, StorageError
+from creditguard.journal_pg import is_dsn
 from creditguard.models import CreditRecord, StatusChange, SubjectRecords
 from creditguard.supervision.store import Listing, SupervisionStore
 
@@ -72,19 +74,21 @@ class SupervisionSource:
 
     def __init__(self, path: str | os.PathLike[str], *, name: str = "supervision") -> None:
         self.name = name
-        self.path = Path(path)
+        # A postgresql:// DSN stays a string (a Path would fold its "//"); a file becomes a Path.
+        self.path: str | Path = path if isinstance(path, str) and is_dsn(path) else Path(path)
         self._store: SupervisionStore | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SupervisionSource({self.name!r}, {str(self.path)!r})"
+        shown = str(self.path) if isinstance(self.path, Path) else "<dsn hidden>"
+        return f"SupervisionSource({self.name!r}, {shown!r})"
 
     def _open(self) -> SupervisionStore:
         with self._lock:
             if self._store is not None and self._pid == os.getpid():
                 return self._store
-            if not self.path.exists():
+            if isinstance(self.path, Path) and not self.path.exists():
                 raise SourceUnavailable(
                     f"supervision store {self.path} does not exist "
                     "(check the source's path against [supervision] path)",
@@ -149,6 +153,8 @@ def supervision_source(
         )
     if path is not None and (not isinstance(path, str) or not path.strip()):
         raise ConfigError(f"source {name!r} (type supervision): path must be a file name")
+    if path is not None and is_dsn(path):
+        return SupervisionSource(path, name=name)  # the PostgreSQL store
     if path is None:
         full = Path(data_dir) / "supervision.db"
     else:
