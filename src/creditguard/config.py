@@ -234,7 +234,9 @@ class SupervisionConfig(_Strict):
     or lifecycle commands say that no rule set is configured (FACTS §4.1).
     """
 
-    path: str | None = None  # SQLite store, default <data_dir>/supervision.db
+    # SQLite file or postgresql:// DSN; default: a PostgreSQL outbox's database, else
+    # <data_dir>/supervision.db
+    path: str | None = None
     holidays_dir: str | None = None  # operator-added YYYY.toml holiday schedules
     #: region (6 digits) -> packs it follows for the lifecycle, by date
     rules: dict[str, tuple[RulePackAdoption, ...]] = Field(default_factory=dict)
