@@ -15,6 +15,7 @@ read as a clean list). Removed records stay as tombstones with their
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sqlite3
@@ -29,7 +30,7 @@ from typing import Final
 from creditguard._files import prepare_private_file
 from creditguard.clock import CST
 from creditguard.errors import SourceUnavailable, StorageError
-from creditguard.mirror import _rules
+from creditguard.mirror import _filter, _rules
 from creditguard.mirror._rules import DEFAULT_MAX_AGE_S, MirrorStats, carry_history
 from creditguard.mirror.importer import ImportReport, run_import
 from creditguard.models import CreditRecord, Subject, SubjectRecords, trusted
@@ -38,8 +39,16 @@ __all__ = ["DEFAULT_MAX_AGE_S", "MirrorStats", "SqliteMirror", "carry_history"]
 
 #: How often a reading connection re-checks that its file is still the one on disk.
 _RECHECK_S: Final = 1.0
+#: After a failed filter build, lookups use SQL alone this long before another try.
+_FILTER_RETRY_S: Final = 30.0
+#: Up to this many records, the first lookup builds the filter itself (a few ms per
+#: 10,000); a larger mirror's is built by a background thread while lookups use SQL.
+_FILTER_INLINE_RECORDS: Final = 100_000
 
-_SCHEMA = """
+log = logging.getLogger("creditguard.mirror")
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS subjects (
     code TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -60,6 +69,8 @@ CREATE TABLE IF NOT EXISTS mirror_state (
     synced_at REAL
 );
 """
+    + _filter.SCHEMA
+)
 
 # One statement, three index probes: the subject row (kind 0), its records (kind 1) and the
 # mirror's last load (kind 2 when only imported from files, 3 once synced from the platform).
@@ -97,6 +108,14 @@ class SqliteMirror:
         self._pid = os.getpid()
         self._speaks: bool | None = None
         self._as_of: tuple[float, datetime] = (math.nan, datetime.min)
+        # The membership filter (see creditguard.mirror._filter), shared by the threads.
+        self._filter: _filter.CodeFilter | None = None
+        self._filter_lock = threading.Lock()
+        self._filter_building = 0  # pid of the process whose thread builds it
+        self._filter_retry_at = 0.0
+        # Commits through this object: a write on a reader's own connection does not
+        # change that connection's data_version, so the filter's readers count these too.
+        self._writes = 0
 
     def __repr__(self) -> str:
         return f"SqliteMirror({str(self.path)!r})"
@@ -178,6 +197,7 @@ class SqliteMirror:
         if conn is not None:
             conn.close()
         local.conn = None
+        local.filter_seen = None  # a new connection's data_version starts afresh
 
     def _missing(self) -> SourceUnavailable:
         return SourceUnavailable(
@@ -214,6 +234,8 @@ class SqliteMirror:
             except sqlite3.Error as exc:
                 conn.execute("ROLLBACK")
                 raise StorageError(f"mirror {self.path}: commit failed: {exc}") from exc
+            finally:
+                self._writes += 1
 
     # -- reading -----------------------------------------------------------------
 
@@ -238,6 +260,45 @@ class SqliteMirror:
         self, conn: sqlite3.Connection, codes: Sequence[str], include_related: bool
     ) -> dict[str, SubjectRecords]:
         out: dict[str, SubjectRecords] = {}
+        current = self._current_filter(conn)
+        if current is not None:
+            flt, (last_load, synced) = current
+            clean_as_of: datetime | None = None
+            held: list[str] = []
+            for code in codes:
+                if flt.might_hold(code):
+                    held.append(code)
+                    continue
+                # Not in the mirror: the answer a lookup would give, without SQL.
+                if clean_as_of is None:
+                    clean_as_of = self._fresh(last_load)
+                    self._speaks = synced
+                out[code] = trusted(
+                    SubjectRecords,
+                    code=code,
+                    subject=None,
+                    records=(),
+                    found=False,
+                    possible_matches=(),
+                    data_as_of=clean_as_of,
+                )
+            if not held:
+                return out
+            if out:  # answers in the order asked, as without the filter
+                asked, codes = codes, held
+                self._lookup_sql(conn, codes, include_related, out)
+                return {code: out[code] for code in asked}
+            codes = held
+        self._lookup_sql(conn, codes, include_related, out)
+        return out
+
+    def _lookup_sql(
+        self,
+        conn: sqlite3.Connection,
+        codes: Sequence[str],
+        include_related: bool,
+        out: dict[str, SubjectRecords],
+    ) -> None:
         for code in codes:
             rows = conn.execute(_LOOKUP, (code,)).fetchall()
             subject = None
@@ -265,7 +326,101 @@ class SqliteMirror:
                 possible_matches=(),
                 data_as_of=as_of,
             )
-        return out
+
+    # -- the membership filter -------------------------------------------------------
+
+    def _current_filter(
+        self, conn: sqlite3.Connection
+    ) -> tuple[_filter.CodeFilter, tuple[float | None, bool]] | None:
+        """The filter, current for everything ``conn`` can see, and the load state; None: use SQL.
+
+        Current means: nothing was committed since this connection last
+        checked (``data_version`` and this object's write count unchanged),
+        or the codes logged since have been added now.
+        """
+        local = self._thread()
+        writes = self._writes
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        f = self._filter
+        if f is not None and getattr(local, "filter_seen", None) == (f, version, writes):
+            state: tuple[float | None, bool] = local.filter_state
+            return f, state
+        with self._filter_lock:
+            f = self._filter
+            if f is None or f.ident != local.ident or not _filter.catch_up(conn, f):
+                self._filter = None
+                local.filter_seen = None
+                (size,) = conn.execute("SELECT max(rowid) FROM records").fetchone()
+                if (size or 0) > _FILTER_INLINE_RECORDS:
+                    self._build_filter_later()
+                    return None
+            if self._filter is None:
+                self._filter = f = self._built_filter(conn, local.ident)
+            if f is None:
+                return None
+            row = conn.execute(
+                "SELECT loaded_at, synced_at IS NOT NULL FROM mirror_state"
+            ).fetchone()
+            local.filter_state = (row[0], bool(row[1])) if row is not None else (None, False)
+            # The filter object in the key: a rebuilt one (or another file's) is checked again.
+            local.filter_seen = (f, version, writes)
+            return f, local.filter_state
+
+    def load_filter(self) -> None:
+        """Build the membership filter now, in this thread (else the first lookups start it in the background).
+
+        Until it is built, lookups read SQLite for every code; the answers are
+        the same either way.
+        """
+        self._connection(create=False)  # the file exists, and has the filter's tables
+        self._filter_retry_at = 0.0
+        self._build_filter(os.getpid())
+
+    def _build_filter_later(self) -> None:
+        pid = os.getpid()
+        if self._filter_building == pid or time.monotonic() < self._filter_retry_at:
+            return
+        self._filter_building = pid
+        threading.Thread(
+            target=self._build_filter, args=(pid,), name="creditguard-mirror-filter", daemon=True
+        ).start()
+
+    def _built_filter(self, conn: sqlite3.Connection, ident: object) -> _filter.CodeFilter | None:
+        """A filter of what ``conn`` sees now, built in this thread; None when that fails."""
+        if time.monotonic() < self._filter_retry_at:
+            return None
+        try:
+            if conn.in_transaction:
+                return _filter.build(conn, ident)
+            conn.execute("BEGIN")  # one snapshot: the log position and the tables agree
+            try:
+                return _filter.build(conn, ident)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._filter_retry_at = time.monotonic() + _FILTER_RETRY_S
+            log.warning("mirror %s: membership filter not built: %s", self.path, exc)
+            return None
+
+    def _build_filter(self, pid: int) -> None:
+        try:
+            ident = self._identity()
+            uri = self.path.absolute().as_uri() + "?mode=rw"  # never creates the file
+            conn = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
+            try:
+                conn.execute("BEGIN")  # one snapshot: the log position and the tables agree
+                built = _filter.build(conn, ident)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            with self._filter_lock:
+                if self._identity() == ident and os.getpid() == pid:
+                    self._filter = built
+        except (OSError, sqlite3.Error) as exc:  # lookups go on with SQL alone
+            self._filter_retry_at = time.monotonic() + _FILTER_RETRY_S
+            log.warning("mirror %s: membership filter not built: %s", self.path, exc)
+        finally:
+            self._filter_building = 0
 
     def _fresh(self, loaded: float | None) -> datetime:
         """The last load as a CST datetime, or :class:`SourceUnavailable` when it does not vouch."""
@@ -403,10 +558,13 @@ class SqliteMirror:
             try:
                 report = run_import(conn, lines, name=name)
                 conn.execute(_SET_STATE.format(col="imported_at"), (self._clock(),))
+                for statement in _filter.NEW_EPOCH:  # readers' filters are built again
+                    conn.execute(statement)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("ROLLBACK" if dry_run else "COMMIT")
+            self._writes += 1
         except sqlite3.Error as exc:
             raise StorageError(
                 f"mirror {self.path}: import failed, nothing imported: {exc}"
