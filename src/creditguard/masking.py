@@ -42,6 +42,7 @@ LOGGERS_MASKED: tuple[str, ...] = (
     "creditguard.cases",
     "creditguard.journal",
     "creditguard.measures",
+    "creditguard.mirror",
     "creditguard.outbox",
     "creditguard.plugins",
     "creditguard.push_feed",
