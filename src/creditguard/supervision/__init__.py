@@ -5,6 +5,8 @@
     packs       dated rule packs: notice 893's lifecycle rules, repair rules over time
     lifecycle   Lifecycle: rectification, interviews, commitments, training, reports,
                 consulting, responsible persons, repair — each step checked, stored, shared
+    recorder    EventRecorder: one step on one listing held, its events stored and queued
+    repair      RepairAssessment: may a subject apply for repair now, what is missing
     events      SupervisionEvent (spec §10) and its outbox item
     disclosure  Disclosures (spec §11): deadlines in working days, masking, withdrawal
     history     a subject's events for people, persons masked

@@ -15,6 +15,10 @@ rectification shows as pending until the platform reports the record
 ``rectified``. Rules come from the pack in force for the record's region and
 the event's day (:mod:`creditguard.supervision.packs`); with none,
 :class:`NoRuleSetConfigured`.
+
+How a step holds its listing, stores its event and queues it is
+:mod:`creditguard.supervision.recorder`; what repair needs is
+:mod:`creditguard.supervision.repair` (``RepairAssessment`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -22,22 +26,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import threading
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
-from creditguard.clock import CST
 from creditguard.codes import parse_code
-from creditguard.config import Config, SupervisionConfig
-from creditguard.errors import ConfigError, InputError, StorageError
+from creditguard.config import Config
+from creditguard.errors import ConfigError, InputError
 from creditguard.models import CreditRecord
-from creditguard.outbox import Outbox, OutboxItem
-from creditguard.supervision.errors import RuleBroken, UnknownListing
-from creditguard.supervision.events import SupervisionEvent, event_item
-from creditguard.supervision.packs import LifecyclePack, lifecycle_pack_for, repair_pack_for
+from creditguard.supervision.errors import RuleBroken
+from creditguard.supervision.events import SupervisionEvent
+from creditguard.supervision.packs import LifecyclePack, repair_pack_for
+from creditguard.supervision.recorder import EventRecorder, one_step_per_listing
+from creditguard.supervision.repair import (
+    RepairAssessment,
+    assess_repair,
+    court_route,
+    training_hours,
+)
 from creditguard.supervision.store import Listing, SupervisionStore
 
 __all__ = ["Lifecycle", "RepairAssessment", "supervision_store_path"]
@@ -62,92 +68,8 @@ def supervision_store_path(config: Config) -> str:
     return outbox if is_dsn(outbox) else str(config.data_dir / "supervision.db")
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _one_step_per_listing(
-    step: Callable[Concatenate[Lifecycle, str, _P], _R],
-) -> Callable[Concatenate[Lifecycle, str, _P], _R]:
-    """Run a step holding its listing, so its rule checks and its event are one transaction.
-
-    Two processes recording for the same listing then take turns, and the
-    second sees the first's event: once-per-listing rules cannot both pass.
-    """
-
-    @functools.wraps(step)
-    def held(self: Lifecycle, record_id: str, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return self._held(record_id, lambda: step(self, record_id, *args, **kwargs))
-
-    return held
-
-
-@dataclass(frozen=True, slots=True)
-class RepairAssessment:
-    """Whether a subject may apply for repair of a record now, what is missing, and from when.
-
-    ``may_apply`` is None when the rules in force leave it open (a period not
-    confirmed, a tier not given): never read None as yes.
-    """
-
-    record_id: str
-    as_of: date
-    rules: str | None
-    may_apply: bool | None
-    missing: tuple[str, ...] = ()
-    from_date: date | None = None
-    route: str = "credit_china"  # or "court" for 失信被执行人 records
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping."""
-        return {
-            "record_id": self.record_id,
-            "as_of": self.as_of.isoformat(),
-            "rules": self.rules,
-            "may_apply": self.may_apply,
-            "missing": list(self.missing),
-            "from_date": None if self.from_date is None else self.from_date.isoformat(),
-            "route": self.route,
-            "notes": list(self.notes),
-        }
-
-
-def _add_months(day: date, months: int) -> date:
-    y, m = divmod(day.month - 1 + months, 12)
-    year, month = day.year + y, m + 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, d)
-        except ValueError:
-            continue
-    raise ValueError(day)  # pragma: no cover
-
-
-def _now() -> datetime:
-    return datetime.now(CST)
-
-
-class Lifecycle:
+class Lifecycle(EventRecorder):
     """Runs the lifecycle for one acting unit (``unit_code``) over a store and an outbox."""
-
-    def __init__(
-        self,
-        store: SupervisionStore,
-        outbox: Outbox,
-        *,
-        unit_code: str,
-        config: SupervisionConfig | None = None,
-        clock: Callable[[], datetime] = _now,
-    ) -> None:
-        if not unit_code:
-            raise ConfigError("the supervision lifecycle needs [guard] unit_code (the acting unit)")
-        self.store = store
-        self.outbox = outbox
-        self.unit_code = unit_code
-        self.config = config if config is not None else SupervisionConfig()
-        self._clock = clock
-        self._step = threading.local()  # the events of a held step, shared once it committed
 
     @classmethod
     def from_config(cls, config: Config) -> Lifecycle:
@@ -163,11 +85,6 @@ class Lifecycle:
             unit_code=config.guard.unit_code,
             config=config.supervision,
         )
-
-    def close(self) -> None:
-        """Close the store and the outbox."""
-        self.store.close()
-        self.outbox.close()
 
     # --- listings ---------------------------------------------------------------------
 
@@ -191,116 +108,6 @@ class Lifecycle:
         self._listing(record_id)
         self.store.set_platform_status(record_id, status, on.isoformat())
 
-    def _listing(self, record_id: str) -> Listing:
-        listing = self.store.listing(record_id)
-        if listing is None:
-            raise UnknownListing(
-                f"no listing {record_id!r} under supervision: register the record first"
-            )
-        return listing
-
-    @staticmethod
-    def _region(record: CreditRecord) -> str:
-        if record.region:
-            return record.region
-        head = record.authority.code[:6]
-        return head if head.isdigit() else ""
-
-    def pack(self, record_id: str, day: date) -> LifecyclePack:
-        """The lifecycle pack for the record's region on ``day`` (:class:`NoRuleSetConfigured` if none)."""
-        return lifecycle_pack_for(self.config, self._region(self._listing(record_id).record), day)
-
-    # --- helpers ----------------------------------------------------------------------
-
-    def _at(self, at: datetime | None) -> datetime:
-        when = self._clock() if at is None else at
-        if when.tzinfo is None:
-            raise InputError("event time must carry a UTC offset (China Standard Time is +08:00)")
-        return when.astimezone(CST)
-
-    def _authority_only(self, listing: Listing, rule: str, pack: str, what: str) -> None:
-        authority = listing.record.authority.code
-        if not authority:
-            raise RuleBroken(
-                rule,
-                f"record {listing.record.record_id} names no identifying department",
-                pack=pack,
-            )
-        if authority != self.unit_code:
-            raise RuleBroken(
-                rule,
-                f"{what} is for the identifying department {authority} (谁认定、谁约谈), "
-                f"not for unit {self.unit_code}",
-                pack=pack,
-            )
-
-    def _events(self, record_id: str, *types: str) -> list[SupervisionEvent]:
-        return [
-            ev
-            for ev, _, _ in self.store.events(record_id=record_id)
-            if not types or ev.type in types
-        ]
-
-    def _emit(
-        self, listing: Listing, type_: str, data: Mapping[str, Any], when: datetime
-    ) -> SupervisionEvent:
-        event = SupervisionEvent(
-            event_id=f"{self.unit_code}-{when:%Y}-{uuid.uuid4().hex[:16]}",
-            type=type_,
-            subject_code=listing.subject_code,
-            record_id=listing.record.record_id,
-            unit_code=self.unit_code,
-            at=when.isoformat(timespec="seconds"),
-            data=dict(data),
-        )
-        item = event_item(event)
-        self.store.add_event(
-            event,
-            region=self._region(listing.record),
-            day=when.date().isoformat(),
-            outbox_key=item.key,
-        )
-        pending: list[tuple[SupervisionEvent, OutboxItem]] | None = getattr(
-            self._step, "pending", None
-        )
-        if pending is not None:
-            pending.append((event, item))  # queued once the step's transaction committed
-        else:
-            self._share([(event, item)])
-        return event
-
-    def _share(self, emitted: Sequence[tuple[SupervisionEvent, OutboxItem]]) -> None:
-        """Queue stored events for the platform, all or none; events the outbox refused are unstored."""
-        if not emitted:
-            return
-        try:
-            self.outbox.enqueue_many([item for _ev, item in emitted])
-        except Exception as exc:
-            for ev, _item in emitted:
-                self.store.remove_event(ev.event_id)
-            if isinstance(exc, StorageError):
-                raise
-            ids = ", ".join(ev.event_id for ev, _item in emitted)
-            raise StorageError(f"the outbox could not take event {ids}: {exc}") from exc
-
-    def _held(self, record_id: str, run: Callable[[], _R]) -> _R:
-        """``run()`` holding the listing: its checks and events one transaction, then shared.
-
-        A step that fails undoes every event it stored (a refused interview
-        leaves no overdue mark either); the outbox only sees committed events.
-        """
-        if getattr(self._step, "pending", None) is not None:  # already inside a held step
-            return run()
-        self._step.pending = []
-        try:
-            with self.store.listing_lock(record_id):
-                out = run()
-            emitted = self._step.pending
-        finally:
-            self._step.pending = None
-        self._share(emitted)
-        return out
-
     # --- rectification (§2) -----------------------------------------------------------
 
     def deadline(self, record_id: str) -> date | None:
@@ -310,7 +117,7 @@ class Lifecycle:
             return date.fromisoformat(str(orders[-1].data["deadline"]))
         return self._listing(record_id).record.rectify_by
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def order_rectification(
         self,
         record_id: str,
@@ -349,7 +156,7 @@ class Lifecycle:
         data = {"requirements": requirements, "deadline": deadline.isoformat(), "public": public}
         return self._emit(listing, "rectification.ordered", data, when)
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def confirm_rectification(
         self, record_id: str, *, confirmed_on: date, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -488,7 +295,7 @@ class Lifecycle:
             out["code"] = parse_code(str(code)).code
         return out
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def hold_interview(
         self, record_id: str, *, kind: str, attendee: Mapping[str, Any], at: datetime | None = None
     ) -> SupervisionEvent:
@@ -500,7 +307,7 @@ class Lifecycle:
             listing, "interview.held", {"interview_kind": kind, "attendee": person}, when
         )
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def record_interview_refusal(
         self, record_id: str, *, kind: str, detail: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -515,7 +322,7 @@ class Lifecycle:
 
     # --- commitments (§§9, 17), training (§10), reports (§11), consulting (§12) -------
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def make_commitment(
         self, record_id: str, *, text: str, published_url: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -536,7 +343,7 @@ class Lifecycle:
             when,
         )
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def report_breach(
         self, record_id: str, *, commitment_event_id: str, detail: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -564,7 +371,7 @@ class Lifecycle:
             if ev.type == "commitment.breached"
         ]
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def record_training(
         self,
         record_id: str,
@@ -589,9 +396,7 @@ class Lifecycle:
 
     def training_hours(self, record_id: str) -> float:
         """Class hours of repair training recorded for the listing."""
-        return sum(
-            float(e.data.get("hours", 0)) for e in self._events(record_id, "training.completed")
-        )
+        return training_hours(self._events(record_id, "training.completed"))
 
     def record_report(
         self, record_id: str, *, agency_code: str, report_no: str, at: datetime | None = None
@@ -626,7 +431,7 @@ class Lifecycle:
 
     # --- responsible persons (§8) -----------------------------------------------------
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def name_responsible_person(
         self, record_id: str, *, code: str, name: str, role: str, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -669,84 +474,12 @@ class Lifecycle:
         ``listed_on``. Court-enforcement records route to the court.
         """
         listing = self._listing(record_id)
-        record = listing.record
-        if record.domain == "court_enforcement":
-            return RepairAssessment(
-                record_id,
-                as_of,
-                None,
-                False,
-                (
-                    "失信被执行人名单信息由人民法院依法删除（履行义务或向法院申请纠正），不通过信用修复程序",
-                ),
-                route="court",
-            )
-        pack = repair_pack_for(self.config, self._region(record), as_of)
-        events = self._events(record_id)
-        if any(e.type == "repair.granted" for e in events) or listing.platform_status == "repaired":
-            return RepairAssessment(
-                record_id, as_of, pack.name, False, ("the record is already repaired",)
-            )
-        missing: list[str] = []
-        notes: list[str] = []
-        if pack.needs_commitment:
-            last_made = max(
-                (i for i, e in enumerate(events) if e.type == "commitment.made"), default=None
-            )
-            last_breach = max(
-                (i for i, e in enumerate(events) if e.type == "commitment.breached"), default=None
-            )
-            if last_made is None:
-                missing.append("commitment: a public credit commitment (信用承诺书)")
-            elif last_breach is not None and last_breach > last_made:
-                missing.append("commitment: the last commitment was breached; a new one is needed")
-        if pack.min_training_hours is not None:
-            hours = self.training_hours(record_id)
-            if hours < pack.min_training_hours:
-                missing.append(
-                    f"training: {hours:g} of {pack.min_training_hours:g} class hours (学时)"
-                )
-        if pack.needs_correction:
-            corrected = (
-                any(e.type == "rectification.confirmed" for e in events)
-                or listing.platform_status == "rectified"
-            )
-            if not corrected:
-                missing.append(
-                    "correction: the dishonest conduct corrected and confirmed (失信行为纠正)"
-                )
-        if pack.report_is_reference:
-            has_report = any(e.type == "report.submitted" for e in events)
-            notes.append(
-                "credit report: an important reference, not a precondition (notice 893 §11)"
-                + ("; submitted" if has_report else "; none submitted")
-            )
-        from_date: date | None = None
-        decided: bool | None = not missing
-        if pack.periods_months:
-            if tier is None or tier not in pack.periods_months:
-                decided = None if not missing else False
-                notes.append(
-                    f"tier unknown: give one of {', '.join(pack.periods_months)} to know the period"
-                )
-            else:
-                from_date = _add_months(record.listed_on, pack.periods_months[tier][0])
-                if as_of < from_date:
-                    missing.append(f"period: the minimum publication period runs until {from_date}")
-                    decided = False
-        elif pack.periods_open:
-            # Order 58's periods per severity were not confirmed (FACTS §5 [open]): never claim them.
-            notes.append(
-                f"minimum periods under {pack.name} are not confirmed here; the date is not claimed"
-            )
-            decided = None if not missing else False
-        if decided and from_date is None:
-            from_date = as_of
-        return RepairAssessment(
-            record_id, as_of, pack.name, decided, tuple(missing), from_date, notes=tuple(notes)
-        )
+        if listing.record.domain == "court_enforcement":
+            return court_route(record_id, as_of)
+        pack = repair_pack_for(self.config, self._region(listing.record), as_of)
+        return assess_repair(listing, self._events(record_id), pack, as_of=as_of, tier=tier)
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def apply_repair(
         self, record_id: str, *, tier: str | None = None, at: datetime | None = None
     ) -> SupervisionEvent:
@@ -772,7 +505,7 @@ class Lifecycle:
         detail = "; ".join(a.notes) or "requirements met"
         return self._emit(listing, "repair.applied", {"rules": a.rules, "detail": detail}, when)
 
-    @_one_step_per_listing
+    @one_step_per_listing
     def decide_repair(
         self, record_id: str, *, granted: bool, detail: str, at: datetime | None = None
     ) -> SupervisionEvent:
