@@ -11,11 +11,10 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from cachetools import LRUCache
 
 from creditguard.models import Provenance, SubjectRecords, trusted
 
@@ -59,20 +58,23 @@ class RecordCache:
     ) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._data: LRUCache[Key, CacheEntry] = LRUCache(maxsize=maxsize)
+        # An OrderedDict is an LRU whose every operation is one C call (a lookup, a
+        # move_to_end, a popitem), where cachetools' LRUCache runs Python code per
+        # insert and eviction: every clean subject checked is a new entry.
+        self._data: OrderedDict[Key, CacheEntry] = OrderedDict()
+        self._maxsize = maxsize
         self._lock = threading.Lock()
         self._sources: set[str] = set()
         _caches.add(self)
 
     def fresh(self, source: str, code: str, include_related: bool) -> CacheEntry | None:
         """The entry if it is younger than ``ttl``."""
-        # Indexing (not .get, which asks `in` first) touches the LRU order once: this is
-        # the warm check's probe.
+        key = (source, code, include_related)
         with self._lock:
-            try:
-                entry = self._data[(source, code, include_related)]
-            except KeyError:
+            entry = self._data.get(key)
+            if entry is None:
                 return None
+            self._data.move_to_end(key)
         if self._clock() - entry.fetched_mono > self.ttl:
             return None
         return entry
@@ -81,8 +83,11 @@ class RecordCache:
         self, source: str, code: str, include_related: bool, max_stale: float
     ) -> CacheEntry | None:
         """The entry if it is younger than ``max_stale`` (for use when the source fails)."""
+        key = (source, code, include_related)
         with self._lock:
-            entry = self._data.get((source, code, include_related))
+            entry = self._data.get(key)
+            if entry is not None:
+                self._data.move_to_end(key)
         if entry is None or self._clock() - entry.fetched_mono > max_stale:
             return None
         return entry
@@ -111,8 +116,13 @@ class RecordCache:
         )
         entry = CacheEntry(records, fetched_at, self._clock(), prov)
         # Kept even with ttl=0: the entry still serves stale-if-error.
+        key = (source, code, include_related)
+        data = self._data
         with self._lock:
-            self._data[(source, code, include_related)] = entry
+            data[key] = entry
+            data.move_to_end(key)  # a replaced entry is the most recent too
+            if len(data) > self._maxsize:
+                data.popitem(last=False)
             self._sources.add(source)
         return entry
 
