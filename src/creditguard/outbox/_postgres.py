@@ -44,6 +44,7 @@ from creditguard.outbox._sqlite import (
     item_from,
     row_values,
 )
+from creditguard.outbox._upgrade import legacy_index, upgrade_rows
 
 if TYPE_CHECKING:
     import psycopg
@@ -107,6 +108,9 @@ def create_postgres_schema(connection: psycopg.Connection[Any]) -> None:
     connection.execute("SELECT pg_advisory_xact_lock(hashtext('creditguard_outbox'))")
     for stmt in POSTGRES_SCHEMA:
         connection.execute(stmt)
+    # An outbox written by creditguard 0.1 becomes facts (see creditguard.outbox._upgrade).
+    connection.execute(legacy_index(TABLE))
+    upgrade_rows(connection.execute, TABLE, "%s", now=time.time())
 
 
 class PostgresOutbox:

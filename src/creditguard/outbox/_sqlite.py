@@ -20,6 +20,7 @@ from creditguard.outbox._item import (
     OutboxItem,
     OutboxStatus,
 )
+from creditguard.outbox._upgrade import legacy_index, upgrade_rows
 
 __all__ = ["SQLITE_SCHEMA", "SqliteOutbox", "create_sqlite_schema"]
 
@@ -75,9 +76,9 @@ PRUNE_DELIVERED = (
 )
 
 # Columns: ``method`` holds the payload's format ("fact", read by channels; a row
-# written by creditguard 0.1 holds "POST" and a request body, which no channel
-# reads: the deliverer dead-letters it, naming why), ``path`` the item's topic for
-# operators, ``body`` the payload.
+# written by creditguard 0.1 holds "POST" and a request body: opening the outbox
+# converts it to a fact, see creditguard.outbox._upgrade), ``path`` the item's topic
+# for operators, ``body`` the payload.
 PAYLOAD_FORMAT = "fact"
 
 SQLITE_SCHEMA = f"""
@@ -126,10 +127,16 @@ _INFO_COLUMNS = (
 
 
 def create_sqlite_schema(connection: sqlite3.Connection) -> None:
-    """Create the outbox table in ``connection``'s database if it is missing."""
+    """Create the outbox table in ``connection``'s database if it is missing.
+
+    An outbox written by creditguard 0.1 is upgraded here: its rows become
+    facts (see :mod:`creditguard.outbox._upgrade`).
+    """
     for stmt in SQLITE_SCHEMA.split(";"):
         if stmt.strip():
             connection.execute(stmt)
+    connection.execute(legacy_index(TABLE))
+    upgrade_rows(connection.execute, TABLE, "?", now=time.time())
 
 
 def row_values(item: OutboxItem, now: float) -> tuple[object, ...]:
