@@ -14,11 +14,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creditguard.server.auth import Refused
-from creditguard.server.errors import error_response, request_id
+from creditguard.server.auth import Principal, Refused
+from creditguard.server.errors import ApiError, error_response, request_id
 from creditguard.server.service import Service
 
-__all__ = ["Gate", "refuse"]
+__all__ = ["Gate", "principal", "principal_of", "refuse"]
 
 log = logging.getLogger("creditguard.server")
 
@@ -135,3 +135,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 def principal_of(scope: Any) -> Any:
     """The authenticated caller of a request (set by the gate), or None."""
     return scope.get("state", {}).get("principal")
+
+
+def principal(request: Any) -> Principal:
+    """The authenticated caller of a ``/v1`` request (401 if none: the gate lets none through)."""
+    found = principal_of(request.scope)
+    if not isinstance(found, Principal):
+        raise ApiError(401, "UNAUTHENTICATED", "no credentials")
+    return found

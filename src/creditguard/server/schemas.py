@@ -9,11 +9,12 @@ records gets neither those records nor the measures resting only on them
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "ERROR_RESPONSES",
     "Action",
     "BasisView",
     "CheckRequest",
@@ -82,6 +83,17 @@ class ErrorBody(_Out):
     """Every non-2xx answer has this body (the shape of spec §3)."""
 
     error: ErrorDetail
+
+
+#: The error answers of the decision routes, for their OpenAPI ``responses``.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "bad input (named in the message)"},
+    401: {"model": ErrorBody, "description": "no, or wrong, credentials"},
+    403: {"model": ErrorBody, "description": "this credential's unit may not do this"},
+    413: {"model": ErrorBody, "description": "body or batch too large"},
+    503: {"model": ErrorBody, "description": "records unavailable (policy raise), timeout"},
+    "default": {"model": ErrorBody, "description": "any other error, same shape"},
+}
 
 
 # -- check ----------------------------------------------------------------------------
