@@ -10,6 +10,10 @@ The rules of spec §5.1 as it now reads:
   say so;
 - unknown fields are ignored (the wire allows them; an agency's own *file* is
   validated strictly elsewhere, where any error blocks the file);
+- ``standing`` (not a spec field) is kept when the list carries it
+  (``official``, ``compilation``, ``example``), so a republished compilation
+  never reads as official; absent, the list is official; any other value
+  keeps the list from being activated;
 - a string-form basis is judged against the instruments table: unknown means
   the measure cannot carry a rights-limiting effect, which is reported, not
   guessed.
@@ -43,7 +47,20 @@ __all__ = ["Accepted", "PlatformListStore", "accept_platform_list"]
 
 log = logging.getLogger("creditguard.measures")
 
-_HEAD = ("region", "version", "issued_by", "published_on", "effective_from", "extends", "withdraws")
+# ``standing`` is not a field of spec §5.1, but a list that carries it is read with it: a
+# platform may republish a compilation or an example, and dropping the word would make
+# it read as official. Absent, the list is the platform's own (official); an unreadable
+# value is an invalid list field, so the list is not activated (never guessed official).
+_HEAD = (
+    "region",
+    "version",
+    "issued_by",
+    "standing",
+    "published_on",
+    "effective_from",
+    "extends",
+    "withdraws",
+)
 _REQUIRED = ("region", "version", "effective_from")
 
 
