@@ -8,8 +8,8 @@ from datetime import date
 from _measure_lists import head, measure
 
 from creditguard.measures import MeasureCatalog, parse_measure_list
-from creditguard.measures.diff import diff_lists
 from creditguard.measures.applicability import explain_step
+from creditguard.measures.diff import diff_lists
 from creditguard.measures.schema import measure_list_schema
 
 BASE = head("000000", "1", published="2025-01-01", effective="2025-01-01")
