@@ -1,8 +1,10 @@
 """What the reference platform knows, and the convenience API tests use to set it up.
 
-All state sits behind one re-entrant lock, so server threads and the test
-thread can read and change it at the same time. Everything handed out is a
-copy: a test cannot change the platform by editing a returned dict.
+The data itself and the rules reading it are
+:class:`~creditguard.testing.store.PlatformStore`; here it sits behind one
+re-entrant lock, so server threads and the test thread can read and change it
+at the same time. Everything handed out is a copy: a test cannot change the
+platform by editing a returned dict.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from creditguard.clock import CST  # the platform's dates and times are CST (spec §1)
-from creditguard.testing.auth import SeenNonces
+from creditguard.testing.store import Link, LoggedRequest, PlatformStore
 
 __all__ = [
     "CST",
@@ -76,52 +77,6 @@ def _check_code_light(text: str) -> tuple[str, str]:
     return code, "organization"
 
 
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request the platform received, as a test may want to assert on it.
-
-    ``path`` is relative to the API base (``/v1/cases``); ``body`` is the
-    decoded JSON body (``None`` when empty or not JSON); ``status`` is what was
-    answered, ``None`` when the connection was dropped by a fault.
-    """
-
-    method: str
-    path: str
-    query: str
-    idempotency_key: str | None
-    body: Any
-    status: int | None
-    app_key: str | None = None
-    fault: str | None = None
-
-
-@dataclass(frozen=True)
-class _Link:
-    organization: str
-    person: str
-    role: str
-    since: str | None
-    until: str | None
-
-
-@dataclass
-class _Store:
-    subjects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    links: list[_Link] = field(default_factory=list)
-    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    record_owner: dict[str, str] = field(default_factory=dict)
-    measure_lists: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    responses: list[dict[str, Any]] = field(default_factory=list)
-    feedback: list[dict[str, Any]] = field(default_factory=list)
-    supervision_events: list[dict[str, Any]] = field(default_factory=list)
-    disclosures: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    idempotency: dict[tuple[str, str], tuple[str, Any]] = field(default_factory=dict)
-    log: list[LoggedRequest] = field(default_factory=list)
-    nonces: SeenNonces = field(default_factory=SeenNonces)
-
-
 def _iso(value: date | str | None) -> str | None:
     return value.isoformat() if isinstance(value, date) else value
 
@@ -135,7 +90,7 @@ class PlatformState:
         self.app_keys: dict[str, str] = {DEFAULT_APP_KEY: DEFAULT_SECRET}
         #: app keys allowed to read non-public records (spec §4 ``public``)
         self.private_readers: set[str] = {DEFAULT_APP_KEY}
-        self._store = _Store()
+        self._store = PlatformStore()
         self._ids = itertools.count(1)
 
     # --- time and ids ----------------------------------------------------------------
@@ -226,7 +181,7 @@ class PlatformState:
             for known in (person, org):
                 if known not in self._store.subjects:
                     self.add_subject(known)
-            link = _Link(org, person, role, _iso(since), _iso(until))
+            link = Link(org, person, role, _iso(since), _iso(until))
             if link not in self._store.links:
                 self._store.links.append(link)
 
@@ -275,7 +230,7 @@ class PlatformState:
         with self.lock:
             if norm not in self._store.subjects:
                 self.add_subject(norm)
-            self._put_record(norm, record)
+            self._store.put_record(norm, record)
             if push:
                 self.push_event("record.added", subject_code=norm, record=record)
         return copy.deepcopy(record)
@@ -286,17 +241,7 @@ class PlatformState:
         with self.lock:
             if norm not in self._store.subjects:
                 self.add_subject(norm)
-            self._put_record(norm, dict(record))
-
-    def _put_record(self, code: str, record: dict[str, Any]) -> None:
-        rid = str(record["record_id"])
-        old_owner = self._store.record_owner.get(rid)
-        if old_owner is not None:
-            self._store.records[old_owner] = [
-                r for r in self._store.records[old_owner] if r["record_id"] != rid
-            ]
-        self._store.records.setdefault(code, []).append(copy.deepcopy(record))
-        self._store.record_owner[rid] = code
+            self._store.put_record(norm, dict(record))
 
     def update_record(
         self, record_id: str, *, push: bool = False, **changes: Any
@@ -339,20 +284,11 @@ class PlatformState:
     ) -> list[dict[str, Any]]:
         """The records the platform returns for ``code`` (spec §4.1 semantics)."""
         with self.lock:
-            own = self._store.records.get(code, [])
-            out = [r for r in own if include_related or r.get("role", "self") == "self"]
-            if include_related:
-                for link in self._store.links:
-                    if link.person != code:
-                        continue
-                    for rec in self._store.records.get(link.organization, []):
-                        if rec.get("role", "self") != "self" or not _held_at(
-                            link, rec.get("listed_on")
-                        ):
-                            continue
-                        out.append({**rec, "role": link.role, "via": link.organization})
-            visible = [r for r in out if see_non_public or r.get("public", True)]
-            return copy.deepcopy(visible)
+            return copy.deepcopy(
+                self._store.records_of(
+                    code, include_related=include_related, see_non_public=see_non_public
+                )
+            )
 
     def all_records(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Every ``(subject, record)`` pair, for saving."""
@@ -396,36 +332,7 @@ class PlatformState:
     def measure_list_for(self, region: str) -> dict[str, Any] | None:
         """The list in force for ``region``: its own measures plus inherited ones (spec §5.1)."""
         with self.lock:
-            own = self._store.measure_lists.get(region)
-            if own is None:
-                return None
-            merged = copy.deepcopy(own)
-            parent_code = merged.pop("extends", None)
-            withdrawn = {
-                w.get("code") for w in merged.pop("withdraws", None) or [] if isinstance(w, dict)
-            }
-            seen_regions = {region}
-            measures = list(merged.get("measures", []))
-            codes = {m.get("code") for m in measures if isinstance(m, dict)}
-            while isinstance(parent_code, str) and parent_code not in seen_regions:
-                seen_regions.add(parent_code)
-                parent = self._store.measure_lists.get(parent_code)
-                if parent is None:
-                    break
-                for m in parent.get("measures", []):
-                    if (
-                        isinstance(m, dict)
-                        and m.get("code") not in codes
-                        and m.get("code") not in withdrawn
-                    ):
-                        measures.append(copy.deepcopy(m))
-                        codes.add(m.get("code"))
-                withdrawn |= {
-                    w.get("code") for w in parent.get("withdraws") or [] if isinstance(w, dict)
-                }
-                parent_code = parent.get("extends")
-            merged["measures"] = measures
-            return merged
+            return self._store.measure_list_for(region)
 
     # --- push feed and cases -----------------------------------------------------------
 
@@ -527,19 +434,11 @@ class PlatformState:
     def reset(self) -> None:
         """Forget all data, requests and nonces (keys and settings stay)."""
         with self.lock:
-            self._store = _Store()
+            self._store = PlatformStore()
 
     # --- used by the request handling ------------------------------------------------
 
     @property
-    def store(self) -> _Store:
+    def store(self) -> PlatformStore:
         """The raw store; callers must hold ``lock``."""
         return self._store
-
-
-def _held_at(link: _Link, listed_on: Any) -> bool:
-    if not isinstance(listed_on, str):
-        return True
-    if link.since is not None and listed_on < link.since:
-        return False
-    return link.until is None or listed_on <= link.until
