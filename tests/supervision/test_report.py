@@ -273,3 +273,65 @@ def test_html_report_has_charts_and_opens_in_headless_chromium(tmp_path: Path) -
     # Keep the page beside its screenshot for whoever reads the artifacts.
     shutil.copyfile(page, ARTIFACTS / "report.html")
     assert shot.stat().st_size > 20_000  # a rendered page with charts, not a blank image
+
+
+def test_feedback_for_a_platform_case_is_reported_under_its_region(tmp_path: Path) -> None:
+    """A ``P-…`` case leaves the case book once fed back; its feedback still names its region."""
+    from creditguard.cases import CaseRecorder, SqliteCaseBook
+    from creditguard.channels import PushEvent
+    from creditguard.models import AppliedMeasure, Decision, EffectiveRecord, LegalBasis
+    from creditguard.outbox import SqliteOutbox
+
+    cfg = tmp_path / "creditguard.toml"
+    cfg.write_text(
+        f'[guard]\nunit_code = "{AUTH}"\ndata_dir = "var"\n\n[measures]\npacks = false\n\n'
+        '[outbox]\ndeliver = false\n\n[[sources]]\nname = "mirror"\ntype = "mirror"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "var").mkdir()
+    box = SqliteOutbox(tmp_path / "var" / "outbox.db")
+    book = SqliteCaseBook(tmp_path / "var" / "platform-cases.db")
+    recorder = CaseRecorder(box, AUTH, book=book, clock=DAY.timestamp)
+    # The platform pushed a case about ORG for Suzhou (320500); this unit accepted T-01.
+    push = PushEvent(
+        "E-1",
+        "case.initiated",
+        subject_code=ORG,
+        case_id="P-000042",
+        measures=("T-01",),
+        region="320500",
+    )
+    recorder.respond(push, implemented={"T-01"})
+    record = CreditRecord.model_validate(RECORD)
+    decision = Decision(
+        decision_id="D1",
+        subject_code=ORG,
+        subject_kind="organization",
+        step="procurement.bid",
+        region="320100",
+        as_of=DAY.date(),
+        outcome="restrict",
+        records=(EffectiveRecord(record=record, source="platform", subject_code=ORG),),
+        measures=(
+            AppliedMeasure(
+                code="T-01",
+                title="限制参加政府采购活动",
+                effect="restrict",
+                category="rights_limiting",
+                legal_basis=(
+                    LegalBasis(title="《中华人民共和国政府采购法》", article="第七十七条"),
+                ),
+                record_ids=(RID,),
+            ),
+        ),
+        decided_at=DAY,
+    )
+    assert recorder.record_step(decision) == "P-000042"  # T-01 goes to the platform's case
+    assert book.open_for(ORG) == []  # which then leaves the book
+    box.close()
+    r = _report(cfg, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["feedback"] == {"320500": {"delivered": 0, "pending": 1, "dead": 0}}
+    only = json.loads(_report(cfg, "--json", "--region", "320500").output)
+    assert only["feedback"] == {"320500": {"delivered": 0, "pending": 1, "dead": 0}}

