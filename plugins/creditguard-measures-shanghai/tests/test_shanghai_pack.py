@@ -8,7 +8,7 @@ from creditguard_measures_shanghai.plugin import LISTS
 from creditguard_measures_statutes.plugin import LISTS as NATIONAL
 
 from creditguard.measures import MeasureCatalog, installed_pack_lists, validate_lists
-from creditguard.measures.explain import explain_step
+from creditguard.measures.applicability import explain_step
 
 ON = date(2026, 3, 2)
 
