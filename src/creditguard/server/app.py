@@ -9,7 +9,7 @@ unverified decision long before the request times out.
 
 The routes live beside it: check, screen, feedback and outbox in
 :mod:`creditguard.server.decision_routes`, the supervision events in
-:mod:`creditguard.server.supervision`.
+:mod:`creditguard.server.supervision_routes`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from creditguard.server.gate import Gate, principal, principal_of, refuse
 from creditguard.server.metrics import CONTENT_TYPE
 from creditguard.server.schemas import ERROR_RESPONSES, HealthResponse, ReadyResponse
 from creditguard.server.service import Service, UnitRuntime
-from creditguard.server.supervision import add_supervision_routes
+from creditguard.server.supervision_routes import add_supervision_routes
 
 __all__ = ["create_app", "openapi_document"]
 
