@@ -32,6 +32,7 @@ Example::
     packs = true                 # installed measure packs, example packs excepted;
                                  # or by name: ["measures-statutes", "measures-jiangsu-example"]
     # rights_limiting_levels = { "330000" = ["law", "administrative_regulation"] }
+    # instruments = ["measures/instruments.toml"]  # your own instruments and articles
     # platform_regions = ["320100"]  # lists the platform publishes (creditguard sync fetches)
     # platform_refresh_s = 86400     # a guard being built fetches a list missing or older
     # platform_fetch_timeout_s = 3.0 # ... waiting at most this long (0 s refresh: never)
@@ -159,6 +160,9 @@ class MeasuresConfig(_Strict):
     #: region → basis levels that may carry a rights-limiting measure there
     #: (default 国办发〔2020〕49号; a region may only be stricter)
     rights_limiting_levels: dict[str, tuple[BasisLevel, ...]] = Field(default_factory=dict)
+    #: an agency's own instruments files (the shipped table's format), merged into the
+    #: shipped table: they may add instruments and articles, never contradict it
+    instruments: tuple[str, ...] = ()
     #: regions whose list comes from the platform (spec §5.1), fetched by ``creditguard
     #: sync`` and kept in ``data_dir/measure-lists``; a file or pack for one of them is a
     #: conflict, and a region with none fetched yet refuses checks (never falls back)

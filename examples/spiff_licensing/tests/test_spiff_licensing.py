@@ -85,34 +85,42 @@ def test_clean_applicant_by_commitment(creditguard_platform: Any, creditguard_gu
     assert delivered(creditguard_platform, creditguard_guard, CLEAN) == []
 
 
-def test_blacklisted_applicant_ends_denied_before_approval(
+def test_blacklisted_applicant_is_restricted_at_approval(
     creditguard_platform: Any, creditguard_guard: Any
 ) -> None:
+    # LX-01 restricts (中办发〔2016〕64号 part 二 restricts 失信被执行人; it does not
+    # say refuse): the approval runs with the restriction, which is fed back.
     creditguard_platform.add_record(BLACKLISTED, list_kind="blacklist", domain="court_enforcement")
     proc = start(creditguard_guard, BLACKLISTED, ref="XK-2026-0002")
     proc.complete("accept")
     proc.complete("review")
-    assert proc.ready() == []
-    assert proc.end == "end_denied"
-    assert proc.path == [*NORMAL_PATH[:10], "end_denied"]
-    assert "approve" not in proc.path
+    assert proc.ready() == [("approve", "审批")]
+    credit = proc.credit()
+    assert (credit["step"], credit["route"], credit["outcome"]) == (
+        "licensing.approve",
+        "proceed",
+        "restrict",
+    )
+    assert [m["code"] for m in credit["decision"]["measures"]] == ["LX-01"]
+    proc.complete("approve")
+    assert proc.end == "end_approved"
+    assert proc.path == NORMAL_PATH
     assert delivered(creditguard_platform, creditguard_guard, BLACKLISTED) == [
-        ("LX-01", "licensing.approve", "denied")
+        ("LX-01", "licensing.approve", "restricted")
     ]
     (item,) = creditguard_platform.feedback_for(BLACKLISTED)
     assert item["workflow_ref"] == "XK-2026-0002"
 
 
-def test_blacklisted_applicant_by_commitment_is_denied_at_the_commitment_check(
+def test_blacklisted_applicant_by_commitment_goes_the_normal_procedure(
     creditguard_platform: Any, creditguard_guard: Any
 ) -> None:
     creditguard_platform.add_record(BLACKLISTED, list_kind="blacklist", domain="court_enforcement")
     proc = start(creditguard_guard, BLACKLISTED, by_commitment=True)
     proc.complete("accept")
-    assert proc.end == "end_denied"
-    assert proc.path[-3:] == ["check_commitment", "gw_commitment", "end_denied"]
+    assert proc.ready() == [("review", "审查")]
+    assert proc.path[-4:] == ["check_commitment", "gw_commitment", "check_review", "gw_review"]
     assert delivered(creditguard_platform, creditguard_guard, BLACKLISTED) == [
-        ("LX-01", "licensing.commitment", "denied"),
         ("LX-03", "licensing.commitment", "commitment_refused"),
     ]
 

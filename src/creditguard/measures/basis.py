@@ -19,6 +19,7 @@ from typing import Final
 from creditguard.measures.instruments import (
     JUDICIAL_INTERPRETATION,
     Instrument,
+    InstrumentTable,
     instrument_name,
     instruments,
 )
@@ -52,6 +53,14 @@ class BasisPolicy:
 
     default: frozenset[str] = DEFAULT_RIGHTS_LIMITING_LEVELS
     regions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: The instruments table bases are judged against: the shipped one unless
+    #: ``[measures] instruments`` adds an agency's own files (see
+    #: :func:`creditguard.measures.instruments.load_files`).
+    table: InstrumentTable | None = None
+
+    def instruments(self) -> InstrumentTable:
+        """The table this policy judges bases against."""
+        return self.table if self.table is not None else instruments()
 
     def allowed(self, region: str) -> frozenset[str]:
         """The levels that may carry a rights-limiting measure in ``region``'s list."""
@@ -72,9 +81,11 @@ class Judged:
     declared: bool  # the level was written in the file, the table does not know the title
 
 
-def judge_basis(basis: LegalBasis, on: date | None = None) -> Judged:
+def judge_basis(
+    basis: LegalBasis, on: date | None = None, table: InstrumentTable | None = None
+) -> Judged:
     """The basis's level and edition: the table's when it knows the title, else the file's."""
-    found = instruments().lookup(basis.title, on)
+    found = (table or instruments()).lookup(basis.title, on)
     if found is not None:
         return Judged(found.level, found, False)
     return Judged(basis.level, None, basis.level is not None)

@@ -31,6 +31,7 @@ from creditguard.errors import ConfigError, MeasureListError, Problem
 from creditguard.measures._common import did_you_mean
 from creditguard.measures.basis import DEFAULT_RIGHTS_LIMITING_LEVELS, BasisPolicy
 from creditguard.measures.catalog import ListOrigin, MeasureCatalog
+from creditguard.measures.instruments import load_files
 from creditguard.models import MeasureList
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ def basis_policy(config: Config) -> BasisPolicy:
                 f"[measures] rights_limiting_levels.{region}: give at least one level"
             )
         regions[region] = frozenset(levels)
-    return BasisPolicy(regions=regions)
+    # An agency's own instruments files, relative to the configuration's folder.
+    extra = [config.path(p) for p in config.measures.instruments]
+    table = load_files(extra) if extra else None
+    return BasisPolicy(regions=regions, table=table)
 
 
 def enabled_pack_lists(

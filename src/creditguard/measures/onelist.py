@@ -11,6 +11,7 @@ from typing import Any
 from creditguard.errors import Problem
 from creditguard.measures._common import did_you_mean, suggest
 from creditguard.measures.basis import BasisPolicy, judge_basis
+from creditguard.measures.instruments import WHOLE, article_keys
 from creditguard.measures.locate import Locator
 from creditguard.models import KNOWN_DOMAINS, Measure, MeasureList
 from creditguard.steps import KNOWN_STEPS
@@ -142,9 +143,10 @@ def _basis_problems(
         )
     rights = m.category == "rights_limiting"
     allowed = policy.allowed(region)
+    table = policy.instruments()
     levels: list[str | None] = []
     for j, b in enumerate(m.legal_basis):
-        judged = judge_basis(b, on)
+        judged = judge_basis(b, on, table)
         levels.append(judged.level)
         path = f"legal_basis.{j}"
         inst = judged.instrument
@@ -181,7 +183,16 @@ def _basis_problems(
                 f"{path}.title",
             )
         if not b.article and "第" not in b.title:
-            add(f"{b.title} cites no article", f"{path}.article", "warning")
+            # A document the table knows to be cited as a whole (财库〔2016〕125号) is fine.
+            if inst is None or WHOLE not in inst.articles:
+                add(f"{b.title} cites no article", f"{path}.article", "warning")
+        elif b.article and not article_keys(b.article):
+            add(
+                f"article {b.article!r} of {b.title} names no article the instruments table can "
+                "look up (write 第二十二条, or a part number such as 二)",
+                f"{path}.article",
+                "warning",
+            )
     if rights and not any(level in allowed for level in levels):
         known = sorted({lv for lv in levels if lv is not None})
         add(
