@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from creditguard.errors import DeadlineExceeded, SourceRefused, SourceUnavailable
-from creditguard.remote import RESPONSE_TOO_LARGE, RemoteSettings, retry_delay
+from creditguard.remote import RESPONSE_TOO_LARGE, Backoff, RemoteSettings, retry_delay
 
 SETTINGS = RemoteSettings(backoff_initial=0.1, backoff_max=1.0, jitter=0.05, max_attempts=4)
 
@@ -61,3 +61,20 @@ def test_settings_validate() -> None:
     with pytest.raises(ValueError, match="jitter"):
         RemoteSettings(jitter=-1)
     assert RemoteSettings().max_response_bytes == 8 * 1024 * 1024
+
+
+def test_no_backoff_is_drawn_once_the_deadline_has_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hundreds of checks cut at one deadline all come through here at once: the
+    # answer is known without drawing a (random) wait.
+    def drawn(self: Backoff, attempt: int) -> float:
+        raise AssertionError("a backoff was drawn after the deadline")
+
+    monkeypatch.setattr(Backoff, "delay", drawn)
+    with pytest.raises(DeadlineExceeded, match="last error: timed out at the deadline"):
+        retry_delay(
+            SourceUnavailable("timed out at the deadline after 0.800 s", source="p"),
+            1,
+            now=10.0,
+            deadline=10.0,
+            settings=RemoteSettings(),
+        )

@@ -122,6 +122,8 @@ def retry_delay(
         raise error
     if attempt >= settings.max_attempts:
         raise error
+    if now >= deadline:  # cut at the deadline: no wait could fit (and none is drawn)
+        raise deadline_exceeded(error, source=error.source)
     wait = settings.backoff.delay(attempt)
     if error.retry_after is not None:
         wait = max(wait, error.retry_after)
