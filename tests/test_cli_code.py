@@ -142,7 +142,7 @@ def test_unmask_needs_a_journal(tmp_path: Path) -> None:
 
 @pytest.mark.shows_personal_data  # the point of --unmask
 def test_unmask_shows_the_number_and_records_it(tmp_path: Path) -> None:
-    from creditguard.disclosures import read_disclosures
+    from creditguard.unmask_log import read_unmaskings
 
     cfg = _config(tmp_path)
     result = run(PERSON, "--unmask", "--json", "--config", str(cfg))
@@ -152,7 +152,7 @@ def test_unmask_shows_the_number_and_records_it(tmp_path: Path) -> None:
     assert data["parts"]["birth_date"] == "1990-03-07"
     human = run(PERSON, "--unmask", "--config", str(cfg))
     assert PERSON in human.stdout and "1990-03-07" in human.stdout
-    rows = read_disclosures(tmp_path / "var" / "journal.db")
+    rows = read_unmaskings(tmp_path / "var" / "journal.db")
     assert [r["command"] for r in rows] == ["code --unmask", "code --unmask"]
     assert rows[0]["subjects"] == [MASKED] and rows[0]["actor"]
     assert PERSON not in (tmp_path / "var" / "journal.db").read_bytes().decode("latin-1")

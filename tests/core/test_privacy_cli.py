@@ -13,8 +13,8 @@ from _coredata import ORG_BLACK, REP, city_list_data, province_list_data
 from click.testing import CliRunner, Result
 
 from creditguard.cli import main
-from creditguard.disclosures import read_disclosures
 from creditguard.masking import unmasked_numbers
+from creditguard.unmask_log import read_unmaskings
 
 MASKED_REP = REP[:6] + "********" + REP[-4:]
 
@@ -61,7 +61,7 @@ def test_check_unmask_is_journaled_first(home: Path) -> None:
     data = json.loads(result.stdout)
     assert data["subject_code"] == REP
     journal = home.parent / "var" / "journal.db"
-    rows = read_disclosures(journal)
+    rows = read_unmaskings(journal)
     assert len(rows) == 1
     assert rows[0]["command"] == "check --unmask" and rows[0]["decision_id"] == data["decision_id"]
     assert rows[0]["subjects"] == [MASKED_REP]

@@ -2,7 +2,7 @@
 
 Default output masks every resident ID number (README, "Personal data").
 ``--unmask`` shows them whole only after a row is written to the decision
-journal's file (:mod:`creditguard.disclosures`); with no journal configured,
+journal's file (:mod:`creditguard.unmask_log`); with no journal configured,
 or when the row cannot be written, the command shows nothing and exits non-zero.
 """
 
@@ -59,7 +59,7 @@ def journal_path_of_config(config_path: str | None) -> Path:
         # refuse rather than unmask without the record.
         fail(
             "--unmask is recorded in a SQLite journal file; this configuration's journal is in "
-            "PostgreSQL, where disclosures are not recorded yet",
+            "PostgreSQL, where the unmask log is not kept yet",
             code=EXIT_USAGE,
         )
     return cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db"
@@ -73,11 +73,11 @@ def disclose(
     decision_id: str | None = None,
 ) -> None:
     """Record the disclosure before anything is shown; exit when it cannot be recorded."""
-    from creditguard.disclosures import record_disclosure
+    from creditguard.unmask_log import record_unmasking
 
     if journal_path is None:
         fail("--unmask is recorded in the decision journal, which is disabled", code=EXIT_USAGE)
     try:
-        record_disclosure(journal_path, command=command, subjects=subjects, decision_id=decision_id)
+        record_unmasking(journal_path, command=command, subjects=subjects, decision_id=decision_id)
     except CreditGuardError as exc:
         fail(f"nothing shown unmasked: {exc}")

@@ -1,8 +1,10 @@
-"""Disclosures: a durable note each time personal data is shown unmasked (``--unmask``).
+"""The unmask log: a durable note each time personal data is shown unmasked (``--unmask``).
+
+(Not to be confused with public disclosures under spec §11: creditguard.supervision.disclosure.)
 
 Default output masks resident ID numbers (README, "Personal data"). An officer
 may need the whole number; the commands that offer ``--unmask`` first write a
-row here, in the decision journal's file (table ``disclosures``), and show
+row here, in the decision journal's file (table ``unmask_log``), and show
 nothing unmasked when that write fails. The row names who (the operating-system
 user), when (China Standard Time), which command, the decision shown if any,
 and the subjects, themselves masked: it records that a number was shown, not
@@ -24,10 +26,10 @@ from creditguard.clock import CST
 from creditguard.errors import StorageError
 from creditguard.masking import mask_code
 
-__all__ = ["read_disclosures", "record_disclosure"]
+__all__ = ["read_unmaskings", "record_unmasking"]
 
 _TABLE = """
-CREATE TABLE IF NOT EXISTS disclosures (
+CREATE TABLE IF NOT EXISTS unmask_log (
     at TEXT NOT NULL,        -- ISO time, China Standard Time
     actor TEXT NOT NULL,     -- the operating-system user
     command TEXT NOT NULL,   -- e.g. "check --unmask"
@@ -44,7 +46,7 @@ def _actor() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def record_disclosure(
+def record_unmasking(
     path: str | os.PathLike[str],
     *,
     command: str,
@@ -70,15 +72,15 @@ def record_disclosure(
             with conn:
                 conn.execute("PRAGMA busy_timeout = 10000")
                 conn.execute(_TABLE)
-                conn.execute("INSERT INTO disclosures VALUES (?, ?, ?, ?, ?)", row)
+                conn.execute("INSERT INTO unmask_log VALUES (?, ?, ?, ?, ?)", row)
         finally:
             conn.close()
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"{path}: cannot record the disclosure: {exc}") from exc
 
 
-def read_disclosures(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Recorded disclosures, oldest first (empty when there are none)."""
+def read_unmaskings(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Recorded unmaskings, oldest first (empty when there are none)."""
     p = Path(path)
     if not p.exists():
         return []
@@ -86,13 +88,13 @@ def read_disclosures(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
         try:
             has = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'disclosures'"
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unmask_log'"
             ).fetchone()
-            rows = conn.execute("SELECT * FROM disclosures ORDER BY at").fetchall() if has else []
+            rows = conn.execute("SELECT * FROM unmask_log ORDER BY at").fetchall() if has else []
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot read disclosures in {p}: {exc}") from exc
+        raise StorageError(f"cannot read the unmask log in {p}: {exc}") from exc
     return [
         {
             "at": r[0],
