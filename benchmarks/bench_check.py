@@ -268,6 +268,7 @@ def bench_clean_mirror(tmp: Path, size: int) -> dict[str, float]:
         )
         conn.execute("COMMIT")
     mirror.mark_imported()
+    mirror.load_filter()  # once per process (else built in the background by the first lookups)
     cfg = config_from_dict(
         {"guard": {"data_dir": str(tmp), "cache_ttl_s": 0}, "measures": {"packs": False}}
     )
