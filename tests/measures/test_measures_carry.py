@@ -2,9 +2,8 @@
 
 What each article carries comes from the instruments table (FACTS §4 only);
 an article the table does not describe is of unknown content: a warning.
-:func:`creditguard.measures.carry.carry_problems` is not yet called by
-``check_list`` (the repository's test fixtures still cite 政府采购法 Art 22 for
-every blacklist), so these tests run it beside the list's own validation.
+:func:`creditguard.measures.carry.carry_problems` runs inside ``check_list``
+(``onelist._basis_problems``), so these tests read the list's own validation.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from typing import Any
 import pytest
 
 from creditguard.errors import ConfigError, Problem
-from creditguard.measures.basis import BasisPolicy, judge_basis
-from creditguard.measures.carry import carry_problems
+from creditguard.measures.basis import BasisPolicy
 from creditguard.measures.instruments import (
     article_keys,
     cited_articles,
@@ -56,16 +54,7 @@ RULE = "basis does not carry the measure"
 
 
 def problems(text: str, policy: BasisPolicy | None = None) -> list[Problem]:
-    checked = check_text(text, name="t.toml", policy=policy)
-    out = list(checked.problems)
-    lst = checked.measure_list
-    assert lst is not None, out
-    table = (policy or BasisPolicy()).instruments()
-    for m in lst.measures:
-        bases = [(b, judge_basis(b, lst.effective_from, table).instrument) for b in m.legal_basis]
-        for message, path, severity in carry_problems(m, bases):
-            out.append(Problem(message, measure=m.code, field=path, severity=severity))
-    return out
+    return list(check_text(text, name="t.toml", policy=policy).problems)
 
 
 def carry_errors(text: str, policy: BasisPolicy | None = None) -> list[Problem]:

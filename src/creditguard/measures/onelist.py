@@ -11,9 +11,10 @@ from typing import Any
 from creditguard.errors import Problem
 from creditguard.measures._common import did_you_mean, suggest
 from creditguard.measures.basis import BasisPolicy, judge_basis
-from creditguard.measures.instruments import WHOLE, article_keys
+from creditguard.measures.carry import carry_problems
+from creditguard.measures.instruments import WHOLE, Instrument, article_keys
 from creditguard.measures.locate import Locator
-from creditguard.models import KNOWN_DOMAINS, Measure, MeasureList
+from creditguard.models import KNOWN_DOMAINS, LegalBasis, Measure, MeasureList
 from creditguard.steps import KNOWN_STEPS
 
 __all__ = ["KNOWN_STEPS", "KNOWN_STEP_PREFIXES", "check_list", "check_step_pattern"]
@@ -67,8 +68,11 @@ def _measure_problems(
     region: str = "000000",
     on: date | None = None,
     policy: BasisPolicy | None = None,
+    ignore: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Problems of one well-formed measure; ``line(path)`` locates a field.
+
+    ``ignore`` names fields already reported as broken (``check_list``'s ``skip``).
 
     ``on`` is the first day the measure can apply (the later of the list's and
     the measure's ``effective_from``); cited instruments must be in force then.
@@ -119,8 +123,17 @@ def _measure_problems(
     if len(set(at.list_kinds)) != len(at.list_kinds):
         add("a list kind is named twice", "applies_to.list_kinds", "warning")
 
-    out.extend(_basis_problems(m, region, on, policy or BasisPolicy(), add))
+    # Whether the basis carries the measure is judged only on a measure whose
+    # effect and targets are sound: a typo there is reported as itself, once.
+    sound = not (ignore & _CARRY_FIELDS) and not any(
+        p.severity == "error" and (p.field or "").split(".", 1)[0] in _CARRY_FIELDS for p in out
+    )
+    out.extend(_basis_problems(m, region, on, policy or BasisPolicy(), add, carry=sound))
     return out
+
+
+#: The fields rules 11f–11g judge the basis against.
+_CARRY_FIELDS = frozenset({"effect", "category", "applies_to"})
 
 
 #: Effects that reduce rights: only a rights-limiting measure may carry them.
@@ -128,12 +141,14 @@ _RIGHTS_EFFECTS = frozenset({"restrict", "deny"})
 
 
 def _basis_problems(
-    m: Measure, region: str, on: date | None, policy: BasisPolicy, add: Any
+    m: Measure, region: str, on: date | None, policy: BasisPolicy, add: Any, *, carry: bool = True
 ) -> list[Problem]:
     """The category and legal-basis rules (国办发〔2020〕49号; FACTS §4).
 
     Calls ``add(message, path, severity)``; returns nothing of its own so
-    the caller keeps one list of problems.
+    the caller keeps one list of problems. ``carry=False`` skips whether the
+    cited articles carry the measure (rules 11f–11g; a missing article, 11h,
+    is still reported).
     """
     if m.effect in _RIGHTS_EFFECTS and m.category != "rights_limiting":
         add(
@@ -145,9 +160,11 @@ def _basis_problems(
     allowed = policy.allowed(region)
     table = policy.instruments()
     levels: list[str | None] = []
+    editions: list[tuple[LegalBasis, Instrument | None]] = []
     for j, b in enumerate(m.legal_basis):
         judged = judge_basis(b, on, table)
         levels.append(judged.level)
+        editions.append((b, judged.instrument))
         path = f"legal_basis.{j}"
         inst = judged.instrument
         if inst is not None and b.level is not None and b.level != inst.level:
@@ -202,6 +219,10 @@ def _basis_problems(
             "(rule: 国办发〔2020〕49号 basis levels)",
             "legal_basis",
         )
+    # Rules 11f–11h: the cited articles must exist and carry the measure.
+    for message, path, severity in carry_problems(m, editions):
+        if carry or "does not exist" in message:
+            add(message, path, severity)
     return []
 
 
@@ -236,6 +257,7 @@ def check_list(
             region=lst.region,
             on=_first_day(lst, m),
             policy=policy,
+            ignore=ignore,
         )
         out.extend(p for p in found if (p.field or "").split(".", 1)[0] not in ignore)
         if "code" in ignore:
