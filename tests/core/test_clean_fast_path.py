@@ -149,3 +149,36 @@ def test_the_journal_keeps_one_template_and_each_subject(make_guard: GuardFactor
     view = dict(conn.execute("SELECT decision_id, subject FROM decisions").fetchall())
     assert view == {d: e.subject for d, e in entries.items()}
     conn.close()
+
+
+_VIEW_V3 = """
+CREATE VIEW decisions AS
+SELECT json_extract(e.value, '$[1]') AS decision_id, v.subject, v.outcome
+FROM batches AS b, json_each(b.decisions) AS e
+JOIN verdicts AS v ON v.verdict = json_extract(e.value, '$[0]')
+"""
+
+
+def test_a_layout_3_journal_is_read_and_upgraded(make_guard: GuardFactory) -> None:
+    g = make_guard({"guard": {"cache_ttl_s": 0}})
+    black = g.check(ORG_BLACK, step="procurement.bid", region=REGION)
+    g.journal.flush()
+    path = g.journal.path
+    conn = sqlite3.connect(path)  # as creditguard wrote it before templates: layout 3
+    conn.execute("DROP VIEW decisions")
+    conn.execute(_VIEW_V3)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    assert [e.decision_id for e in read_journal(path)] == [black.decision_id]
+    clean = g.check(ORG_CLEAN, step="procurement.bid", region=REGION)
+    g.journal.close()
+    from creditguard.journal import DecisionJournal
+
+    DecisionJournal(path).close()  # opening upgrades the view
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+    rows = dict(conn.execute("SELECT decision_id, subject FROM decisions").fetchall())
+    conn.close()
+    assert rows.get(black.decision_id) == ORG_BLACK
+    assert clean.decision_id in {e.decision_id for e in read_journal(path)}
