@@ -128,7 +128,11 @@ def test_measure_outside_its_window_does_not_match() -> None:
         + measure(extra="effective_from = 2026-01-01\neffective_to = 2026-06-30\n")
     )
     rec = CreditRecord(
-        record_id="R", list_kind="blacklist", listed_on=date(2025, 1, 1), status="listed"
+        record_id="R",
+        list_kind="blacklist",
+        domain="procurement",
+        listed_on=date(2025, 1, 1),
+        status="listed",
     )
     er = (EffectiveRecord(record=rec, source="t", subject_code="X"),)
     m = MeasureCatalog([lst]).resolve("000000", date(2026, 3, 1)).measures[0].measure

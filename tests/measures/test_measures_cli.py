@@ -87,7 +87,7 @@ def test_shipped_packs_validate_clean() -> None:
 
 def test_show_from_list_files(tmp_path: Path) -> None:
     city = head(extends="000000", published="2025-06-01", effective="2025-06-01") + measure(
-        "NJ-01", steps='["subsidy.*"]'
+        "NJ-01", steps='["subsidy.*"]', effect="restrict"
     )
     n, c = write(tmp_path, "n.toml", NATIONAL), write(tmp_path, "c.toml", city)
     code, out = run(
@@ -175,7 +175,7 @@ def test_explain(tmp_path: Path) -> None:
         str(n),
     )
     assert code == 0
-    assert "ST-02  测试措施  restrict  applies (blacklist, any domain, subsidy.*)" in out
+    assert "ST-02  测试措施  restrict  applies (blacklist, court_enforcement, subsidy.*)" in out
     assert "ST-01  测试措施  deny  does not apply: step subsidy.apply is not procurement.*" in out
     assert out.strip().endswith("1 of 2 measures apply")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from _measure_lists import head, measure
+from _measure_lists import DENY_BASIS, RESTRICT_BASIS, head, measure
 
 from creditguard.measures import MeasureCatalog, parse_measure_list
 from creditguard.measures.applicability import explain_step
@@ -13,17 +13,26 @@ from creditguard.measures.diff import diff_lists
 from creditguard.measures.schema import measure_list_schema
 
 BASE = head("000000", "1", published="2025-01-01", effective="2025-01-01")
+#: Restricts at subsidy steps, for records of any list kind and domain (FACTS §4).
+SH30 = '"《上海市社会信用条例》第三十条"'
 
 
 def test_explain_says_why_each_measure_does_not_apply() -> None:
     lst = parse_measure_list(
         BASE
-        + measure("A", steps='["subsidy.*"]', effect="restrict")
+        + measure("A", steps='["subsidy.*"]', effect="restrict", domains='["*"]', basis=SH30)
         + measure("B", steps='["procurement.*"]')
-        + measure("C", kinds='["focus"]', steps='["subsidy.*"]')
-        + measure("D", domains='["tax"]', steps='["subsidy.*"]')
-        + measure("E", steps='["subsidy.*"]', extra="effective_from = 2027-01-01\n")
+        + measure("C", kinds='["focus"]', steps='["subsidy.*"]', effect="restrict", basis=SH30)
+        + measure("D", domains='["tax"]', steps='["subsidy.*"]', effect="restrict", basis=SH30)
+        + measure(
+            "E",
+            steps='["subsidy.*"]',
+            effect="restrict",
+            basis=SH30,
+            extra="effective_from = 2027-01-01\n",
+        )
         + measure("F", category="management", steps='["subsidy.*"]', effect="no_commitment")
+        + measure("0-N", category="management", steps='["subsidy.*"]', effect="notify")
     )
     resolved = MeasureCatalog([lst]).resolve("000000", date(2026, 3, 1))
     v = {
@@ -36,7 +45,8 @@ def test_explain_says_why_each_measure_does_not_apply() -> None:
     assert v["E"].reason == "does not apply: not in force until 2027-01-01"
     assert v["F"].status == "condition"
     ordered = [x.code for x in explain_step(resolved, "subsidy.apply", "blacklist")]
-    assert ordered[:2] == ["D", "A"]  # no domain given: D applies too; most severe first
+    # No domain given: D applies too; most severe first, then by code.
+    assert ordered[:3] == ["A", "D", "0-N"]
 
 
 def test_explain_related_person_and_withdrawn() -> None:
@@ -57,10 +67,12 @@ def test_explain_related_person_and_withdrawn() -> None:
 
 
 def test_diff_field_by_field() -> None:
-    old = parse_measure_list(BASE + measure("A") + measure("B"))
+    # A cites what carries both its old refusal and its new restriction.
+    a = {"basis": f"{DENY_BASIS}, {RESTRICT_BASIS}", "domains": '["court_enforcement"]'}
+    old = parse_measure_list(BASE + measure("A", **a) + measure("B"))
     new = parse_measure_list(
         head("000000", "2", published="2025-01-01", effective="2025-01-01")
-        + measure("A", steps='["procurement.bid"]', effect="restrict")
+        + measure("A", steps='["procurement.bid"]', effect="restrict", **a)
         + measure("C")
     )
     d = diff_lists(old, new)

@@ -293,7 +293,9 @@ def test_platform_measure_widening_its_parent_is_dropped_and_named(tmp_path: Pat
     province = dict(nanjing("2026.1", S01), region="320000", issued_by="江苏省")
     own = tmp_path / "js.json"
     own.write_text(json.dumps(province, ensure_ascii=False), encoding="utf-8")
-    wider = {**S01, "applies_to": {**S01["applies_to"], "steps": ["procurement.*", "subsidy.*"]}}
+    # Wider than the province's S-01 by related persons (its basis still carries it:
+    # wider steps would be refused on its own, rule 11f, before any parent is read).
+    wider = {**S01, "extends_to": ["legal_representative"]}
     kept = accept_platform_list(
         nanjing("2026.1", wider, dict(S01, code="NJ-01"), extends="320000"), name="platform"
     )
