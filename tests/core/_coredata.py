@@ -53,7 +53,7 @@ COURT = {"code": "320100-FY", "name": "南京市中级人民法院"}
 TAXES = {"code": "320100-SW", "name": "国家税务总局南京市税务局"}
 MARKET = {"code": "320100-SJ", "name": "南京市市场监督管理局"}
 SAFETY = {"code": "320100-YJ", "name": "南京市应急管理局"}
-PRIVATE_BASIS = "宁应急罚〔2025〕7号"
+PRIVATE_BASIS = "宁税稽罚〔2025〕7号"
 
 
 def _org(code: str, name: str, **extra: Any) -> dict[str, Any]:
@@ -127,8 +127,8 @@ def mirror_rows() -> list[dict[str, Any]]:
             "record": _rec(
                 "SP-BL-1",
                 "blacklist",
-                "safety_production",
-                SAFETY,
+                "tax",
+                TAXES,
                 PRIVATE_BASIS,
                 -30,
                 700,
@@ -169,11 +169,19 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-PROCUREMENT_LAW = {"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}
-PUBLICITY_REG = {
-    "title": "《企业信息公示暂行条例》",
-    "article": "第十八条",
-    "level": "administrative_regulation",
+# What carries each measure (FACTS §4; docs/measure-lists.md rule 11f): a refusal in
+# procurement of suppliers on the lists 财库〔2016〕125号 names (失信被执行人, 重大税收违法
+# 案件当事人, 政府采购严重违法失信行为记录) and, for procurement's own list, 政府采购法 Art 77;
+# a restriction of 失信被执行人 on 中办发〔2016〕64号 part 二.
+PROCUREMENT_LAW = {"title": "《中华人民共和国政府采购法》", "article": "第七十七条", "level": "law"}
+PROCUREMENT_NOTICE = {
+    "title": "《关于在政府采购活动中查询及使用信用记录有关问题的通知》（财库〔2016〕125号）"
+}
+PROCUREMENT_DOMAINS = ("court_enforcement", "tax", "procurement")
+COURT_POLICY = {
+    "title": "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》（中办发〔2016〕64号）",
+    "article": "二",
+    "level": "policy_document",
 }
 SHANGHAI_ART30 = "《上海市社会信用条例》第三十条"
 COMPANY_LAW = {"title": "《中华人民共和国公司法》", "article": "第一百七十八条", "level": "law"}
@@ -194,7 +202,7 @@ def _measure(
         "code": code,
         "title": title,
         "category": category,
-        "legal_basis": [basis],
+        "legal_basis": basis if isinstance(basis, list) else [basis],
         "applies_to": {"list_kinds": kinds, "domains": list(domains), "steps": steps},
         "effect": effect,
         **extra,
@@ -215,10 +223,17 @@ def city_list_data() -> dict[str, Any]:
                 "deny",
                 ["blacklist"],
                 ["procurement.*"],
-                PROCUREMENT_LAW,
+                [PROCUREMENT_LAW, PROCUREMENT_NOTICE],
+                domains=PROCUREMENT_DOMAINS,
             ),
             _measure(
-                "NJ-02", "限制申请财政补贴", "restrict", ["blacklist"], ["subsidy.*"], PUBLICITY_REG
+                "NJ-02",
+                "限制申请财政补贴",
+                "restrict",
+                ["blacklist"],
+                ["subsidy.*"],
+                COURT_POLICY,
+                domains=("court_enforcement",),
             ),
             _measure(
                 "NJ-03",

@@ -75,7 +75,7 @@ def test_human_output(home: Path) -> None:
     out = result.stdout
     assert out.splitlines()[0].startswith("DENY") and ORG_BLACK in out.splitlines()[0]
     assert "NJ-01" in out and "限制参加政府采购活动" in out and "list 320100 v2026.1" in out
-    assert "异议" in out and "信用修复" in out and "《中华人民共和国政府采购法》第二十二条" in out
+    assert "异议" in out and "信用修复" in out and "《中华人民共和国政府采购法》第七十七条" in out
 
 
 def test_human_output_masks_person(home: Path) -> None:

@@ -20,7 +20,7 @@ from _coredata import (
     PERSON_CLEAN,
     PRIVATE_BASIS,
     REP,
-    SAFETY,
+    TAXES,
     TODAY,
     mirror_rows,
     write_jsonl,
@@ -49,12 +49,13 @@ def test_blacklisted_org_is_denied_procurement(guard: Any) -> None:
         "deny",
         "rights_limiting",
     )
-    [basis] = m.legal_basis
+    basis, notice = m.legal_basis
     assert (basis.title, basis.article, basis.level) == (
         "《中华人民共和国政府采购法》",
-        "第二十二条",
+        "第七十七条",
         "law",
     )
+    assert "财库〔2016〕125号" in notice.title
     assert m.record_ids == ("JS-BL-1",) and m.list_region == "320100" and m.via is None
     assert (d.list_region, d.list_version) == ("320100", "2026.1")
     [p] = d.provenance
@@ -110,7 +111,7 @@ def test_multi_domain_records(guard: Any) -> None:
     assert {er.record.domain for er in d.records} == {
         "procurement",
         "market_regulation",
-        "safety_production",
+        "tax",
     }
     assert d.measures[0].record_ids == ("PC-BL-1", "SP-BL-1")
 
@@ -137,7 +138,7 @@ def test_explanation_content(guard: Any) -> None:
     for part in (
         "NJ-01",
         "限制参加政府采购活动",
-        "《中华人民共和国政府采购法》第二十二条",
+        "《中华人民共和国政府采购法》第七十七条",
         COURT["name"],
         "（2025）苏01执1234号",
         "不予通过",
@@ -166,7 +167,7 @@ def test_non_public_record_not_disclosed(guard: Any) -> None:
     assert any(not er.record.public for er in d.records)  # it still counts
     text = d.explanation
     assert PRIVATE_BASIS not in text
-    assert SAFETY["name"] not in text and SAFETY["code"] not in text
+    assert TAXES["name"] not in text and TAXES["code"] not in text
     assert MARKET["name"] in text
     assert "依法不予公开的记录 1 条" in text
 

@@ -47,6 +47,8 @@ def fill(platform: ReferencePlatform) -> None:
     platform.add_subject(ORG_CLEAN)
 
 
+# 政府采购法 Art 77 bars the suppliers on procurement's own list (rule 11f: it carries
+# deny for procurement-domain blacklist records at procurement steps, FACTS §4).
 _LIST = """region = "{region}"
 version = "2026.1"
 issued_by = "测试信用办"
@@ -57,8 +59,8 @@ effective_from = 2026-01-01
 code = "{code}"
 title = "限制参加政府采购活动"
 category = "rights_limiting"
-legal_basis = [{{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }}]
-applies_to = {{ list_kinds = ["blacklist"], domains = ["*"], steps = ["procurement.*"] }}
+legal_basis = [{{ title = "《中华人民共和国政府采购法》", article = "第七十七条", level = "law" }}]
+applies_to = {{ list_kinds = ["blacklist"], domains = ["procurement"], steps = ["procurement.*"] }}
 effect = "deny"
 """
 

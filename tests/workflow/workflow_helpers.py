@@ -37,16 +37,32 @@ ORG_CLEAN = uscc("MA24EFGH")  # no record at all
 
 DENY, NOTE, RESTRICT, REVIEW = "WF-01", "WF-02", "WF-03", "WF-04"
 
-_BASIS = {"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}
+# Bases that carry each measure (FACTS §4; docs/measure-lists.md rule 11f): procurement
+# refusals on 财库〔2016〕125号 (the lists it names) and 政府采购法 Art 77; restrictions of
+# 失信被执行人 on 中办发〔2016〕64号 part 二; the others are management measures.
+_ART77 = {"title": "《中华人民共和国政府采购法》", "article": "第七十七条", "level": "law"}
+_NOTICE125 = {
+    "title": "《关于在政府采购活动中查询及使用信用记录有关问题的通知》（财库〔2016〕125号）"
+}
+_POLICY64 = {
+    "title": "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》（中办发〔2016〕64号）",
+    "article": "二",
+    "level": "policy_document",
+}
+_CARRIED: dict[str, tuple[list[dict[str, str]], list[str]]] = {
+    "deny": ([_ART77, _NOTICE125], ["court_enforcement", "tax", "procurement"]),
+    "restrict": ([_POLICY64], ["court_enforcement"]),
+}
 
 
 def _measure(code: str, effect: str, kinds: list[str], steps: list[str]) -> dict[str, Any]:
+    basis, domains = _CARRIED.get(effect, ([_ART77], ["*"]))
     return {
         "code": code,
         "title": f"测试措施 {code}",
-        "category": "rights_limiting",
-        "legal_basis": [_BASIS],
-        "applies_to": {"list_kinds": kinds, "domains": ["*"], "steps": steps},
+        "category": "rights_limiting" if effect in _CARRIED else "management",
+        "legal_basis": basis,
+        "applies_to": {"list_kinds": kinds, "domains": domains, "steps": steps},
         "effect": effect,
     }
 
