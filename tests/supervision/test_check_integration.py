@@ -58,14 +58,20 @@ def _list(extends_to: Sequence[str]) -> MeasureList:
                     "code": "T-01",
                     "title": "限制参加政府采购活动",
                     "category": "rights_limiting",
+                    # 企业信息公示暂行条例 Art 18 restricts the market regulator's serious-violations
+                    # list in procurement (FACTS §4): it carries this measure (rule 11f).
                     "legal_basis": [
                         {
-                            "title": "《中华人民共和国政府采购法》",
-                            "article": "第二十二条",
-                            "level": "law",
+                            "title": "《企业信息公示暂行条例》",
+                            "article": "第十八条",
+                            "level": "administrative_regulation",
                         }
                     ],
-                    "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]},
+                    "applies_to": {
+                        "list_kinds": ["blacklist"],
+                        "domains": ["market_regulation"],
+                        "steps": ["procurement.*"],
+                    },
                     "effect": "restrict",
                     "extends_to": list(extends_to),
                 }
