@@ -29,8 +29,8 @@ version = "2026.1"
 code = "NJ-01"
 title = "限制申请市级财政补贴"
 category = "rights_limiting"
-legal_basis = [{ title = "《企业信息公示暂行条例》", article = "第十八条", level = "administrative_regulation" }]
-applies_to = { list_kinds = ["blacklist"], steps = ["subsidy.*"] }
+legal_basis = [{ title = "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》（中办发〔2016〕64号）", article = "二", level = "policy_document" }]
+applies_to = { list_kinds = ["blacklist"], domains = ["court_enforcement"], steps = ["subsidy.*"] }
 effect = "restrict"
 """
 
