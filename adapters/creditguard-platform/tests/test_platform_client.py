@@ -38,7 +38,7 @@ def measure(**extra: Any) -> dict[str, Any]:
         "source": "statute",
         "applies_to": {
             "list_kinds": ["blacklist"],
-            "domains": ["*"],
+            "domains": ["procurement"],  # what Art 77 carries (rule 11f)
             "steps": ["procurement.*"],
             "new": 1,
         },

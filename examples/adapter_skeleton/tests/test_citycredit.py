@@ -73,7 +73,12 @@ def test_the_guard_uses_it_and_holds_when_it_fails(tmp_path: Path) -> None:
                                     "level": "law",
                                 }
                             ],
-                            "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]},
+                            # Art 77 bars procurement's own list (rule 11f).
+                            "applies_to": {
+                                "list_kinds": ["blacklist"],
+                                "domains": ["procurement"],
+                                "steps": ["procurement.*"],
+                            },
                             "effect": "deny",
                         }
                     ],
