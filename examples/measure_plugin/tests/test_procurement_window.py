@@ -10,7 +10,8 @@ import pytest
 
 from creditguard import hookspecs
 from creditguard.measures import MeasureCatalog, parse_measure_list
-from creditguard.models import CreditRecord, EffectiveRecord
+from creditguard.measures.onelist import check_list
+from creditguard.models import CreditRecord, EffectiveRecord, LegalBasis, MeasureList
 from creditguard.rules import combine, match_measure, outcome_of
 
 AS_OF = date(2026, 3, 2)
@@ -45,7 +46,41 @@ def test_record_inside_three_years_denies_procurement() -> None:
     [m] = call("procurement.bid", record(date(2024, 5, 1)))
     assert (m.code, m.effect, m.origin) == ("EX-PW-01", "deny", "plugin:procurement-window")
     assert m.record_ids == ("R-2024-05-01",)
-    assert str(m.legal_basis[0]) == "《中华人民共和国政府采购法》第二十二条"
+    assert str(m.legal_basis[0]) == "《中华人民共和国政府采购法》第七十七条"
+    assert "财库〔2016〕125号" in str(m.legal_basis[1])
+
+
+def test_tax_list_is_refused_and_market_regulators_list_restricted() -> None:
+    recent = date(2025, 1, 1)
+    [tax] = call("procurement.bid", record(recent, domain="tax"))
+    assert (tax.code, tax.effect) == ("EX-PW-01", "deny")
+    [market] = call("procurement.bid", record(recent, domain="market_regulation"))
+    assert (market.code, market.effect) == ("EX-PW-02", "restrict")
+    assert str(market.legal_basis[0]) == "《企业信息公示暂行条例》第十八条"
+
+
+def test_every_measure_passes_validation_with_its_basis() -> None:
+    # The same rules as a list file (docs/measure-lists.md): each cited article
+    # must carry its measure (rule 11f) -- 政府采购法 Art 22 alone would not.
+    lst = MeasureList.model_validate(
+        {
+            "region": "320100",
+            "version": "t",
+            "published_on": "2026-01-01",
+            "effective_from": "2026-01-01",
+            "measures": [m.model_dump(mode="json") for m in plugin.MEASURES],
+        }
+    )
+    assert [p for p in check_list(lst) if p.severity == "error"] == []
+    art22 = plugin.MEASURE.model_copy(
+        update={
+            "legal_basis": (
+                LegalBasis(title="《中华人民共和国政府采购法》", article="第二十二条", level="law"),
+            )
+        }
+    )
+    wrong = lst.model_copy(update={"measures": (art22,)})
+    assert any("basis does not carry the measure" in p.message for p in check_list(wrong))
 
 
 @pytest.mark.parametrize(

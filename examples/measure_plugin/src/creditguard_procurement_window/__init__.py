@@ -1,13 +1,25 @@
-"""Example measure plugin: no government procurement within 3 years of a major illegal record.
+"""Example measure plugin: procurement barred for 3 years after a supplier is listed.
 
-《中华人民共和国政府采购法》第二十二条 requires a supplier to have had no
-major illegal record in its business in the 3 years before taking part in
-procurement. Whether that holds depends on the record's date compared with the
-check's date, which a measure list (data only) cannot say; a plugin can.
+A supplier on a serious dishonesty list is barred from government procurement;
+this agency bars it for the 3 years after it was listed (a record listed
+earlier no longer counts here, even if still on the list). Whether that holds
+depends on the record's date compared with the check's date, which a measure
+list (data only) cannot say; a plugin can.
 
-Which records count as "major illegal records" is the agency's judgement:
-here, blacklist records of the domains in :data:`DOMAINS`. Change them for
-your agency, and test the change (see ``tests/``).
+Each measure cites what carries it (docs/measure-lists.md rule 11f, FACTS §4):
+
+- EX-PW-01 refuses suppliers on procurement's own list (《中华人民共和国政府采购法》
+  第七十七条 bars them for 1 to 3 years) and on the 重大税收违法案件当事人名单
+  (财库〔2016〕125号: purchasers 应当拒绝 them);
+- EX-PW-02 restricts enterprises on the market regulator's serious list
+  (《企业信息公示暂行条例》第十八条 restricts them in procurement; it does not
+  refuse them).
+
+《中华人民共和国政府采购法》第二十二条 (no 重大违法记录 in the 3 years before) is
+not cited: it concerns penalties as 实施条例 Art 19 defines them, not list
+entries. Which domains count is the agency's choice (:data:`DOMAINS`); change
+them only to domains a cited article carries, and test the change (see
+``tests/``).
 """
 
 from __future__ import annotations
@@ -20,32 +32,75 @@ from creditguard.hookspecs import hookimpl
 from creditguard.models import AppliedMeasure, EffectiveRecord, Measure
 from creditguard.rules import applied, record_matches, step_matches
 
-__all__ = ["DOMAINS", "MEASURE", "WINDOW_YEARS", "creditguard_extra_measures", "window_start"]
+__all__ = [
+    "DENY_DOMAINS",
+    "DOMAINS",
+    "MEASURE",
+    "MEASURES",
+    "RESTRICT_DOMAINS",
+    "RESTRICT_MEASURE",
+    "WINDOW_YEARS",
+    "creditguard_extra_measures",
+    "window_start",
+]
 
-#: How far back a record bars procurement (政府采购法 Art 22: "前三年内").
+#: How far back a listing bars procurement (the agency's choice, within Art 77's 1-3 years).
 WINDOW_YEARS = 3
 
-#: Record domains this agency treats as major illegal records.
-DOMAINS: tuple[str, ...] = ("procurement", "market_regulation", "tax")
+#: Record domains refused (EX-PW-01) and restricted (EX-PW-02).
+DENY_DOMAINS: tuple[str, ...] = ("procurement", "tax")
+RESTRICT_DOMAINS: tuple[str, ...] = ("market_regulation",)
+DOMAINS: tuple[str, ...] = DENY_DOMAINS + RESTRICT_DOMAINS
 
-#: The measure this plugin applies; built once (validated) at import.
+_STEPS = ["procurement.*"]
+
+#: The refusal; built once (validated) at import.
 MEASURE = Measure.model_validate(
     {
         "code": "EX-PW-01",
-        "title": "参加政府采购活动前三年内有重大违法记录的，不得参加政府采购活动",
+        "title": "列入严重失信主体名单未满三年的，拒绝其参加政府采购活动",
         "category": "rights_limiting",
         "source": "plugin",
         "effect": "deny",
         "legal_basis": [
-            {"title": "《中华人民共和国政府采购法》", "article": "第二十二条", "level": "law"}
+            {"title": "《中华人民共和国政府采购法》", "article": "第七十七条", "level": "law"},
+            {
+                "title": "《关于在政府采购活动中查询及使用信用记录有关问题的通知》（财库〔2016〕125号）"
+            },
         ],
         "applies_to": {
             "list_kinds": ["blacklist"],
-            "domains": list(DOMAINS),
-            "steps": ["procurement.*"],
+            "domains": list(DENY_DOMAINS),
+            "steps": _STEPS,
         },
     }
 )
+
+#: The restriction of the market regulator's serious list.
+RESTRICT_MEASURE = Measure.model_validate(
+    {
+        "code": "EX-PW-02",
+        "title": "列入严重违法失信企业名单未满三年的，限制其参加政府采购活动",
+        "category": "rights_limiting",
+        "source": "plugin",
+        "effect": "restrict",
+        "legal_basis": [
+            {
+                "title": "《企业信息公示暂行条例》",
+                "article": "第十八条",
+                "level": "administrative_regulation",
+            }
+        ],
+        "applies_to": {
+            "list_kinds": ["blacklist"],
+            "domains": list(RESTRICT_DOMAINS),
+            "steps": _STEPS,
+        },
+    }
+)
+
+#: Every measure this plugin may apply, most severe first.
+MEASURES: tuple[Measure, ...] = (MEASURE, RESTRICT_MEASURE)
 
 
 def window_start(as_of: date, years: int = WINDOW_YEARS) -> date:
@@ -65,16 +120,15 @@ def creditguard_extra_measures(
     records: tuple[EffectiveRecord, ...],
     context: Mapping[str, Any],
 ) -> Iterable[AppliedMeasure] | None:
-    """Deny procurement steps when a matching record was listed in the last 3 years."""
+    """Bar procurement steps when a matching record was listed in the last 3 years."""
     # Cheap test first: this runs on every check with records.
-    if not step_matches(step, MEASURE.applies_to.steps):
+    if not step_matches(step, _STEPS):
         return None
     start = window_start(as_of)
-    hits = [
-        er
-        for er in records
-        if record_matches(MEASURE, er) and start <= er.record.listed_on <= as_of
-    ]
-    if not hits:
-        return None
-    return [applied(MEASURE, hits, list_region=region, origin="plugin:procurement-window")]
+    recent = [er for er in records if start <= er.record.listed_on <= as_of]
+    out = []
+    for m in MEASURES:
+        hits = [er for er in recent if record_matches(m, er)]
+        if hits:
+            out.append(applied(m, hits, list_region=region, origin="plugin:procurement-window"))
+    return out or None
