@@ -359,7 +359,7 @@ class Engine:
             gathered.sort(key=lambda g: self._rank.get(g[0], len(self._rank)))
         # A check that fetched nothing is decided when it was planned (same clock read).
         decided_at = plan.now if plan.now is not None and not plan.missing else self.now()
-        if answered:
+        if answered and not self.hooks.has_extra_measures:
             for g in gathered:
                 sr = g[1]
                 if sr.records or sr.possible_matches or sr.subject is not None:
@@ -375,8 +375,9 @@ class Engine:
                 return adopt(Decision, values)
             hit = self._usual(plan, gathered, decided_at)
             a = hit[1]
-            # A plugin's extra measures (registered now or later) are asked each time.
-            if not (a.records and self.hooks.has_extra_measures):
+            # A plugin's extra measures (registered now or later) are asked each time, with
+            # or without records: a measure may rest on other facts (a broken commitment).
+            if not self.hooks.has_extra_measures:
                 values = hit[0].copy()  # keeps the field order; two fields change in place
                 values["decision_id"] = self._ids.next()
                 values["decided_at"] = decided_at
@@ -403,7 +404,7 @@ class Engine:
                 )
             )
         measures, conditions, outcome = a.measures, a.conditions, a.outcome
-        if records and self.hooks.has_extra_measures:
+        if self.hooks.has_extra_measures:
             extra = self.hooks.extra_measures(sc, step, region, day, records, plan.context)
             if extra:
                 measures, conditions = combine([*a.found, *extra], step, self.commitment_steps)

@@ -91,8 +91,9 @@ def creditguard_extra_measures(
 ) -> Iterable[AppliedMeasure] | None:
     """Return conditional measures that apply to this subject at this step.
 
-    Called for every check whose subject has records with effect (collect-all:
-    every implementation is called). Use :func:`creditguard.rules.applied`
+    Called for every check (collect-all: every implementation is called), also when
+    ``records`` is empty: a measure may rest on facts other than a listing, such as a
+    commitment the subject broke (``creditguard.supervision``). Use :func:`creditguard.rules.applied`
     to build the results from a :class:`~creditguard.models.Measure` and the
     records it rests on. Return ``None`` or an empty iterable when nothing
     applies. Must be fast and must not do I/O: it runs on the check's hot path.

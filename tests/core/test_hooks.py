@@ -263,11 +263,15 @@ def test_extra_measures_adds_a_deny(make_guard: GuardFactory) -> None:
     ]
 
 
-def test_extra_measures_not_called_for_clean_subjects(make_guard: GuardFactory) -> None:
+def test_extra_measures_are_asked_for_clean_subjects_too(make_guard: GuardFactory) -> None:
+    # A measure may rest on facts other than a listing (a broken commitment): the plugin is
+    # asked with no records, and what it returns applies.
     seen: list[dict[str, Any]] = []
     g = make_guard(plugins=[_extra_plugin("X-DENY", "deny", seen)])
-    assert g.check(ORG_CLEAN, step="procurement.bid", region=REGION).outcome == "allow"
-    assert seen == []
+    d = g.check(ORG_CLEAN, step="procurement.bid", region=REGION)
+    assert [r["records"] for r in seen] == [[]]
+    assert d.outcome == "deny" and [m.code for m in d.measures] == ["X-DENY"]
+    assert d.measures[0].record_ids == () and not d.records
 
 
 def test_extra_measures_most_severe_wins_in_any_order(make_guard: GuardFactory) -> None:
@@ -352,8 +356,9 @@ def test_extra_measures_plugin_raising_fails_the_check_typed(make_guard: GuardFa
     assert "_Exploding" in str(info.value) or "plugin" in str(info.value)
     assert isinstance(info.value.__cause__, RuntimeError)
     assert obs.seen == []  # no decision was made, so none was observed
-    # A subject without records never reaches the plugin: its decision is unaffected.
-    assert g.check(ORG_CLEAN, step="licensing.accept", region=REGION).outcome == "allow"
+    # A subject without records reaches the plugin too: its failure is never "no measure".
+    with pytest.raises(PluginError):
+        g.check(ORG_CLEAN, step="licensing.accept", region=REGION)
 
 
 @pytest.mark.anyio
