@@ -28,6 +28,7 @@ from creditguard.measures.installed import build_catalog
 from creditguard.testing import DEFAULT_APP_KEY, DEFAULT_SECRET, ReferencePlatform, serve
 
 ORG = "91320100MA1W2K7D41"
+TAX_ORG = "91320100MA1X3L8E8M"  # a tax blacklist record only
 ENV = {"CG_TEST_PLATFORM_SECRET": DEFAULT_SECRET}
 
 S01 = {
@@ -168,6 +169,51 @@ def test_sync_fetches_keeps_and_the_guard_applies_the_platform_list(
         .output
     )
     assert "from platform" in text and "not applied: NJ-09" in text
+
+
+# Refuses tax-list suppliers on 政府采购法 Art 22 alone: that article concerns 重大违法记录
+# (实施条例 Art 19), not list entries, so it does not carry the measure (rule 11f).
+ART22 = {
+    "code": "NJ-22",
+    "title": "拒绝参加政府采购活动",
+    "category": "rights_limiting",
+    "legal_basis": ["《中华人民共和国政府采购法》第二十二条"],
+    "applies_to": {"list_kinds": ["blacklist"], "domains": ["tax"], "steps": ["procurement.*"]},
+    "effect": "deny",
+}
+
+
+@pytest.mark.integration
+def test_platform_measure_on_a_basis_that_does_not_carry_it_is_not_applied(
+    tmp_path: Path, platform: ReferencePlatform
+) -> None:
+    platform.set_measure_list(nanjing("2026.1", S01, ART22))
+    platform.add_record(ORG, domain="procurement", push=True)
+    platform.add_record(TAX_ORG, domain="tax", push=True)
+    with serve(platform) as server:
+        cfg = write_config(tmp_path, server.url)
+        code, out = sync(cfg)
+        assert code == 0, out
+        (fetched,) = out["measure_lists"]
+        assert fetched["status"] == "activated"
+        (rejected,) = fetched["rejected"]
+        assert rejected["measure"] == "NJ-22"
+        assert "basis does not carry the measure" in json.dumps(rejected, ensure_ascii=False)
+
+    guard = mirror_guard(cfg)
+    assert {p.measure for p in guard.catalog.refused[("320100", "2026.1")]} == {"NJ-22"}
+    # The rest of the list applies.
+    decision = guard.check(ORG, step="procurement.bid", region="320100")
+    assert decision.outcome == "deny" and [m.code for m in decision.measures] == ["S-01"]
+    assert decision.list_refused == ("NJ-22",)
+    # The refused measure does not, though the record it names is there.
+    taxed = guard.check(TAX_ORG, step="procurement.bid", region="320100")
+    assert [er.record.domain for er in taxed.records] == ["tax"]
+    assert taxed.verified and taxed.measures == () and taxed.list_refused == ("NJ-22",)
+    shown = CliRunner().invoke(
+        main, ["measures", "show", "--config", str(cfg), "--region", "320100"]
+    )
+    assert shown.exit_code == 0 and "not applied: NJ-22" in shown.output
 
 
 @pytest.mark.integration
