@@ -53,8 +53,8 @@ effective_from = 2026-01-01
 code = "NJ-01"
 title = "限制参加政府采购活动"
 category = "rights_limiting"
-legal_basis = [{ title = "《中华人民共和国政府采购法》", article = "第二十二条", level = "law" }]
-applies_to = { list_kinds = ["blacklist"], domains = ["*"], steps = ["procurement.*"] }
+legal_basis = [{ title = "《中华人民共和国政府采购法》", article = "第七十七条", level = "law" }]
+applies_to = { list_kinds = ["blacklist"], domains = ["procurement"], steps = ["procurement.*"] }
 effect = "deny"
 """
 
