@@ -36,14 +36,25 @@ LIST = MeasureList.model_validate(
                 "code": "T-01",
                 "title": "限制参加政府采购活动",
                 "category": "rights_limiting",
+                # 失信被执行人 refused in procurement: 中办发〔2016〕64号 and 财库〔2016〕125号
+                # carry it (FACTS §4; rule 11f).
                 "legal_basis": [
                     {
-                        "title": "《中华人民共和国政府采购法》",
-                        "article": "第七十七条",
-                        "level": "law",
-                    }
+                        "title": "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》"
+                        "（中办发〔2016〕64号）",
+                        "article": "二",
+                        "level": "policy_document",
+                    },
+                    {
+                        "title": "《关于在政府采购活动中查询及使用信用记录有关问题的通知》"
+                        "（财库〔2016〕125号）"
+                    },
                 ],
-                "applies_to": {"list_kinds": ["blacklist"], "steps": ["procurement.*"]},
+                "applies_to": {
+                    "list_kinds": ["blacklist"],
+                    "domains": ["court_enforcement"],
+                    "steps": ["procurement.*"],
+                },
                 "effect": "deny",
             }
         ],
