@@ -5,8 +5,11 @@ and time, the subject (masked: a resident ID number keeps its first 6 and last
 4 characters), step, region, date, outcome, ``verified`` / ``stale``, the
 codes of the measures and conditions applied, the ids of the records they
 rest on, the measure list's region and version, the sources asked and the
-reason for a degraded decision. The explanation is not stored; a decision can
-be recomputed "as of" its date from the records and lists it names.
+reason for a degraded decision. The explanation is not stored as text: each
+verdict keeps the wording version and the facts its text is rendered from
+(``facts``, a compact masked JSON: records, measures, provenance…), so
+:func:`render_explanation` (``creditguard journal show``) gives the text exactly
+as it was shown, even after the wording is improved, and always masked.
 
 Cost. Repeated checks of one subject reach the same verdict, so a verdict is
 written once (table ``verdicts``) and each decision adds only its verdict, id
@@ -56,13 +59,14 @@ from typing import Any
 from creditguard._files import prepare_private_file
 from creditguard.errors import StorageError
 from creditguard.forksafe import background_work
-from creditguard.masking import mask_code
+from creditguard.masking import mask_code, mask_decision_data, mask_text
 from creditguard.models import Decision
 
-__all__ = ["DecisionJournal", "JournalEntry", "read_journal"]
+__all__ = ["DecisionJournal", "JournalEntry", "read_journal", "render_explanation"]
 
-_SCHEMA_VERSION = 4
-#: Layouts whose tables this version reads (4 only added the subject to clean entries).
+_SCHEMA_VERSION = 5
+#: Layouts whose tables this version reads (4 added the subject to clean entries,
+#: 5 the wording version and facts of each verdict).
 _READABLE_FROM = 3
 
 _SCHEMA = """
@@ -86,7 +90,9 @@ CREATE TABLE IF NOT EXISTS verdicts (
     list_version TEXT,
     sources TEXT NOT NULL,           -- sources asked, space-separated
     possible_matches INTEGER NOT NULL,
-    degraded_reason TEXT
+    degraded_reason TEXT,
+    wording_version TEXT,            -- wording the text was shown in (NULL before layout 5)
+    facts TEXT                       -- masked JSON of what the text is rendered from
 );
 -- The decisions, one row per write: each decision's verdict, id and time.
 CREATE TABLE IF NOT EXISTS batches (
@@ -113,7 +119,7 @@ FROM batches AS b, json_each(b.decisions) AS e
 JOIN verdicts AS v ON v.verdict = json_extract(e.value, '$[0]')
 """
 
-_INSERT_VERDICT = "INSERT INTO verdicts VALUES (NULL" + ", ?" * 17 + ")"
+_INSERT_VERDICT = "INSERT INTO verdicts VALUES (NULL" + ", ?" * 19 + ")"
 _INSERT_BATCH = "INSERT INTO batches VALUES (NULL, ?, ?, ?, ?)"
 
 log = logging.getLogger("creditguard.journal")
@@ -143,6 +149,11 @@ _TEMPLATE_ITEMS = operator.itemgetter(
     "measures",
     "conditions",
     "possible_matches",
+    "wording_version",
+    "list_issued_by",
+    "list_standing",
+    "list_refused",
+    "replay_uses_current_status",
 )
 # The plain fields of a verdict, read from the decision's field dict in one C call.
 _VERDICT_ITEMS = operator.itemgetter(
@@ -158,7 +169,57 @@ _VERDICT_ITEMS = operator.itemgetter(
     "list_region",
     "list_version",
     "degraded_reason",
+    "wording_version",
+    "list_issued_by",
+    "list_standing",
+    "list_refused",
+    "replay_uses_current_status",
 )
+# What of a decision its text is rendered from (explain() reads these), for ``facts``:
+# not the id, time, subject or possible matches; of a record only what the text shows
+# (its other fields, such as a source's extras, may name a person).
+_FACT_FIELDS: dict[str, Any] = {
+    "subject_kind": True,
+    "step": True,
+    "region": True,
+    "as_of": True,
+    "outcome": True,
+    "records": {
+        "__all__": {
+            "source": True,
+            "subject_code": True,
+            "record": {
+                "record_id",
+                "list_kind",
+                "domain",
+                "list_name",
+                "authority",
+                "basis",
+                "listed_on",
+                "expires_on",
+                "status",
+                "public",
+                "role",
+                "via",
+                "via_name",
+            },
+        }
+    },
+    "measures": True,
+    "conditions": True,
+    "list_region": True,
+    "list_version": True,
+    "list_issued_by": True,
+    "list_standing": True,
+    "list_refused": True,
+    "wording_version": True,
+    "provenance": True,
+    "verified": True,
+    "stale": True,
+    "stale_age_s": True,
+    "replay_uses_current_status": True,
+    "degraded_reason": True,
+}
 
 _journals: weakref.WeakSet[DecisionJournal] = weakref.WeakSet()
 
@@ -191,9 +252,14 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         ).fetchone()
         if old:  # the first layout stored each decision's JSON; kept, no longer written
             conn.execute("ALTER TABLE decisions RENAME TO decisions_v1")
-        if version == 3:  # same tables; the view reads a clean entry's own subject
-            conn.execute("DROP VIEW IF EXISTS decisions")
-            conn.execute(_VIEW)
+        if version in (3, 4):  # same tables: verdicts gain wording and facts (NULL for old rows)
+            have = {r[1] for r in conn.execute("PRAGMA table_info(verdicts)")}
+            for column in ("wording_version", "facts"):
+                if column not in have:
+                    conn.execute(f"ALTER TABLE verdicts ADD COLUMN {column} TEXT")
+            if version == 3:  # the view reads a clean entry's own subject
+                conn.execute("DROP VIEW IF EXISTS decisions")
+                conn.execute(_VIEW)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             return
         if version == 2:  # a development layout (one batch row per verdict): kept apart
@@ -276,7 +342,16 @@ class DecisionJournal:
         q = self._queue
         if not (v["records"] or v["measures"] or v["conditions"] or v["possible_matches"]):
             # A clean verdict: one template row per kind, step, list… for every subject.
-            key = (*_TEMPLATE_ITEMS(v), *[p.source for p in v["provenance"]])
+            # Its text also shows the sources, whether any knew the subject, and the data
+            # time to the minute: the key holds them, so the template's facts render it.
+            prov = v["provenance"]
+            times = [p.data_as_of or p.fetched_at for p in prov if p.error is None]
+            t = min(times) if times else None
+            key = (
+                *_TEMPLATE_ITEMS(v),
+                *[(p.source, p.found, p.error is None) for p in prov],
+                None if t is None else (t.replace(second=0, microsecond=0), t.utcoffset()),
+            )
             subject = v["subject_code"]  # masked now: only the masked form waits on the queue
             if v["subject_kind"] != "organization":
                 subject = mask_code(subject, v["subject_kind"])
@@ -431,6 +506,8 @@ class DecisionJournal:
             " ".join([p.source for p in d.provenance]),
             len(d.possible_matches),
             d.degraded_reason,
+            d.wording_version,
+            _facts(d),
         )
         verdict = conn.execute(_INSERT_VERDICT, row).lastrowid
         assert verdict is not None
@@ -469,6 +546,12 @@ class DecisionJournal:
         """Write what is queued, then read decisions (oldest first)."""
         self.flush()
         return read_journal(self.path, since=since, limit=limit)
+
+
+def _facts(d: Decision) -> str:
+    """What the text of ``d`` is rendered from, as compact JSON, masked (see ``_FACT_FIELDS``)."""
+    data = mask_decision_data(d.model_dump(mode="json", include=_FACT_FIELDS))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,23 +643,101 @@ def _verdicts(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[Any, .
         chunk = wanted[i : i + 500]
         marks = ",".join("?" * len(chunk))
         for r in conn.execute(f"SELECT * FROM verdicts WHERE verdict IN ({marks})", chunk):
-            out[r[0]] = (
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                bool(r[7]),
-                bool(r[8]),
-                r[9],
-                tuple(r[10].split()),
-                tuple(r[11].split()),
-                tuple(r[12].split()),
-                r[13],
-                r[14],
-                tuple(r[15].split()),
-                r[16],
-                r[17],
-            )
+            out[r[0]] = _verdicts_row(r)
     return out
+
+
+def _verdicts_row(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A verdict row as the fields of a :class:`JournalEntry` after id and time."""
+    return (
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        bool(r[7]),
+        bool(r[8]),
+        r[9],
+        tuple(r[10].split()),
+        tuple(r[11].split()),
+        tuple(r[12].split()),
+        r[13],
+        r[14],
+        tuple(r[15].split()),
+        r[16],
+        r[17],
+    )
+
+
+def render_explanation(
+    path: str | os.PathLike[str], decision_id: str, *, audience: str = "applicant"
+) -> tuple[JournalEntry, str]:
+    """The journaled decision ``decision_id`` and its text, rendered again as it was shown.
+
+    The text comes from the verdict's stored facts in its stored wording
+    version, so it does not change when the wording is improved; it is always
+    masked. Raises :class:`~creditguard.errors.InputError` for an unknown id,
+    :class:`~creditguard.errors.StorageError` for a decision journaled before
+    facts were recorded (layout 4 or older) and
+    :class:`~creditguard.errors.ConfigError` naming a wording version this
+    creditguard does not ship.
+    """
+    from creditguard.errors import ConfigError, InputError
+    from creditguard.explain import explain
+
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        raise StorageError("journal show: the PostgreSQL journal does not record decision texts")
+    p = Path(path)
+    found: tuple[str, list[Any]] | None = None
+    row: tuple[Any, ...] | None = None
+    try:
+        if p.exists():
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= _READABLE_FROM:
+                    needle = json.dumps(decision_id)
+                    rows = conn.execute(
+                        "SELECT base_at, decisions FROM batches WHERE instr(decisions, ?) > 0",
+                        (needle,),
+                    )
+                    for base_at, packed in rows:
+                        for e in json.loads(packed):
+                            if e[1] == decision_id:
+                                found = (base_at, e)
+                                break
+                        if found:
+                            break
+                if found is not None:
+                    row = conn.execute(
+                        "SELECT * FROM verdicts WHERE verdict = ?", (found[1][0],)
+                    ).fetchone()
+            finally:
+                conn.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot read decision journal {p}: {exc}") from exc
+    if found is None or row is None:
+        raise InputError(f"no decision {decision_id!r} in the journal {p}")
+    base_at, e = found
+    fields = _verdicts_row(row)
+    decided_at = datetime.fromisoformat(base_at) + _US * e[2]
+    subject = e[3] if len(e) > 3 else fields[0]
+    entry = JournalEntry(decision_id, decided_at.isoformat(), subject, *fields[1:])
+    version = row[18] if len(row) > 18 else None
+    facts = row[19] if len(row) > 19 else None
+    if not version or not facts:
+        raise StorageError(
+            f"decision {decision_id!r} was journaled before the journal recorded the facts "
+            "of its text (layout 4 or older): its text cannot be shown again"
+        )
+    data = json.loads(facts)
+    data.update(decision_id=decision_id, subject_code=subject, decided_at=decided_at)
+    d = Decision.model_validate(data)
+    try:
+        text = explain(d, audience=audience)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"decision {decision_id!r} was shown in wording version {version!r}, "
+            f"which this creditguard does not ship ({exc})"
+        ) from None
+    return entry, mask_text(text)

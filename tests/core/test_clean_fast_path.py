@@ -177,7 +177,7 @@ def test_a_layout_3_journal_is_read_and_upgraded(make_guard: GuardFactory) -> No
 
     DecisionJournal(path).close()  # opening upgrades the view
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (5,)
     rows = dict(conn.execute("SELECT decision_id, subject FROM decisions").fetchall())
     conn.close()
     assert rows.get(black.decision_id) == ORG_BLACK

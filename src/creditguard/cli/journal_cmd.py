@@ -1,4 +1,8 @@
-"""``creditguard journal``: read the decision journal (personal data masked)."""
+"""``creditguard journal``: read the decision journal (personal data masked).
+
+``creditguard journal show DECISION_ID`` gives one decision's text again,
+rendered from the facts and wording version the journal recorded.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import click
 from creditguard.cli._common import echo_json, fail
 from creditguard.errors import CreditGuardError
 
+_CONFIG_HELP = "Config file naming the journal (default: $CREDITGUARD_CONFIG)."
 
-@click.command()
+
+@click.group(invoke_without_command=True)
 @click.option(
     "--since",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
@@ -22,7 +28,7 @@ from creditguard.errors import CreditGuardError
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="CREDITGUARD_CONFIG",
-    help="Config file naming the journal (default: $CREDITGUARD_CONFIG).",
+    help=_CONFIG_HELP,
 )
 @click.option(
     "--path",
@@ -31,7 +37,9 @@ from creditguard.errors import CreditGuardError
     help="Journal file (overrides the config).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
+@click.pass_context
 def journal(
+    ctx: click.Context,
     since: datetime | None,
     limit: int | None,
     config_path: str | None,
@@ -43,7 +51,10 @@ def journal(
     Each decision shows what was decided: outcome, subject, step, region and
     the codes of the measures applied; ``--json`` adds the date, verified and
     stale flags, conditions, record ids, list version and sources.
+    ``creditguard journal show DECISION_ID`` shows one decision's text.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from creditguard.clock import CST
     from creditguard.config import load_config
     from creditguard.journal import read_journal
@@ -69,3 +80,47 @@ def journal(
         click.echo(
             f"{e.decided_at[:19]}  {e.outcome:8} {e.subject:20} {e.step:22} {e.region}  {codes}{flag}"
         )
+
+
+@journal.command("show")
+@click.argument("decision_id")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CREDITGUARD_CONFIG",
+    help=_CONFIG_HELP,
+)
+@click.option(
+    "--path",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    help="Journal file (overrides the config).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision and its text as JSON.")
+def show(decision_id: str, config_path: str | None, db_path: str | None, as_json: bool) -> None:
+    """Show the decision DECISION_ID and its text exactly as it was shown (always masked).
+
+    The text is rendered again from the facts the journal recorded, in the
+    wording version the decision was shown in, so an improved wording does
+    not change it. A wording version this creditguard no longer ships is an
+    error naming it.
+    """
+    from creditguard.config import load_config
+    from creditguard.journal import render_explanation
+    from creditguard.journal_pg import journal_target
+
+    try:
+        cfg = load_config(config_path)
+        entry, text = render_explanation(db_path or journal_target(cfg), decision_id)
+    except CreditGuardError as exc:
+        fail(str(exc))
+    if as_json:
+        echo_json({"decision": entry.to_dict(), "explanation": text})
+        return
+    flag = "" if entry.verified else "  UNVERIFIED"
+    click.echo(
+        f"{entry.decided_at[:19]}  {entry.outcome:8} {entry.subject:20} {entry.step:22} "
+        f"{entry.region}{flag}"
+    )
+    click.echo(text)
