@@ -20,24 +20,20 @@ import os
 import secrets
 import weakref
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from creditguard._failure import FailurePolicy, apply_policy
+from creditguard._memo import MEMO_SIZE, AssessmentMemo, decision_fields
+from creditguard._merge import same_listing_key
 from creditguard.cache import RecordCache
 from creditguard.clock import CST, today_cst
 from creditguard.codes import SubjectCode, parse_code
-from creditguard.errors import InputError, InvalidCodeError, RecordsUnavailable, SourceError
-from creditguard.explain import WORDING_VERSION
+from creditguard.errors import InputError, InvalidCodeError, SourceError
 from creditguard.measures.catalog import MeasureCatalog, ResolvedMeasure
-from creditguard.measures.instruments import normalise_title
 from creditguard.models import (
-    AppliedMeasure,
-    CreditRecord,
     Decision,
-    EffectiveRecord,
-    Outcome,
-    PossibleMatch,
     Provenance,
     SubjectRecords,
     adopt,
@@ -47,12 +43,14 @@ from creditguard.plugins import Hooks
 from creditguard.rules import (
     DEFAULT_COMMITMENT_STEPS,
     combine,
-    match_measure,
     outcome_of,
-    step_matches,
     stricter,
 )
 from creditguard.steps import StepVocabulary
+
+# The check's seams live in modules of their own: the failure policy (creditguard._failure),
+# the memoised pure part and decision templates (creditguard._memo, a base of Engine) and
+# the merging of listings (creditguard._merge). Their public names are re-exported here.
 
 __all__ = [
     "CST",
@@ -118,44 +116,6 @@ class Plan:
 _EMPTY: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class _Assessment:
-    """The pure part of a decision, shared by repeated checks on the same data."""
-
-    records: tuple[EffectiveRecord, ...]
-    name: str | None
-    possible: tuple[PossibleMatch, ...]
-    found: tuple[AppliedMeasure, ...]
-    measures: tuple[AppliedMeasure, ...]
-    conditions: tuple[AppliedMeasure, ...]
-    outcome: Outcome
-    #: a replay judged a record without ``status_history`` by today's status
-    replay_current: bool = False
-
-
-_CLEAN = _Assessment((), None, (), (), (), (), "allow")
-
-
-@dataclass(frozen=True, slots=True)
-class FailurePolicy:
-    """What a step does when records cannot be obtained: hold, allow, stale or raise."""
-
-    default: str = "hold"
-    steps: Mapping[str, str] = field(default_factory=dict)
-    stale_fallback: str = "hold"
-    max_stale: float = 86400.0
-
-    def for_step(self, step: str) -> str:
-        """The policy of ``step``: an exact entry, else the first matching glob, else the default."""
-        exact = self.steps.get(step)
-        if exact is not None:
-            return exact
-        for pattern, policy in self.steps.items():
-            if step_matches(step, (pattern,)):
-                return policy
-        return self.default
-
-
 class _Ids:
     """Decision ids: a random prefix per engine and process, and a counter."""
 
@@ -184,14 +144,12 @@ def _reseed_all() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed_all)
 
-_MEMO_SIZE = 8192
-
 
 def _now_cst() -> datetime:
     return datetime.now(CST)
 
 
-class Engine:
+class Engine(AssessmentMemo):
     """Decides; never performs I/O. Shared by the sync and async guards.
 
     ``sources`` are the source names in configuration order;
@@ -269,7 +227,7 @@ class Engine:
                 sc = known[1]
             else:
                 sc = parse_code(subject, today=today)
-                if len(self._codes) >= _MEMO_SIZE:
+                if len(self._codes) >= MEMO_SIZE:
                     self._codes.clear()
                 self._codes[subject] = (today, sc)
         else:
@@ -280,7 +238,7 @@ class Engine:
         if (step, region) not in self._valid_targets:
             self.steps.require(step)
             _check_region(region)
-            if len(self._valid_targets) < _MEMO_SIZE:
+            if len(self._valid_targets) < MEMO_SIZE:
                 self._valid_targets.add((step, region))
         day = as_of if as_of is not None else today
         resolved = self.catalog.resolve(region, day)
@@ -351,7 +309,9 @@ class Engine:
         answered = not failures
         policy = reason = stale_age = None
         if failures:
-            failures, policy, reason, stale_age = self._failed(plan, failures)
+            failures, policy, reason, stale_age = apply_policy(
+                self.failure, self.cache, plan, failures
+            )
 
         if len(gathered) > 1:
             # Cached, fetched and stale answers arrive in any order; the configured source
@@ -413,7 +373,7 @@ class Engine:
             outcome = stricter(outcome, "review")
         return adopt(
             Decision,
-            _decision_fields(
+            decision_fields(
                 plan,
                 a,
                 outcome=outcome,
@@ -430,341 +390,7 @@ class Engine:
             ),
         )
 
-    def _failed(
-        self, plan: Plan, failures: list[tuple[str, SourceError]]
-    ) -> tuple[list[tuple[str, SourceError]], str, str | None, float | None]:
-        """Apply the step's failure policy: the failures left, the policy, the reason, stale age.
-
-        Policy ``stale`` adds cached records (younger than ``max_stale``) of the
-        failed sources to ``plan.gathered``, marked stale; ``raise`` raises
-        :class:`~creditguard.errors.RecordsUnavailable`.
-        """
-        sc = plan.sc
-        notes: list[str] = []
-        stale_age: float | None = None
-        policy = self.failure.for_step(plan.step)
-        if policy == "stale":
-            still: list[tuple[str, SourceError]] = []
-            for name, err in failures:
-                entry = self.cache.stale(name, sc.code, plan.related, self.failure.max_stale)
-                if entry is None:
-                    still.append((name, err))
-                else:
-                    prov = entry.provenance.model_copy(update={"stale": True})
-                    plan.gathered.append((name, entry.records, entry.fetched_at, True, prov))
-                    age = self.cache.age(entry)
-                    stale_age = age if stale_age is None else max(stale_age, age)
-                    at = entry.fetched_at.strftime("%Y-%m-%d %H:%M")
-                    notes.append(f"{_failure_text(name, err)} (used records fetched at {at})")
-            failures = still
-            policy = self.failure.stale_fallback
-        if failures:
-            notes.extend(_failure_text(name, err) for name, err in failures)
-        reason = "; ".join(notes) or None
-        if failures and policy == "raise":
-            raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
-        return failures, policy, reason, stale_age
-
-    def _usual(
-        self, plan: Plan, gathered: list[_Gathered], decided_at: datetime
-    ) -> tuple[dict[str, Any], _Assessment, object]:
-        """The fields of the usual decision (every source answered) and its assessment.
-
-        They are fixed by the request, the list in force and the cached answers,
-        so for a check that fetched nothing they are memoised by those
-        (identities of immutable objects, each entry keeping them alive); each
-        decision copies them and sets only its id and time. A check that
-        fetched has new answers, never seen again unless cached: the next warm
-        check of them fills the memo.
-        """
-        key = None
-        if not plan.missing:
-            key = (
-                plan.day,
-                plan.replay,
-                plan.step,
-                plan.region,
-                plan.sc.code,
-                id(plan.candidates),
-                plan.list_region,
-                plan.list_version,
-                plan.list_issued_by,
-                plan.list_standing,
-                *[i for g in gathered for i in (id(g[1]), id(g[4]))],
-            )
-            hit: tuple[dict[str, Any], _Assessment, object] | None = self._decided.get(key)
-            if hit is not None:
-                return hit
-        a = self._assess(plan, gathered)
-        fields = _decision_fields(
-            plan,
-            a,
-            outcome=a.outcome,
-            measures=a.measures,
-            conditions=a.conditions,
-            provenance=tuple([g[4] for g in gathered]),
-            verified=True,
-            stale=False,
-            stale_age_s=None,
-            degraded_reason=None,
-            decision_id="",
-            decided_at=decided_at,
-        )
-        made = (fields, a, (plan.candidates, tuple(gathered)))
-        if key is not None:
-            self._remember(self._decided, key, made)
-        return made
-
-    def _clean_template(self, plan: Plan) -> dict[str, Any]:
-        """The fields of a clean decision (every source answered, none knows the subject).
-
-        Such a decision is fixed by the step, region, day and list in force: no
-        record to merge, no measure to match, no plugin asked for extra
-        measures (they only see records). Only the subject, the provenance, the
-        id and the time differ between checks, so the rest is kept per
-        (day, replay, step, region, list in force); the entry holds the
-        candidates alive, whose identity is part of the key.
-        """
-        key = (
-            "clean",
-            plan.day,
-            plan.replay,
-            plan.step,
-            plan.region,
-            id(plan.candidates),
-            plan.list_region,
-            plan.list_version,
-            plan.list_issued_by,
-            plan.list_standing,
-        )
-        hit = self._decided.get(key)
-        if hit is not None:
-            return hit[0]  # type: ignore[no-any-return]
-        fields = _decision_fields(
-            plan,
-            _CLEAN,
-            outcome=_CLEAN.outcome,
-            measures=(),
-            conditions=(),
-            provenance=(),
-            verified=True,
-            stale=False,
-            stale_age_s=None,
-            degraded_reason=None,
-            decision_id="",
-            decided_at=plan.now or self.now(),
-        )
-        self._remember(self._decided, key, (fields, plan.candidates))
-        return fields
-
-    # -- memoised pure part ----------------------------------------------------------
-    # Warm checks see the very same cached SubjectRecords objects again and again, so
-    # the pure part of a decision (records with effect, matched measures, outcome) is
-    # memoised by the identity of its immutable inputs. Each entry keeps its inputs
-    # alive, so an id() is never reused while it is a key.
-
-    def _assess(self, plan: Plan, gathered: list[_Gathered]) -> _Assessment:
-        if not any(g[1].records or g[1].possible_matches for g in gathered):
-            # A clean subject: nothing to match, and not worth a memo slot.
-            name = next((g[1].subject.name for g in gathered if g[1].subject is not None), None)
-            if name is None:
-                return _CLEAN
-            # One object per name, so the decision memo (keyed by its identity) hits too.
-            clean = self._memo.get(("clean", name))
-            if clean is None:
-                clean = _Assessment((), name, (), (), (), (), "allow")
-                self._remember(self._memo, ("clean", name), clean)
-            return clean
-        key = (
-            plan.day,
-            plan.replay,
-            plan.step,
-            id(plan.candidates),
-            plan.sc.code,
-            *[(g[0], id(g[1])) for g in gathered],
-        )
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit[1]  # type: ignore[no-any-return]
-        records, replay_current = _merge(
-            gathered, plan.sc.code, plan.day, self._rank, self.platform_sources, plan.replay
-        )
-        name = next((g[1].subject.name for g in gathered if g[1].subject is not None), None)
-        possible = tuple(pm for g in gathered for pm in g[1].possible_matches)
-        found: list[AppliedMeasure] = []
-        if records:
-            for rm in plan.candidates:
-                am = match_measure(rm.measure, records, plan.day, list_region=rm.list_region)
-                if am is not None:
-                    found.append(am)
-        measures, conditions = combine(found, plan.step, self.commitment_steps)
-        result = _Assessment(
-            records,
-            name,
-            possible,
-            tuple(found),
-            measures,
-            conditions,
-            outcome_of(measures),
-            replay_current,
-        )
-        self._remember(self._memo, key, ((plan.candidates, tuple(g[1] for g in gathered)), result))
-        return result
-
-    @staticmethod
-    def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-        if len(memo) >= _MEMO_SIZE:
-            memo.clear()  # cheap bound; a warm working set refills it at once
-        memo[key] = value
-
-
-def _decision_fields(
-    plan: Plan,
-    a: _Assessment,
-    *,
-    outcome: Outcome,
-    measures: tuple[AppliedMeasure, ...],
-    conditions: tuple[AppliedMeasure, ...],
-    provenance: tuple[Provenance, ...],
-    verified: bool,
-    stale: bool,
-    stale_age_s: float | None,
-    degraded_reason: str | None,
-    decision_id: str,
-    decided_at: datetime,
-) -> dict[str, Any]:
-    """Every field of a :class:`Decision`, in the model's order (see :func:`models.adopt`)."""
-    sc = plan.sc
-    return {
-        "decision_id": decision_id,
-        "subject_code": sc.code,
-        "subject_kind": sc.kind,
-        "subject_name": a.name,
-        "step": plan.step,
-        "region": plan.region,
-        "as_of": plan.day,
-        "outcome": outcome,
-        "records": a.records,
-        "measures": measures,
-        "conditions": conditions,
-        "list_region": plan.list_region,
-        "list_version": plan.list_version,
-        "list_issued_by": plan.list_issued_by,
-        "list_standing": plan.list_standing,
-        "list_refused": plan.list_refused,
-        "wording_version": WORDING_VERSION,
-        "provenance": provenance,
-        "possible_matches": a.possible,
-        "verified": verified,
-        "stale": stale,
-        "stale_age_s": stale_age_s,
-        "replay_uses_current_status": a.replay_current,
-        "degraded_reason": degraded_reason,
-        "decided_at": decided_at,
-    }
-
-
-def _failure_text(name: str, err: SourceError) -> str:
-    text = str(err)
-    return text if text.startswith(f"{name}: ") else f"{name}: {text}"
-
 
 def _check_region(region: str) -> None:
     if not (isinstance(region, str) and len(region) == 6 and region.isascii() and region.isdigit()):
         raise InputError(f"region must be a 6-digit division code such as '320100', got {region!r}")
-
-
-# -- merging listings (spec §4.0) ---------------------------------------------------------
-
-
-def same_listing_key(record: CreditRecord, subject: str) -> tuple[str, str, str] | None:
-    """What makes two records the same listing (spec §4.0), or None without a ``basis``.
-
-    The subject (``subject`` for the subject's own records, ``via`` for a
-    related organization's), the decision document number with spaces removed
-    and full- and half-width brackets and parentheses unified, and the list kind.
-    """
-    if not record.basis:
-        return None
-    return (record.via or subject, normalise_title(record.basis), record.list_kind)
-
-
-def _last_change(record: CreditRecord) -> date | None:
-    return record.status_history[-1].on if record.status_history else None
-
-
-def _merge(
-    gathered: list[_Gathered],
-    code: str,
-    day: date,
-    rank: Mapping[str, int],
-    platform: frozenset[str],
-    replay: bool,
-) -> tuple[tuple[EffectiveRecord, ...], bool]:
-    """Merge every source's records into listings, then keep those with effect on ``day``.
-
-    Merging comes first (spec §4.0), so a listing repaired at the platform but
-    still shown ``listed`` by an agency or a file-loaded mirror has no effect.
-    Two records are one listing when they share a record id, or a
-    :func:`same_listing_key`. Which copy decides the status: one from a source
-    speaking for the platform; among the rest, the latest ``status_history``
-    date, then the configured source order. Returns the records with effect
-    and whether a replay judged a record without history by today's status.
-    """
-    # Listings in order of first appearance: each a list of (source, record).
-    groups: list[list[tuple[str, CreditRecord]]] = []
-    index: dict[tuple[str, ...], int] = {}
-    for source, sr, _at, _stale, _p in gathered:
-        for rec in sr.records:
-            subject = rec.via or code
-            id_key = ("id", subject, rec.record_id)
-            basis_key = same_listing_key(rec, code)
-            keys: list[tuple[str, ...]] = [id_key] if basis_key is None else [id_key, basis_key]
-            at = next((index[k] for k in keys if k in index), None)
-            if at is None:
-                at = len(groups)
-                groups.append([])
-            groups[at].append((source, rec))
-            for k in keys:
-                index.setdefault(k, at)
-
-    out: list[EffectiveRecord] = []
-    replay_current = False
-    for group in groups:
-        source, rec = group[0] if len(group) == 1 else _authority(group, rank, platform)
-        if replay and not rec.status_history and rec.listed_on <= day:
-            replay_current = True  # spec §4: the replay must say it rests on today's status
-        if not rec.has_effect(day):
-            continue
-        names = [source]
-        for s, _r in sorted(group, key=lambda g: rank.get(g[0], len(rank))):
-            if s not in names:
-                names.append(s)
-        out.append(
-            trusted(
-                EffectiveRecord,
-                record=rec,
-                source=source,
-                subject_code=rec.via or code,
-                sources=tuple(names),
-            )
-        )
-    return tuple(out), replay_current
-
-
-def _authority(
-    group: list[tuple[str, CreditRecord]], rank: Mapping[str, int], platform: frozenset[str]
-) -> tuple[str, CreditRecord]:
-    """The copy of a listing whose status decides (spec §4.0)."""
-    speaking = [g for g in group if g[0] in platform]
-    pool = speaking or group
-    last = len(rank)
-
-    def order(g: tuple[str, CreditRecord]) -> tuple[bool, int, int]:
-        # The latest status_history date first (a copy without history after any with
-        # one), then the configured source order.
-        changed = _last_change(g[1])
-        latest = -changed.toordinal() if changed is not None else 0
-        return (changed is None, latest, rank.get(g[0], last))
-
-    return min(pool, key=order)
