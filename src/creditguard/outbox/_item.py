@@ -152,7 +152,10 @@ class OutboxStatus:
             "in_flight": self.in_flight,
             "delivered": self.delivered,
             "dead": self.dead,
-            "oldest_pending_age_s": self.oldest_pending_age_s,
+            # Milliseconds are enough; a float's 15+ digit tail would also read like an ID number.
+            "oldest_pending_age_s": (
+                None if self.oldest_pending_age_s is None else round(self.oldest_pending_age_s, 3)
+            ),
             "max_attempts": self.max_attempts,
             "pending_by_kind": dict(self.by_kind),
         }
