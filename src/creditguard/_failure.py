@@ -77,7 +77,8 @@ def apply_policy(
     reason = "; ".join(notes) or None
     if failures and policy == "raise":
         raise RecordsUnavailable(f"credit records unavailable ({reason})", cause=failures[0][1])
-    return failures, policy, reason, stale_age
+    # Milliseconds are enough (and a float's long tail would read like an ID number in output).
+    return failures, policy, reason, None if stale_age is None else round(stale_age, 3)
 
 
 def failure_text(name: str, err: SourceError) -> str:
