@@ -15,7 +15,6 @@ read as a clean list). Removed records stay as tombstones with their
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sqlite3
@@ -31,6 +30,7 @@ from creditguard._files import prepare_private_file
 from creditguard.clock import CST
 from creditguard.errors import SourceUnavailable, StorageError
 from creditguard.mirror import _filter, _rules
+from creditguard.mirror._filter_keeper import FilterKeeper
 from creditguard.mirror._rules import DEFAULT_MAX_AGE_S, MirrorStats, carry_history
 from creditguard.mirror.importer import ImportReport, run_import
 from creditguard.models import CreditRecord, Subject, SubjectRecords, trusted
@@ -39,13 +39,6 @@ __all__ = ["DEFAULT_MAX_AGE_S", "MirrorStats", "SqliteMirror", "carry_history"]
 
 #: How often a reading connection re-checks that its file is still the one on disk.
 _RECHECK_S: Final = 1.0
-#: After a failed filter build, lookups use SQL alone this long before another try.
-_FILTER_RETRY_S: Final = 30.0
-#: Up to this many records, the first lookup builds the filter itself (a few ms per
-#: 10,000); a larger mirror's is built by a background thread while lookups use SQL.
-_FILTER_INLINE_RECORDS: Final = 100_000
-
-log = logging.getLogger("creditguard.mirror")
 
 _SCHEMA = (
     """
@@ -85,7 +78,7 @@ _SET_STATE = (
 )
 
 
-class SqliteMirror:
+class SqliteMirror(FilterKeeper):
     """Records in a SQLite file; implements the LocalSource protocol.
 
     ``max_age_s`` bounds how old the last import or sync may be for a lookup
@@ -108,11 +101,8 @@ class SqliteMirror:
         self._pid = os.getpid()
         self._speaks: bool | None = None
         self._as_of: tuple[float, datetime] = (math.nan, datetime.min)
-        # The membership filter (see creditguard.mirror._filter), shared by the threads.
-        self._filter: _filter.CodeFilter | None = None
-        self._filter_lock = threading.Lock()
-        self._filter_building = 0  # pid of the process whose thread builds it
-        self._filter_retry_at = 0.0
+        # The membership filter (see creditguard.mirror._filter_keeper), shared by the threads.
+        self._init_filter()
         # Commits through this object: a write on a reader's own connection does not
         # change that connection's data_version, so the filter's readers count these too.
         self._writes = 0
@@ -326,101 +316,6 @@ class SqliteMirror:
                 possible_matches=(),
                 data_as_of=as_of,
             )
-
-    # -- the membership filter -------------------------------------------------------
-
-    def _current_filter(
-        self, conn: sqlite3.Connection
-    ) -> tuple[_filter.CodeFilter, tuple[float | None, bool]] | None:
-        """The filter, current for everything ``conn`` can see, and the load state; None: use SQL.
-
-        Current means: nothing was committed since this connection last
-        checked (``data_version`` and this object's write count unchanged),
-        or the codes logged since have been added now.
-        """
-        local = self._thread()
-        writes = self._writes
-        (version,) = conn.execute("PRAGMA data_version").fetchone()
-        f = self._filter
-        if f is not None and getattr(local, "filter_seen", None) == (f, version, writes):
-            state: tuple[float | None, bool] = local.filter_state
-            return f, state
-        with self._filter_lock:
-            f = self._filter
-            if f is None or f.ident != local.ident or not _filter.catch_up(conn, f):
-                self._filter = None
-                local.filter_seen = None
-                (size,) = conn.execute("SELECT max(rowid) FROM records").fetchone()
-                if (size or 0) > _FILTER_INLINE_RECORDS:
-                    self._build_filter_later()
-                    return None
-            if self._filter is None:
-                self._filter = f = self._built_filter(conn, local.ident)
-            if f is None:
-                return None
-            row = conn.execute(
-                "SELECT loaded_at, synced_at IS NOT NULL FROM mirror_state"
-            ).fetchone()
-            local.filter_state = (row[0], bool(row[1])) if row is not None else (None, False)
-            # The filter object in the key: a rebuilt one (or another file's) is checked again.
-            local.filter_seen = (f, version, writes)
-            return f, local.filter_state
-
-    def load_filter(self) -> None:
-        """Build the membership filter now, in this thread (else the first lookups start it in the background).
-
-        Until it is built, lookups read SQLite for every code; the answers are
-        the same either way.
-        """
-        self._connection(create=False)  # the file exists, and has the filter's tables
-        self._filter_retry_at = 0.0
-        self._build_filter(os.getpid())
-
-    def _build_filter_later(self) -> None:
-        pid = os.getpid()
-        if self._filter_building == pid or time.monotonic() < self._filter_retry_at:
-            return
-        self._filter_building = pid
-        threading.Thread(
-            target=self._build_filter, args=(pid,), name="creditguard-mirror-filter", daemon=True
-        ).start()
-
-    def _built_filter(self, conn: sqlite3.Connection, ident: object) -> _filter.CodeFilter | None:
-        """A filter of what ``conn`` sees now, built in this thread; None when that fails."""
-        if time.monotonic() < self._filter_retry_at:
-            return None
-        try:
-            if conn.in_transaction:
-                return _filter.build(conn, ident)
-            conn.execute("BEGIN")  # one snapshot: the log position and the tables agree
-            try:
-                return _filter.build(conn, ident)
-            finally:
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._filter_retry_at = time.monotonic() + _FILTER_RETRY_S
-            log.warning("mirror %s: membership filter not built: %s", self.path, exc)
-            return None
-
-    def _build_filter(self, pid: int) -> None:
-        try:
-            ident = self._identity()
-            uri = self.path.absolute().as_uri() + "?mode=rw"  # never creates the file
-            conn = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
-            try:
-                conn.execute("BEGIN")  # one snapshot: the log position and the tables agree
-                built = _filter.build(conn, ident)
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-            with self._filter_lock:
-                if self._identity() == ident and os.getpid() == pid:
-                    self._filter = built
-        except (OSError, sqlite3.Error) as exc:  # lookups go on with SQL alone
-            self._filter_retry_at = time.monotonic() + _FILTER_RETRY_S
-            log.warning("mirror %s: membership filter not built: %s", self.path, exc)
-        finally:
-            self._filter_building = 0
 
     def _fresh(self, loaded: float | None) -> datetime:
         """The last load as a CST datetime, or :class:`SourceUnavailable` when it does not vouch."""
