@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -31,6 +31,7 @@ from creditguard.clock import CST
 from creditguard.errors import SourceUnavailable, StorageError
 from creditguard.mirror import _filter, _rules
 from creditguard.mirror._filter_keeper import FilterKeeper
+from creditguard.mirror._push import PushEvents
 from creditguard.mirror._rules import DEFAULT_MAX_AGE_S, MirrorStats, carry_history
 from creditguard.mirror.importer import ImportReport, run_import
 from creditguard.models import CreditRecord, Subject, SubjectRecords, trusted
@@ -78,7 +79,7 @@ _SET_STATE = (
 )
 
 
-class SqliteMirror(FilterKeeper):
+class SqliteMirror(FilterKeeper, PushEvents):
     """Records in a SQLite file; implements the LocalSource protocol.
 
     ``max_age_s`` bounds how old the last import or sync may be for a lookup
@@ -467,71 +468,3 @@ class SqliteMirror(FilterKeeper):
         finally:
             conn.close()
         return report
-
-    # -- push events (spec §7) --------------------------------------------------
-
-    def upsert(
-        self,
-        subject: Subject | None,
-        record: CreditRecord,
-        *,
-        subject_code: str | None = None,
-        at: str | datetime | date | None = None,
-    ) -> str:
-        """Insert or update one record (and its subject), in its own transaction.
-
-        Returns ``"added"``, ``"updated"`` or ``"unchanged"``. A record id held
-        for another subject is refused (:class:`InvalidRecordError`). When the
-        record arrives without ``status_history`` and its status changed, the
-        change is appended to the held history, dated ``at`` (the event's
-        time; today in CST when absent).
-        """
-        code, kind, subject, record = _rules.normal_upsert(subject, record, subject_code)
-        with self.transaction() as conn:
-            held = conn.execute(
-                "SELECT subject_code, data FROM records WHERE record_id = ?", (record.record_id,)
-            ).fetchone()
-            data, outcome = _rules.merge_upsert(held, code, record, at)
-            if subject is not None:
-                rep = subject.legal_representative
-                conn.execute(
-                    "INSERT INTO subjects(code, kind, data, legal_rep) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(code) DO UPDATE SET kind=excluded.kind, data=excluded.data, "
-                    "legal_rep=excluded.legal_rep",
-                    (
-                        code,
-                        kind,
-                        subject.model_dump_json(exclude_none=True),
-                        rep.code if rep else None,
-                    ),
-                )
-            if outcome != "unchanged":
-                conn.execute(
-                    "INSERT INTO records(record_id, subject_code, data) VALUES (?, ?, ?) "
-                    "ON CONFLICT(record_id) DO UPDATE SET data = excluded.data",
-                    (record.record_id, code, data),
-                )
-            return outcome
-
-    def remove(
-        self, record_id: str, *, subject_code: str, at: str | datetime | date | None = None
-    ) -> bool:
-        """Mark a record removed, keeping it as a tombstone with its history; True when it was in force.
-
-        ``subject_code`` must be the subject the mirror holds the record for,
-        else :class:`InvalidRecordError` and nothing changes (a removal naming
-        the wrong subject is not acted on). An unknown or already removed
-        record changes nothing and returns False. The removal is appended to
-        ``status_history``, dated ``at`` (today in CST when absent), so a
-        replay of an earlier day still sees the listing.
-        """
-        code, _ = _rules.normal_code(subject_code, "subject_code")
-        with self.transaction() as conn:
-            held = conn.execute(
-                "SELECT subject_code, data FROM records WHERE record_id = ?", (record_id,)
-            ).fetchone()
-            tomb = _rules.tombstone(held, record_id, code, at)
-            if tomb is None:
-                return False
-            conn.execute("UPDATE records SET data = ? WHERE record_id = ?", (tomb, record_id))
-            return True
