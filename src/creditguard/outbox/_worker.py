@@ -160,6 +160,14 @@ class DeliveryWorker:
             return False
         with self._lock:
             self._thread = None
+        if self._drained and not self._past_deadline():
+            # A write that committed while the thread was deciding to stop (e.g. through the
+            # integrator's connection just before close) is delivered here, not left queued.
+            try:
+                self.deliverer.deliver_due(stop=self._past_deadline)
+            except StorageError as exc:
+                log.error("outbox worker cannot use the outbox at shutdown: %s", exc)
+                return False
         return self._drained
 
     def __enter__(self) -> DeliveryWorker:
