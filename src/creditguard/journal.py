@@ -42,23 +42,19 @@ copy of such a decision but never its feedback duty.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import operator
 import os
 import sqlite3
-import threading
-import weakref
-from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from creditguard._files import prepare_private_file
+from creditguard._journal_base import QueuedJournal, entry_fields, masked_subject, verdict_fields
 from creditguard.errors import StorageError
-from creditguard.forksafe import background_work
 from creditguard.masking import mask_code, mask_decision_data, mask_text
 from creditguard.models import Decision
 
@@ -131,50 +127,32 @@ _Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | No
 
 _US = timedelta(microseconds=1)
 _THIRD = operator.itemgetter(2)
+# The plain fields of a verdict, after its subject (read from the decision's field dict).
+_PLAIN_FIELDS = (
+    "subject_kind",
+    "step",
+    "region",
+    "as_of",
+    "outcome",
+    "verified",
+    "stale",
+    "stale_age_s",
+    "list_region",
+    "list_version",
+    "degraded_reason",
+    "wording_version",
+    "list_issued_by",
+    "list_standing",
+    "list_refused",
+    "replay_uses_current_status",
+)
 # What a template verdict (no records, measures, conditions or possible matches) rests on,
 # besides the sources: everything of the verdict row but the subject.
 _TEMPLATE_ITEMS = operator.itemgetter(
-    "subject_kind",
-    "step",
-    "region",
-    "as_of",
-    "outcome",
-    "verified",
-    "stale",
-    "stale_age_s",
-    "list_region",
-    "list_version",
-    "degraded_reason",
-    "records",
-    "measures",
-    "conditions",
-    "possible_matches",
-    "wording_version",
-    "list_issued_by",
-    "list_standing",
-    "list_refused",
-    "replay_uses_current_status",
+    *_PLAIN_FIELDS, "records", "measures", "conditions", "possible_matches"
 )
 # The plain fields of a verdict, read from the decision's field dict in one C call.
-_VERDICT_ITEMS = operator.itemgetter(
-    "subject_code",
-    "subject_kind",
-    "step",
-    "region",
-    "as_of",
-    "outcome",
-    "verified",
-    "stale",
-    "stale_age_s",
-    "list_region",
-    "list_version",
-    "degraded_reason",
-    "wording_version",
-    "list_issued_by",
-    "list_standing",
-    "list_refused",
-    "replay_uses_current_status",
-)
+_VERDICT_ITEMS = operator.itemgetter("subject_code", *_PLAIN_FIELDS)
 # What of a decision its text is rendered from (explain() reads these), for ``facts``:
 # not the id, time, subject or possible matches; of a record only what the text shows
 # (its other fields, such as a source's extras, may name a person).
@@ -221,25 +199,6 @@ _FACT_FIELDS: dict[str, Any] = {
     "degraded_reason": True,
 }
 
-_journals: weakref.WeakSet[DecisionJournal] = weakref.WeakSet()
-
-
-def _flush_all_at_exit() -> None:
-    for j in list(_journals):
-        j.close()
-
-
-atexit.register(_flush_all_at_exit)
-
-
-def _after_fork_in_child() -> None:
-    for j in list(_journals):
-        j._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
 
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Create the tables; a journal of the first layout keeps its rows in ``decisions_v1``."""
@@ -275,7 +234,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
 
-class DecisionJournal:
+class DecisionJournal(QueuedJournal):
     """Append-only decision log in SQLite, written in batches off the hot path.
 
     ``flush_interval`` is the longest a decision waits on the queue while the
@@ -291,12 +250,8 @@ class DecisionJournal:
         batch: int = 4096,
         max_queued: int = 20_000,
     ) -> None:
-        if not (0 < batch <= max_queued):
-            raise ValueError(f"journal: need 0 < batch ({batch}) <= max_queued ({max_queued})")
+        super().__init__(flush_interval=flush_interval, batch=batch, max_queued=max_queued)
         self.path = Path(path)
-        self.flush_interval = flush_interval
-        self.batch = batch
-        self.max_queued = max_queued
         try:
             prepare_private_file(self.path)  # owner-only: it holds personal data
             conn = self._connect()
@@ -304,15 +259,9 @@ class DecisionJournal:
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open decision journal {self.path}: {exc}") from exc
         self._conn: sqlite3.Connection | None = conn
-        self._queue: deque[_Queued] = deque()
-        self._in_flight = 0
-        self._wake = threading.Event()
-        self._closed = False
-        self._lock = threading.Lock()  # one writer at a time (thread, caller, close)
-        self._thread: threading.Thread | None = None
         # verdict key -> (the objects whose ids are in the key, verdict row id)
         self._verdicts: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
-        _journals.add(self)
+        self._register()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
@@ -323,11 +272,6 @@ class DecisionJournal:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
-
-    @property
-    def pending(self) -> int:
-        """Decisions appended but not yet committed to the file (queued or being written)."""
-        return len(self._queue) + self._in_flight
 
     def append(self, decision: Decision) -> None:
         """Queue a decision for writing: a deque append, unless the writer is far behind.
@@ -388,57 +332,8 @@ class DecisionJournal:
         elif self._thread is None:
             self._start()
 
-    def _behind(self, queued: int) -> None:
-        if self._thread is None:
-            self._start()
-        if queued < self.max_queued:
-            self._wake.set()
-            return
-        with self._lock:  # waits for a write in progress, then helps
-            while len(self._queue) > self.max_queued // 2:
-                self._write_batch()
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._closed:
-                t = threading.Thread(target=self._run, name="creditguard-journal", daemon=True)
-                self._thread = t
-                t.start()
-
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            try:
-                self.flush()
-            except StorageError as exc:  # kept queued; retried at the next interval
-                log.error("%s", exc)
-
-    def flush(self) -> int:
-        """Write every decision queued now; returns how many were written.
-
-        Each batch is its own unit of background work, so a fork waits for
-        one batch at most, never for the whole queue.
-        """
-        written = 0
-        todo = len(self._queue)
-        while todo > 0:
-            with background_work(), self._lock:
-                n = self._write_batch()
-            if n == 0:
-                break
-            written += n
-            todo -= n
-        return written
-
-    def _write_batch(self) -> int:
-        """Write up to ``batch`` queued decisions in one transaction (caller holds the lock)."""
-        q = self._queue
-        take = min(len(q), self.batch)
-        if take == 0:
-            return 0
-        self._in_flight = take  # before the pops, so `pending` never reads low
-        batch = [q.popleft() for _ in range(take)]
+    def _write(self, batch: list[_Queued]) -> None:
+        """Write ``batch`` in one transaction, then publish the verdicts it added."""
         try:
             conn = self._conn
             if conn is None:
@@ -474,38 +369,18 @@ class DecisionJournal:
                     ),
                 )
         except sqlite3.Error as exc:
-            # This batch's verdict rows were rolled back and never published. Put the
-            # decisions back, in order, so a later write retries them.
-            q.extendleft(reversed(batch))
+            # This batch's verdict rows were rolled back and never published; the
+            # decisions go back on the queue (QueuedJournal._write_batch).
             raise StorageError(f"decision journal {self.path}: write failed: {exc}") from exc
-        finally:
-            self._in_flight = 0
         # Published only now that they are committed: append() resolves verdicts from here.
         if len(self._verdicts) + len(fresh) > 4096:
             self._verdicts.clear()
         self._verdicts.update(fresh)
-        return take
 
     def _new_verdict(self, conn: sqlite3.Connection, d: Decision, *, template: bool) -> int:
         """Write the verdict row of ``d`` and return its id (without the subject: a template)."""
         row = (
-            "" if template else mask_code(d.subject_code, d.subject_kind),
-            d.subject_kind,
-            d.step,
-            d.region,
-            d.as_of.isoformat(),
-            d.outcome,
-            int(d.verified),
-            int(d.stale),
-            d.stale_age_s,
-            " ".join([m.code for m in d.measures]) if d.measures else "",
-            " ".join([m.code for m in d.conditions]) if d.conditions else "",
-            " ".join([er.record.record_id for er in d.records]) if d.records else "",
-            d.list_region,
-            d.list_version,
-            " ".join([p.source for p in d.provenance]),
-            len(d.possible_matches),
-            d.degraded_reason,
+            *verdict_fields(d, "" if template else masked_subject(d)),
             d.wording_version,
             _facts(d),
         )
@@ -513,31 +388,14 @@ class DecisionJournal:
         assert verdict is not None
         return verdict
 
-    def close(self) -> None:
-        """Write what is queued and stop the writer thread (bounded: at most ``max_queued``)."""
-        self._closed = True
-        self._wake.set()
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join(timeout=5)
-        try:
-            self.flush()
-        except StorageError as exc:
-            log.error("decisions could not be journaled at close: %s", exc)
-        self._thread = None
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+    def _close_store(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _reset_after_fork(self) -> None:
-        # The parent's writer thread and connection do not exist for the child (the lock
-        # may be held): start afresh, with the parent's queue left to the parent.
-        self._lock = threading.Lock()
-        self._thread = None
+        super()._reset_after_fork()
         self._conn = None
-        self._in_flight = 0
-        self._queue = deque()
         self._verdicts = {}
 
     def entries(
@@ -649,25 +507,7 @@ def _verdicts(conn: sqlite3.Connection, ids: set[int]) -> dict[int, tuple[Any, .
 
 def _verdicts_row(r: tuple[Any, ...]) -> tuple[Any, ...]:
     """A verdict row as the fields of a :class:`JournalEntry` after id and time."""
-    return (
-        r[1],
-        r[2],
-        r[3],
-        r[4],
-        r[5],
-        r[6],
-        bool(r[7]),
-        bool(r[8]),
-        r[9],
-        tuple(r[10].split()),
-        tuple(r[11].split()),
-        tuple(r[12].split()),
-        r[13],
-        r[14],
-        tuple(r[15].split()),
-        r[16],
-        r[17],
-    )
+    return entry_fields(r, 1)
 
 
 def render_explanation(

@@ -16,19 +16,14 @@ never shown.
 
 from __future__ import annotations
 
-import atexit
 import os
 import socket
-import threading
-import weakref
-from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from creditguard._journal_base import QueuedJournal, entry_fields, masked_subject, verdict_fields
 from creditguard.errors import StorageError
-from creditguard.forksafe import background_work
-from creditguard.masking import mask_code
 from creditguard.models import Decision
 
 if TYPE_CHECKING:
@@ -71,8 +66,6 @@ _COLUMNS: Final = (
     "list_version, sources, possible_matches, degraded_reason"
 )
 
-_journals: weakref.WeakSet[PostgresJournal] = weakref.WeakSet()
-
 
 def is_dsn(target: str | os.PathLike[str]) -> bool:
     """True when a journal ``path`` names a PostgreSQL database."""
@@ -104,31 +97,17 @@ def _row(d: Decision, host: str) -> tuple[Any, ...]:
         d.decided_at,
         d.decided_at.isoformat(),
         host,
-        mask_code(d.subject_code, d.subject_kind),
-        d.subject_kind,
-        d.step,
-        d.region,
-        d.as_of.isoformat(),
-        d.outcome,
-        d.verified,
-        d.stale,
-        d.stale_age_s,
-        " ".join(m.code for m in d.measures),
-        " ".join(m.code for m in d.conditions),
-        " ".join(er.record.record_id for er in d.records),
-        d.list_region,
-        d.list_version,
-        " ".join(p.source for p in d.provenance),
-        len(d.possible_matches),
-        d.degraded_reason,
+        *verdict_fields(d, masked_subject(d)),
     )
 
 
-class PostgresJournal:
+class PostgresJournal(QueuedJournal):
     """Append-only decision log in PostgreSQL, written in batches off the hot path.
 
     Same parameters and guarantees as :class:`creditguard.journal.DecisionJournal`.
     """
+
+    _thread_name = "creditguard-journal-pg"
 
     def __init__(
         self,
@@ -139,26 +118,16 @@ class PostgresJournal:
         max_queued: int = 20_000,
         connect_timeout_s: int = 10,
     ) -> None:
-        if not (0 < batch <= max_queued):
-            raise ValueError(f"journal: need 0 < batch ({batch}) <= max_queued ({max_queued})")
+        super().__init__(flush_interval=flush_interval, batch=batch, max_queued=max_queued)
         self._dsn = dsn
         self.path = "PostgreSQL journal"  # what messages show: never the DSN
-        self.flush_interval = flush_interval
-        self.batch = batch
-        self.max_queued = max_queued
         self._timeout = connect_timeout_s
         self._host = socket.gethostname()
-        self._queue: deque[Decision] = deque()
-        self._in_flight = 0
-        self._wake = threading.Event()
-        self._closed = False
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._pid = os.getpid()
         with self._lock:
             self._connection()  # a wrong DSN fails at start, not at the first decision
-        _journals.add(self)
+        self._register()
 
     def __repr__(self) -> str:
         return "PostgresJournal(<dsn hidden>)"
@@ -179,65 +148,19 @@ class PostgresJournal:
         self._conn = conn
         return conn
 
-    @property
-    def pending(self) -> int:
-        """Decisions appended but not yet committed (queued or being written)."""
-        return len(self._queue) + self._in_flight
-
     def append(self, decision: Decision) -> None:
         """Queue a decision; writes in the calling thread only when ``max_queued`` are waiting."""
         q = self._queue
         q.append(decision)
-        n = len(q)
-        if self._thread is None:
+        if len(q) >= self.batch:
+            self._behind(len(q))
+        elif self._thread is None:
             self._start()
-        if n >= self.max_queued:
-            with self._lock:
-                while len(self._queue) > self.max_queued // 2:
-                    self._write_batch()
-        elif n >= self.batch:
-            self._wake.set()
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._closed:
-                t = threading.Thread(target=self._run, name="creditguard-journal-pg", daemon=True)
-                self._thread = t
-                t.start()
-
-    def _run(self) -> None:
-        import logging
-
-        while not self._closed:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            try:
-                self.flush()
-            except StorageError as exc:  # kept queued; retried at the next interval
-                logging.getLogger("creditguard.journal").error("%s", exc)
-
-    def flush(self) -> int:
-        """Write every decision queued now; returns how many were written."""
-        written = 0
-        todo = len(self._queue)
-        while todo > 0:
-            with background_work(), self._lock:
-                n = self._write_batch()
-            if n == 0:
-                break
-            written += n
-            todo -= n
-        return written
-
-    def _write_batch(self) -> int:
+    def _write(self, batch: list[Decision]) -> None:
+        """Write ``batch`` with one ``COPY`` in one transaction."""
         import psycopg
 
-        q = self._queue
-        take = min(len(q), self.batch)
-        if take == 0:
-            return 0
-        self._in_flight = take
-        batch = [q.popleft() for _ in range(take)]
         try:
             conn = self._connection()
             with (
@@ -248,43 +171,20 @@ class PostgresJournal:
                 for d in batch:
                     copy.write_row(_row(d, self._host))
         except (psycopg.Error, StorageError) as exc:
-            q.extendleft(reversed(batch))  # kept, in order, for the next write
             if self._conn is not None and (self._conn.broken or self._conn.closed):
                 self._conn = None
             if isinstance(exc, StorageError):
                 raise
             raise StorageError(f"{self.path}: write failed: {_why(exc)}") from exc
-        finally:
-            self._in_flight = 0
-        return take
 
-    def close(self) -> None:
-        """Write what is queued and stop the writer thread."""
-        import logging
-
-        self._closed = True
-        self._wake.set()
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join(timeout=5)
-        try:
-            self.flush()
-        except StorageError as exc:
-            logging.getLogger("creditguard.journal").error(
-                "decisions could not be journaled at close: %s", exc
-            )
-        self._thread = None
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+    def _close_store(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
 
     def _reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._thread = None
+        super()._reset_after_fork()
         self._conn = None
-        self._in_flight = 0
-        self._queue = deque()
         self._pid = os.getpid()
 
     def entries(
@@ -320,45 +220,7 @@ def read_postgres_journal(
             rows = conn.execute(sql, args).fetchall()
     except psycopg.Error as exc:
         raise StorageError(f"cannot read the PostgreSQL journal: {_why(exc)}") from exc
-    return [
-        JournalEntry(
-            decision_id=r[0],
-            decided_at=r[2],
-            subject=r[4],
-            subject_kind=r[5],
-            step=r[6],
-            region=r[7],
-            as_of=r[8],
-            outcome=r[9],
-            verified=bool(r[10]),
-            stale=bool(r[11]),
-            stale_age_s=r[12],
-            measures=tuple(r[13].split()),
-            conditions=tuple(r[14].split()),
-            records=tuple(r[15].split()),
-            list_region=r[16],
-            list_version=r[17],
-            sources=tuple(r[18].split()),
-            possible_matches=r[19],
-            degraded_reason=r[20],
-        )
-        for r in rows
-    ]
-
-
-def _close_all() -> None:
-    for j in list(_journals):
-        j.close()
-
-
-def _after_fork_in_child() -> None:
-    for j in list(_journals):
-        j._reset_after_fork()
-
-
-atexit.register(_close_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    return [JournalEntry(r[0], r[2], *entry_fields(r, 4)) for r in rows]
 
 
 def _why(exc: BaseException) -> str:
