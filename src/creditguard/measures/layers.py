@@ -8,24 +8,13 @@ from datetime import date
 
 from creditguard.errors import ConfigError, Problem
 from creditguard.measures._common import Checked, did_you_mean
-from creditguard.measures.catalog import ResolvedMeasure
+from creditguard.measures.carry import steps_beyond
+from creditguard.measures.catalog import ResolvedMeasure, parent_regions
 from creditguard.measures.instruments import instrument_name, instruments, normalise_title
 from creditguard.models import EFFECT_RANK, Measure, MeasureList
 from creditguard.steps import KNOWN_STEPS
 
 __all__ = ["check_layers"]
-
-
-def _steps_covered(child: Sequence[str], parent: Sequence[str]) -> list[str]:
-    """Child patterns that reach beyond every parent pattern."""
-    wider = []
-    for p in child:
-        # A pattern is covered when the parent's glob matches it as text:
-        # "procurement.bid" and "procurement.*" are under "procurement.*",
-        # "*" and "procurement.*" are not under "procurement.bid".
-        if not any(fnmatch.fnmatchcase(p, q) for q in parent):
-            wider.append(p)
-    return wider
 
 
 def _widening(child: Measure, parent: Measure) -> list[tuple[str, str]]:
@@ -39,7 +28,7 @@ def _widening(child: Measure, parent: Measure) -> list[tuple[str, str]]:
         extra = sorted(set(c.domains) - set(p.domains))
         if extra:
             out.append(("applies_to.domains", f"adds domains {', '.join(extra)}"))
-    wider = _steps_covered(c.steps, p.steps)
+    wider = steps_beyond(c.steps, p.steps)
     if wider:
         out.append(
             ("applies_to.steps", f"adds steps {', '.join(wider)} beyond {', '.join(p.steps)}")
@@ -147,7 +136,7 @@ def check_layers(
             parent = nxt[0] if nxt else None
         if broken:
             continue
-        if lst.extends not in _ancestors(lst.region):
+        if lst.extends not in parent_regions(lst.region):
             out.append(
                 Problem(
                     f"extends {lst.extends}, which is not above {lst.region} in the division hierarchy",
@@ -262,9 +251,3 @@ def _widening_across_codes(
                 )
             )
     return out
-
-
-def _ancestors(region: str) -> list[str]:
-    from creditguard.measures.catalog import parent_regions
-
-    return parent_regions(region)
