@@ -210,20 +210,7 @@ class Hooks:
     def register_measures(self) -> list[MeasureList]:
         """Measure lists contributed by packs, validated."""
         lists: list[MeasureList] = []
-
-        def register(measure_list: MeasureList | Mapping[str, object]) -> None:
-            if isinstance(measure_list, MeasureList):
-                lists.append(measure_list)
-            elif isinstance(measure_list, Mapping):
-                from creditguard.measures.loader import validate_data
-
-                lists.append(validate_data(dict(measure_list), name="<registered list>"))
-            else:
-                raise MeasureListError(
-                    f"register() takes a MeasureList, got {type(measure_list).__name__}"
-                )
-
-        self.pm.hook.creditguard_register_measures(register=register)
+        self.pm.hook.creditguard_register_measures(register=_list_collector(lists))
         return lists
 
     def register_measures_by_pack(self) -> dict[str, list[MeasureList]]:
@@ -236,23 +223,7 @@ class Hooks:
         for impl in self.pm.hook.creditguard_register_measures.get_hookimpls():
             others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
             caller = self.pm.subset_hook_caller("creditguard_register_measures", others)
-            lists = out.setdefault(impl.plugin_name, [])
-
-            def register(
-                measure_list: MeasureList | Mapping[str, object], _into: list[MeasureList] = lists
-            ) -> None:
-                if isinstance(measure_list, MeasureList):
-                    _into.append(measure_list)
-                elif isinstance(measure_list, Mapping):
-                    from creditguard.measures.loader import validate_data
-
-                    _into.append(validate_data(dict(measure_list), name="<registered list>"))
-                else:
-                    raise MeasureListError(
-                        f"register() takes a MeasureList, got {type(measure_list).__name__}"
-                    )
-
-            caller(register=register)
+            caller(register=_list_collector(out.setdefault(impl.plugin_name, [])))
         return out
 
     def pack_distributions(self) -> dict[str, str]:
@@ -361,6 +332,26 @@ class Hooks:
                 return
             except Exception as again:
                 exc = again
+
+
+def _list_collector(
+    into: list[MeasureList],
+) -> Callable[[MeasureList | Mapping[str, object]], None]:
+    """The ``register`` callback of ``creditguard_register_measures``: validates into ``into``."""
+
+    def register(measure_list: MeasureList | Mapping[str, object]) -> None:
+        if isinstance(measure_list, MeasureList):
+            into.append(measure_list)
+        elif isinstance(measure_list, Mapping):
+            from creditguard.measures.loader import validate_data
+
+            into.append(validate_data(dict(measure_list), name="<registered list>"))
+        else:
+            raise MeasureListError(
+                f"register() takes a MeasureList, got {type(measure_list).__name__}"
+            )
+
+    return register
 
 
 def _failed_impl(exc: BaseException, impls: Sequence[pluggy.HookImpl]) -> pluggy.HookImpl | None:
