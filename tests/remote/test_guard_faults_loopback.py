@@ -17,8 +17,8 @@ import pytest
 from creditguard.config import config_from_dict
 from creditguard.errors import RecordsUnavailable
 from creditguard.guard import Guard
-from creditguard.models import MeasureList
 from creditguard.testing import Fault, ReferencePlatform
+from creditguard.testing.measures import procurement_refusal
 from creditguard.testing.server import RunningServer, serve
 
 CODE = "91320100MA1W2K7D41"
@@ -27,39 +27,7 @@ DEADLINE_MS = 400
 # would have let the check end proves the deadline cut it, with room for a loaded machine.
 MARGIN_S = 1.2
 
-LIST = MeasureList.model_validate(
-    {
-        "region": "320100",
-        "version": "t",
-        "measures": [
-            {
-                "code": "T-01",
-                "title": "限制参加政府采购活动",
-                "category": "rights_limiting",
-                # 失信被执行人 refused in procurement: 中办发〔2016〕64号 and 财库〔2016〕125号
-                # carry it (FACTS §4; rule 11f).
-                "legal_basis": [
-                    {
-                        "title": "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》"
-                        "（中办发〔2016〕64号）",
-                        "article": "二",
-                        "level": "policy_document",
-                    },
-                    {
-                        "title": "《关于在政府采购活动中查询及使用信用记录有关问题的通知》"
-                        "（财库〔2016〕125号）"
-                    },
-                ],
-                "applies_to": {
-                    "list_kinds": ["blacklist"],
-                    "domains": ["court_enforcement"],
-                    "steps": ["procurement.*"],
-                },
-                "effect": "deny",
-            }
-        ],
-    }
-)
+LIST = procurement_refusal("320100")
 
 FAULTS = {
     "latency": Fault.latency(2.0),

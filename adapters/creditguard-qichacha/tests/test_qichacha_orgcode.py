@@ -19,7 +19,7 @@ from qcc_support import drive
 from creditguard.agency_dates import CST
 from creditguard.config import config_from_dict
 from creditguard.guard import Guard
-from creditguard.models import MeasureList
+from creditguard.testing.measures import procurement_refusal
 
 USCC = "91110000710925462X"
 ORG_CODE = "71092546-2"
@@ -47,40 +47,7 @@ OLD_LISTING = {
     },
 }
 
-LIST = MeasureList.model_validate(
-    {
-        "region": "110000",
-        "version": "t",
-        "measures": [
-            {
-                "code": "T-01",
-                "title": "限制参加政府采购活动",
-                "category": "rights_limiting",
-                # 失信被执行人 are restricted on 中办发〔2016〕64号 (a central policy document,
-                # the level 49号 asks for); in procurement 财库〔2016〕125号 says refuse (FACTS
-                # §4): together they carry this refusal (rules 11a, 11f).
-                "legal_basis": [
-                    {
-                        "title": "《关于加快推进失信被执行人信用监督、警示和惩戒机制建设的意见》"
-                        "（中办发〔2016〕64号）",
-                        "article": "二",
-                        "level": "policy_document",
-                    },
-                    {
-                        "title": "《关于在政府采购活动中查询及使用信用记录有关问题的通知》"
-                        "（财库〔2016〕125号）"
-                    },
-                ],
-                "applies_to": {
-                    "list_kinds": ["blacklist"],
-                    "domains": ["court_enforcement"],
-                    "steps": ["procurement.*"],
-                },
-                "effect": "deny",
-            }
-        ],
-    }
-)
+LIST = procurement_refusal("110000")
 
 
 def source(**options: object) -> QichachaSource:

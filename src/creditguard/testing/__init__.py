@@ -10,6 +10,8 @@
   :class:`~creditguard.sources.HttpSource` adapter should pass.
 * :func:`serve` runs a platform over real HTTP on loopback
   (``creditguard platform serve`` does the same from the command line).
+* :func:`~creditguard.testing.measures.procurement_refusal` is a measure list
+  refusing 失信被执行人 at procurement steps, the list most checks need.
 * The pytest plugin (:mod:`creditguard.testing.pytest_plugin`) gives
   integrators ``creditguard_platform``, ``creditguard_platform_url`` and
   ``creditguard_guard`` fixtures.
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from creditguard.testing.contract import HttpSourceContract
     from creditguard.testing.data import load_jsonl, load_measure_files, save_jsonl
     from creditguard.testing.faults import Fault, FaultSchedule, Injection
+    from creditguard.testing.measures import procurement_refusal
     from creditguard.testing.reference import ReferencePlatform
     from creditguard.testing.server import RunningServer, serve
     from creditguard.testing.state import DEFAULT_APP_KEY, DEFAULT_SECRET, LoggedRequest
@@ -44,6 +47,7 @@ __all__ = [
     "SigningAuth",
     "load_jsonl",
     "load_measure_files",
+    "procurement_refusal",
     "save_jsonl",
     "serve",
 ]
@@ -61,6 +65,7 @@ _WHERE = {
     "SigningAuth": "auth",
     "load_jsonl": "data",
     "load_measure_files": "data",
+    "procurement_refusal": "measures",
     "save_jsonl": "data",
     "serve": "server",
 }
