@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from creditguard.calendar import WorkdayCalendar, default_calendar
-from creditguard.clock import CST
+from creditguard.clock import today_cst
 from creditguard.codes import parse_code
 from creditguard.config import SupervisionConfig
 from creditguard.errors import InputError, StorageError
@@ -87,10 +87,6 @@ def disclosure_request_of(item: OutboxItem) -> tuple[str, Mapping[str, Any], boo
     raise InputError(f"outbox item {item.key[:12]} holds no readable disclosure")
 
 
-def _today() -> date:
-    return datetime.now(CST).date()
-
-
 class DisclosureDesk:
     """Prepares, withdraws and watches disclosures for one unit."""
 
@@ -102,7 +98,7 @@ class DisclosureDesk:
         unit_code: str,
         config: SupervisionConfig | None = None,
         calendar: WorkdayCalendar | None = None,
-        today: Callable[[], date] = _today,
+        today: Callable[[], date] = today_cst,
     ) -> None:
         self.store = store
         self.outbox = outbox
