@@ -160,12 +160,13 @@ class MeasureCatalog:
         """
         from creditguard.measures.validate import validate_lists
 
+        lists = self.lists()
         names = {}
-        for lst in self.lists():
+        for lst in lists:
             origin = self._origins.get((lst.region, lst.version))
             if origin is not None and origin.kind != "given":
                 names[id(lst)] = f"{origin} ({lst.region} {lst.version})"
-        return validate_lists(self.lists(), names=names, policy=self.policy)
+        return validate_lists(lists, names=names, policy=self.policy)
 
     @property
     def regions(self) -> list[str]:
