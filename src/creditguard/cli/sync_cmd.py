@@ -51,13 +51,11 @@ class _Plan:
 
 def _mirror(cfg: Config, mirror_path: str | None) -> SqliteMirror:
     from creditguard.defaults import mirror_source
-    from creditguard.mirror import PostgresMirror, SqliteMirror, is_postgres_dsn
 
     if mirror_path is not None:
-        if is_postgres_dsn(mirror_path):
-            pg: SqliteMirror = PostgresMirror(mirror_path)  # type: ignore[assignment]
-            return pg
-        return SqliteMirror(mirror_path)
+        # mirror_source tells a PostgreSQL URL from a SQLite file, as for a configured source.
+        given: SqliteMirror = mirror_source(name="mirror", path=mirror_path)
+        return given
     sc = next((s for s in cfg.sources if s.type == "mirror"), None)
     if sc is None:
         fail(
