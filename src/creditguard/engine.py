@@ -319,7 +319,11 @@ class Engine(AssessmentMemo):
             gathered.sort(key=lambda g: self._rank.get(g[0], len(self._rank)))
         # A check that fetched nothing is decided when it was planned (same clock read).
         decided_at = plan.now if plan.now is not None and not plan.missing else self.now()
-        if answered and not self.hooks.has_extra_measures:
+        # Read once per check: a plugin's extra measures (registered now or later) are asked
+        # each time, with or without records (a measure may rest on other facts, such as a
+        # broken commitment), so only a check with none may use the memoised decisions.
+        extra_on = self.hooks.has_extra_measures
+        if answered and not extra_on:
             for g in gathered:
                 sr = g[1]
                 if sr.records or sr.possible_matches or sr.subject is not None:
@@ -333,17 +337,12 @@ class Engine(AssessmentMemo):
                 values["provenance"] = tuple([g[4] for g in gathered])
                 values["decided_at"] = decided_at
                 return adopt(Decision, values)
-            hit = self._usual(plan, gathered, decided_at)
-            a = hit[1]
-            # A plugin's extra measures (registered now or later) are asked each time, with
-            # or without records: a measure may rest on other facts (a broken commitment).
-            if not self.hooks.has_extra_measures:
-                values = hit[0].copy()  # keeps the field order; two fields change in place
-                values["decision_id"] = self._ids.next()
-                values["decided_at"] = decided_at
-                return adopt(Decision, values)
-        else:
-            a = self._assess(plan, gathered)
+            values = self._usual(plan, gathered, decided_at)[0].copy()
+            # The copy keeps the field order; two fields change in place.
+            values["decision_id"] = self._ids.next()
+            values["decided_at"] = decided_at
+            return adopt(Decision, values)
+        a = self._assess(plan, gathered)
         step, region, day = plan.step, plan.region, plan.day
         records = a.records
         stale = False
@@ -364,7 +363,7 @@ class Engine(AssessmentMemo):
                 )
             )
         measures, conditions, outcome = a.measures, a.conditions, a.outcome
-        if self.hooks.has_extra_measures:
+        if extra_on:
             extra = self.hooks.extra_measures(sc, step, region, day, records, plan.context)
             if extra:
                 measures, conditions = combine([*a.found, *extra], step, self.commitment_steps)
