@@ -231,7 +231,9 @@ def outbox_target(config: Config) -> str:
     target = config.outbox.path
     if target is None:
         return str(config.data_dir / "outbox.db")
-    if target.startswith(("postgresql://", "postgres://")) or "dbname=" in target:
+    from creditguard.journal_pg import is_dsn
+
+    if is_dsn(target):
         return target
     return str(config.path(target))
 

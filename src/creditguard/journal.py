@@ -451,9 +451,9 @@ def read_journal(
 
     ``path`` may be a ``postgresql://`` DSN (:mod:`creditguard.journal_pg`).
     """
-    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
-        from creditguard.journal_pg import read_postgres_journal
+    from creditguard.journal_pg import is_dsn, read_postgres_journal
 
+    if is_dsn(path):
         return read_postgres_journal(path, since=since, limit=limit)
     p = Path(path)
     if not p.exists():
@@ -525,8 +525,9 @@ def render_explanation(
     """
     from creditguard.errors import ConfigError, InputError
     from creditguard.explain import explain
+    from creditguard.journal_pg import is_dsn
 
-    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+    if is_dsn(path):
         raise StorageError("journal show: the PostgreSQL journal does not record decision texts")
     p = Path(path)
     found: tuple[str, list[Any]] | None = None

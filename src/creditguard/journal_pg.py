@@ -20,7 +20,7 @@ import os
 import socket
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from creditguard._journal_base import QueuedJournal, entry_fields, masked_subject, verdict_fields
 from creditguard.errors import StorageError
@@ -67,9 +67,16 @@ _COLUMNS: Final = (
 )
 
 
-def is_dsn(target: str | os.PathLike[str]) -> bool:
-    """True when a journal ``path`` names a PostgreSQL database."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+def is_dsn(target: str | os.PathLike[str]) -> TypeGuard[str]:
+    """True when a store's ``path`` names a PostgreSQL database rather than a file.
+
+    A ``postgresql://`` / ``postgres://`` URI or a libpq keyword string
+    (``host=… dbname=…``). The one rule for every store (journal, mirror,
+    outbox, case book, supervision), so one setting means the same everywhere.
+    """
+    return isinstance(target, str) and (
+        target.startswith(("postgresql://", "postgres://")) or "dbname=" in target
+    )
 
 
 def journal_target(cfg: Config, given: str | os.PathLike[str] | None = None) -> str | Path:

@@ -105,8 +105,10 @@ _SET_STATE: Final = (
 
 
 def is_postgres_dsn(target: str) -> bool:
-    """True when ``target`` names a PostgreSQL database rather than a file."""
-    return target.startswith(("postgresql://", "postgres://"))
+    """True when ``target`` names a PostgreSQL database rather than a file (see :func:`creditguard.journal_pg.is_dsn`)."""
+    from creditguard.journal_pg import is_dsn
+
+    return is_dsn(target)
 
 
 class FeedBusy(StorageError):

@@ -54,6 +54,8 @@ __all__ = [
 
 def open_outbox(target: str) -> Outbox:
     """An outbox from a path (SQLite) or a ``postgresql://`` / ``postgres://`` DSN."""
-    if target.startswith(("postgresql://", "postgres://")) or "dbname=" in target:
+    from creditguard.journal_pg import is_dsn
+
+    if is_dsn(target):
         return PostgresOutbox(target)
     return SqliteOutbox(target)

@@ -1,0 +1,49 @@
+"""One rule decides whether a store's path is a PostgreSQL database, for every store.
+
+A libpq keyword string (``host=… dbname=…``) was a database for the outbox and
+case desk but a file name for the journal and the mirror: one setting copied
+between sections meant two different stores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from creditguard.errors import StorageError
+from creditguard.journal import read_journal, render_explanation
+from creditguard.journal_pg import is_dsn
+from creditguard.mirror import is_postgres_dsn
+from creditguard.outbox import SqliteOutbox, open_outbox
+
+KEYWORDS = "host=127.0.0.1 port=1 dbname=creditguard connect_timeout=1"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["postgresql://u@h/db", "postgres://u@h/db", KEYWORDS],
+)
+def test_every_store_reads_a_dsn_alike(target: str) -> None:
+    assert is_dsn(target)
+    assert is_postgres_dsn(target)
+
+
+@pytest.mark.parametrize("target", ["journal.db", "/var/lib/cg/mirror.db", "postgresql.db"])
+def test_file_paths_stay_files(target: str, tmp_path: Path) -> None:
+    assert not is_dsn(target)
+    assert not is_dsn(Path(target))
+    assert not is_postgres_dsn(target)
+    assert isinstance(open_outbox(str(tmp_path / "outbox.db")), SqliteOutbox)
+
+
+def test_journal_does_not_create_a_file_named_after_a_keyword_dsn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageError, match="PostgreSQL journal does not record"):
+        render_explanation(KEYWORDS, "d-1")
+    # read_journal goes to PostgreSQL (nothing listens on port 1), not to a local file
+    with pytest.raises(StorageError, match="PostgreSQL journal"):
+        read_journal(KEYWORDS)
+    assert list(tmp_path.iterdir()) == []
