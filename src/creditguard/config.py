@@ -75,7 +75,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, fiel
 
 from creditguard.errors import ConfigError
 from creditguard.models import BasisLevel
-from creditguard.steps import STEP_SYNTAX
+from creditguard.steps import StepVocabulary
 
 __all__ = [
     "CONFIG_ENV",
@@ -125,12 +125,7 @@ class GuardSettings(_Strict):
     @field_validator("steps")
     @classmethod
     def _step_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for step in value:
-            if STEP_SYNTAX.fullmatch(step) is None:
-                raise ValueError(
-                    f"{step!r} is not a step name: dotted lower-case words such as "
-                    "'housing.allocate', without wildcards"
-                )
+        StepVocabulary(value)  # the one check of a step name; raises ValueError naming it
         return value
 
 
