@@ -151,7 +151,7 @@ class PostgresJournal(QueuedJournal):
                 for stmt in _SCHEMA:
                     conn.execute(stmt)
         except psycopg.Error as exc:
-            raise StorageError(f"cannot open the {self.path}: {_why(exc)}") from exc
+            raise StorageError(f"cannot open the {self.path}: {pg_reason(exc)}") from exc
         self._conn = conn
         return conn
 
@@ -182,7 +182,7 @@ class PostgresJournal(QueuedJournal):
                 self._conn = None
             if isinstance(exc, StorageError):
                 raise
-            raise StorageError(f"{self.path}: write failed: {_why(exc)}") from exc
+            raise StorageError(f"{self.path}: write failed: {pg_reason(exc)}") from exc
 
     def _close_store(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
@@ -226,10 +226,14 @@ def read_postgres_journal(
                 return []
             rows = conn.execute(sql, args).fetchall()
     except psycopg.Error as exc:
-        raise StorageError(f"cannot read the PostgreSQL journal: {_why(exc)}") from exc
+        raise StorageError(f"cannot read the PostgreSQL journal: {pg_reason(exc)}") from exc
     return [JournalEntry(r[0], r[2], *entry_fields(r, 4)) for r in rows]
 
 
-def _why(exc: BaseException) -> str:
+def pg_reason(exc: BaseException) -> str:
+    """A database error for an exception text: its type and first line only.
+
+    libpq's later lines are hints and may quote the connection string.
+    """
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"

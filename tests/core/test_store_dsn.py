@@ -47,3 +47,15 @@ def test_journal_does_not_create_a_file_named_after_a_keyword_dsn(
     with pytest.raises(StorageError, match="PostgreSQL journal"):
         read_journal(KEYWORDS)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outbox_connection_error_keeps_libpq_first_line_only() -> None:
+    """libpq's later lines are hints and may quote the connection string: not in the error."""
+    from creditguard.outbox import PostgresOutbox
+
+    with pytest.raises(StorageError) as caught:
+        PostgresOutbox(KEYWORDS + " password=sekrit-pw")
+    text = str(caught.value)
+    assert "nothing was changed: OperationalError: " in text
+    assert "\n" not in text
+    assert "sekrit-pw" not in text

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from creditguard.clock import CST
 from creditguard.errors import SourceUnavailable, StorageError
+from creditguard.journal_pg import is_dsn, pg_reason
 from creditguard.mirror import _rules
 from creditguard.mirror._postgres_feed import PostgresFeedState
 from creditguard.mirror._postgres_import import PgImport
@@ -106,8 +107,6 @@ _SET_STATE: Final = (
 
 def is_postgres_dsn(target: str) -> bool:
     """True when ``target`` names a PostgreSQL database rather than a file (see :func:`creditguard.journal_pg.is_dsn`)."""
-    from creditguard.journal_pg import is_dsn
-
     return is_dsn(target)
 
 
@@ -196,13 +195,15 @@ class PostgresMirror:
         try:
             conn = self._connection()
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: cannot connect: {_why(exc)}") from exc
+            raise StorageError(f"{self.where}: cannot connect: {pg_reason(exc)}") from exc
         try:
             with conn.transaction():
                 conn.execute(_WRITE_LOCK)
                 yield conn
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: write failed, nothing changed: {_why(exc)}") from exc
+            raise StorageError(
+                f"{self.where}: write failed, nothing changed: {pg_reason(exc)}"
+            ) from exc
 
     # -- reading -----------------------------------------------------------------
 
@@ -228,7 +229,7 @@ class PostgresMirror:
         except psycopg.Error as exc:
             self._drop_broken()
             raise SourceUnavailable(
-                f"cannot read {self.where}: {_why(exc)}", source=self.name
+                f"cannot read {self.where}: {pg_reason(exc)}", source=self.name
             ) from exc
         as_of = self._fresh(None if state is None else state[0])
         self._speaks = state is not None and state[2] is not None
@@ -297,7 +298,7 @@ class PostgresMirror:
             return list(self._connection().execute(sql, params).fetchall())
         except psycopg.Error as exc:
             self._drop_broken()
-            raise StorageError(f"cannot read {self.where}: {_why(exc)}") from exc
+            raise StorageError(f"cannot read {self.where}: {pg_reason(exc)}") from exc
 
     def count(self) -> tuple[int, int]:
         """Number of subjects and records held (tombstones of removed records included)."""
@@ -358,7 +359,7 @@ class PostgresMirror:
         try:
             conn = self._connection()
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: cannot connect: {_why(exc)}") from exc
+            raise StorageError(f"{self.where}: cannot connect: {pg_reason(exc)}") from exc
         try:
             with conn.transaction() as tx:
                 conn.execute(_WRITE_LOCK)
@@ -368,7 +369,7 @@ class PostgresMirror:
                     raise psycopg.Rollback(tx)
         except psycopg.Error as exc:
             raise StorageError(
-                f"{self.where}: import failed, nothing imported: {_why(exc)}"
+                f"{self.where}: import failed, nothing imported: {pg_reason(exc)}"
             ) from exc
         return report
 
@@ -450,7 +451,9 @@ class PostgresMirror:
         try:
             got = conn.execute(_FEED_LOCK).fetchone()
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: cannot take the feed lock: {_why(exc)}") from exc
+            raise StorageError(
+                f"{self.where}: cannot take the feed lock: {pg_reason(exc)}"
+            ) from exc
         if not got or not got[0]:
             raise FeedBusy(
                 f"{self.where}: another process is applying the push feed now; "
@@ -467,8 +470,3 @@ class PostgresMirror:
         """One transaction around a page of feed events and its cursor: all commit, or none."""
         with self.transaction():
             yield
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

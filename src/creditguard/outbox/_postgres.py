@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from creditguard.errors import StorageError
+from creditguard.journal_pg import pg_reason
 from creditguard.outbox._item import (
     CaseEntry,
     ClaimedItem,
@@ -171,7 +172,7 @@ class PostgresOutbox:
                 if self._conn is not None and self._conn.broken:
                     self._conn = None
                 raise StorageError(
-                    f"PostgreSQL outbox: operation failed, nothing was changed: {type(exc).__name__}: {exc}"
+                    f"PostgreSQL outbox: operation failed, nothing was changed: {pg_reason(exc)}"
                 ) from exc
 
     def _read(
