@@ -36,7 +36,9 @@ from creditguard.models import CreditRecord, Subject
 __all__ = ["FeedReport", "FeedState", "MirrorLike", "PushFeed"]
 
 log = logging.getLogger("creditguard.push_feed")
-_APPLIED_KEEP_S = 30 * 86400.0  # duplicates of a push come within hours; keep ids far longer
+#: How long applied event ids are kept (both feed stores): duplicates of a push come
+#: within hours; keep ids far longer.
+APPLIED_KEEP_S = 30 * 86400.0
 
 
 class MirrorLike(Protocol):
@@ -180,7 +182,7 @@ class FeedState:
                     "INSERT INTO sync_cursor VALUES (?, ?) ON CONFLICT (feed) DO UPDATE SET cursor = excluded.cursor",
                     (feed, cursor),
                 )
-            c.execute("DELETE FROM sync_applied WHERE applied_at < ?", (now - _APPLIED_KEEP_S,))
+            c.execute("DELETE FROM sync_applied WHERE applied_at < ?", (now - APPLIED_KEEP_S,))
 
     def counters(self) -> dict[str, int]:
         """Totals kept across runs (events by type, ``unknown``, ``rejected``)."""

@@ -58,6 +58,8 @@ class PostgresFeedState:
         feed: str = "push",
     ) -> None:
         """Record applied ids, counters and (when given) the new cursor in one transaction."""
+        from creditguard.push_feed import APPLIED_KEEP_S
+
         now = time.time()
         with self.mirror.transaction() as c:
             with c.cursor() as cur:
@@ -81,7 +83,7 @@ class PostgresFeedState:
                 )
             c.execute(
                 "DELETE FROM mirror_feed_applied WHERE applied_at < %(t)s",
-                {"t": now - 30 * 86400.0},
+                {"t": now - APPLIED_KEEP_S},
             )
 
     def counters(self) -> dict[str, int]:
