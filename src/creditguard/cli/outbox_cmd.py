@@ -12,6 +12,7 @@ import click
 from creditguard.cases import CaseRecorder, OpenCase
 from creditguard.cli._common import echo_json, fail, fail_from, usage_exit_code
 from creditguard.errors import CreditGuardError
+from creditguard.journal_pg import is_dsn
 from creditguard.masking import mask_code
 from creditguard.outbox import Outbox, open_outbox
 
@@ -28,16 +29,12 @@ def _open(path: str | None, config: str | None) -> Outbox:
         except CreditGuardError as exc:
             fail_from(exc)
         # A DSN names a server, not a file; PostgresOutbox reports a bad one without showing it.
-        if not _is_dsn(path) and not os.path.exists(path):
+        if not is_dsn(path) and not os.path.exists(path):
             fail(f"no outbox at {path} (name one with --path)")
     try:
         return open_outbox(path)
     except CreditGuardError as exc:
         fail_from(exc)
-
-
-def _is_dsn(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://")) or "dbname=" in target
 
 
 _where = [

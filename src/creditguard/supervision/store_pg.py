@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from creditguard.errors import StorageError
+from creditguard.journal_pg import pg_reason
 from creditguard.supervision.store import SupervisionStore
 
 if TYPE_CHECKING:
@@ -43,12 +44,6 @@ _DIALECT: Final = {
     "person_role": "((data::jsonb -> 'person') ->> 'role')",
     "serial": "BIGSERIAL PRIMARY KEY",
 }
-
-
-def _why(exc: BaseException) -> str:
-    # The first line only: libpq's later lines may quote the connection string.
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 class PostgresSupervisionStore(SupervisionStore):
@@ -96,7 +91,7 @@ class PostgresSupervisionStore(SupervisionStore):
                 for stmt in self._schema():
                     conn.execute(stmt)
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: cannot connect: {_why(exc)}") from None
+            raise StorageError(f"{self.where}: cannot connect: {pg_reason(exc)}") from None
         local.conn = conn
         return conn
 
@@ -110,7 +105,7 @@ class PostgresSupervisionStore(SupervisionStore):
             with conn.transaction():
                 yield conn
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: nothing was changed: {_why(exc)}") from None
+            raise StorageError(f"{self.where}: nothing was changed: {pg_reason(exc)}") from None
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         with self._tx() as conn:
@@ -124,7 +119,7 @@ class PostgresSupervisionStore(SupervisionStore):
         try:
             return list(conn.execute(sql, args).fetchall())
         except psycopg.Error as exc:
-            raise StorageError(f"{self.where}: cannot read: {_why(exc)}") from None
+            raise StorageError(f"{self.where}: cannot read: {pg_reason(exc)}") from None
 
     @contextmanager
     def listing_lock(self, record_id: str) -> Iterator[None]:
