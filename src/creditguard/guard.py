@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime
@@ -29,8 +30,14 @@ from creditguard._stepflow import (
     write_feedback,
 )
 from creditguard.engine import CST, Fetch, Fetched
-from creditguard.errors import SourceError
-from creditguard.screening import ScreenResult, blocks, finish_block, plan_block
+from creditguard.errors import InputError, SourceError
+from creditguard.screening import (
+    ScreenResult,
+    blocks,
+    check_target,
+    finish_block,
+    plan_block,
+)
 
 if TYPE_CHECKING:
     from creditguard.cases import OpenCase
@@ -229,25 +236,58 @@ class Guard(GuardBase):
 
         Lookups are batched per block of 500 subjects (one batch request per
         source), so 10,000 subjects cost 20 round trips, not 10,000. An
-        invalid code yields a row with ``error`` set; it never fails the batch.
+        invalid code yields a row with ``error`` set; it never fails the batch;
+        a bad step or region raises before anything is checked.
         ``progress(n)`` is called after each block with the number of rows done.
+
+        The whole list is held: use :meth:`iter_screen` for large batches
+        (re-screening every licence holder), whose memory stays bounded.
         """
-        results: list[ScreenResult] = []
-        for rows in blocks(codes):
-            block = plan_block(
-                self.engine, rows, step=step, region=region, as_of=as_of, context=context
+        return list(
+            self.iter_screen(
+                codes, step=step, region=region, as_of=as_of, context=context, progress=progress
             )
-            deadline = time.monotonic() + self.deadline
-            done = finish_block(
-                self.engine, block, [self._perform(f, deadline) for f in block.fetches]
-            )
-            for r in done:
-                if r.decision is not None:
-                    self._after(r.decision, context)
-            results.extend(done)
-            if progress is not None:
-                progress(len(rows))
-        return results
+        )
+
+    def iter_screen(
+        self,
+        codes: Iterable[str],
+        *,
+        step: str,
+        region: str,
+        as_of: date | None = None,
+        context: Mapping[str, object] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[ScreenResult]:
+        """Stream :meth:`screen`'s results: the same rows, in input order, block by block.
+
+        ``codes`` is read lazily, one block of 500 at a time (an open file of
+        a million lines is never held whole), and each result can be dropped
+        once used, so memory stays bounded however many subjects are screened.
+        A bad step or region (or a region without a measure list) raises here,
+        before the first result; a bad code is its own row's ``error``.
+        Every block is journaled and ``progress(n)`` called as it is decided,
+        before its rows are yielded.
+        """
+        check_target(self.engine, step=step, region=region, as_of=as_of)
+
+        def stream() -> Iterator[ScreenResult]:
+            for rows in blocks(codes):
+                block = plan_block(
+                    self.engine, rows, step=step, region=region, as_of=as_of, context=context
+                )
+                deadline = time.monotonic() + self.deadline
+                done = finish_block(
+                    self.engine, block, [self._perform(f, deadline) for f in block.fetches]
+                )
+                for r in done:
+                    if r.decision is not None:
+                        self._after(r.decision, context)
+                if progress is not None:
+                    progress(len(rows))
+                yield from done
+
+        return stream()
 
     def _perform(self, op: Fetch, deadline: float) -> Fetched:
         local = self._local_sources.get(op.source)
@@ -439,26 +479,81 @@ class AsyncGuard(GuardBase):
         progress: Callable[[int], None] | None = None,
         concurrency: int = 8,
     ) -> list[ScreenResult]:
-        """Async twin of :meth:`Guard.screen`; up to ``concurrency`` blocks in flight."""
-        gate = asyncio.Semaphore(concurrency)
+        """Async twin of :meth:`Guard.screen`; up to ``concurrency`` blocks in flight.
 
-        async def run(rows: list[tuple[int, str]]) -> list[ScreenResult]:
-            async with gate:
-                block = plan_block(
-                    self.engine, rows, step=step, region=region, as_of=as_of, context=context
-                )
-                deadline = time.monotonic() + self.deadline
-                answers = await asyncio.gather(*(self._perform(f, deadline) for f in block.fetches))
-                done = finish_block(self.engine, block, answers)
-            for r in done:
-                if r.decision is not None:
-                    self._after(r.decision, context)
-            if progress is not None:
-                progress(len(rows))
-            return done
+        The whole list is held: use :meth:`iter_screen` for large batches.
+        """
+        stream = self.iter_screen(
+            codes,
+            step=step,
+            region=region,
+            as_of=as_of,
+            context=context,
+            progress=progress,
+            concurrency=concurrency,
+        )
+        return [r async for r in stream]
 
-        parts = await asyncio.gather(*(run(rows) for rows in blocks(codes)))
-        return [r for part in parts for r in part]
+    def iter_screen(
+        self,
+        codes: Iterable[str],
+        *,
+        step: str,
+        region: str,
+        as_of: date | None = None,
+        context: Mapping[str, object] | None = None,
+        progress: Callable[[int], None] | None = None,
+        concurrency: int = 8,
+    ) -> AsyncIterator[ScreenResult]:
+        """Async twin of :meth:`Guard.iter_screen`: ``async for r in guard.iter_screen(...)``.
+
+        Up to ``concurrency`` blocks are looked up at once (a window sliding
+        over the input, never the whole batch), and rows are yielded in input
+        order. ``codes`` is read lazily, at most ``concurrency`` blocks ahead
+        of the row being yielded. A bad step or region raises here, before the
+        first result. To stop early, close the stream (``contextlib.aclosing``):
+        blocks still in flight are then cancelled.
+        """
+        check_target(self.engine, step=step, region=region, as_of=as_of)
+        if not (isinstance(concurrency, int) and concurrency >= 1):
+            raise InputError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
+
+        async def decide(rows: list[tuple[int, str]]) -> list[ScreenResult]:
+            block = plan_block(
+                self.engine, rows, step=step, region=region, as_of=as_of, context=context
+            )
+            deadline = time.monotonic() + self.deadline
+            answers = await asyncio.gather(*(self._perform(f, deadline) for f in block.fetches))
+            return finish_block(self.engine, block, answers)
+
+        async def stream() -> AsyncIterator[ScreenResult]:
+            source = blocks(codes)
+            window: deque[asyncio.Task[list[ScreenResult]]] = deque()
+            try:
+                while True:
+                    while len(window) < concurrency:
+                        rows = next(source, None)
+                        if rows is None:
+                            break
+                        window.append(asyncio.ensure_future(decide(rows)))
+                    if not window:
+                        return
+                    done = await window.popleft()
+                    # Journaled and counted in input order, as the sync guard does.
+                    for r in done:
+                        if r.decision is not None:
+                            self._after(r.decision, context)
+                    if progress is not None:
+                        progress(len(done))
+                    for r in done:
+                        yield r
+            finally:
+                for task in window:
+                    task.cancel()
+                if window:
+                    await asyncio.gather(*window, return_exceptions=True)
+
+        return stream()
 
     async def _perform(self, op: Fetch, deadline: float) -> Fetched:
         local = self._local_sources.get(op.source)

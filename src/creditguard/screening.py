@@ -2,7 +2,12 @@
 
 Both guards share this planning and assembly; they differ only in how a
 block's lookups are sent (sequentially, or concurrently on the event loop).
-One bad code is reported on its own row and never fails the batch.
+One bad code is reported on its own row and never fails the batch; a bad step
+or region fails it before the first row (:func:`check_target`).
+
+``iter_screen`` on either guard streams results block by block and reads its
+input lazily, so memory stays bounded whatever the batch size; ``screen`` is
+``list(iter_screen(...))`` for batches small enough to hold.
 """
 
 from __future__ import annotations
@@ -12,12 +17,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from creditguard.engine import Engine, Fetch, Fetched, Plan
+# _check_region: the engine's one region rule, applied here before the first block.
+from creditguard.engine import Engine, Fetch, Fetched, Plan, _check_region
 from creditguard.errors import CreditGuardError, InvalidCodeError
 from creditguard.masking import mask_code
 from creditguard.models import Decision
 
-__all__ = ["BLOCK_SIZE", "Block", "ScreenResult", "blocks", "finish_block", "plan_block"]
+__all__ = [
+    "BLOCK_SIZE",
+    "Block",
+    "ScreenResult",
+    "blocks",
+    "check_target",
+    "finish_block",
+    "plan_block",
+]
 
 #: Subjects planned, fetched and decided together (the platform's batch limit).
 BLOCK_SIZE = 500
@@ -73,6 +87,20 @@ def blocks(codes: Iterable[str], size: int = BLOCK_SIZE) -> Iterator[list[tuple[
             block = []
     if block:
         yield block
+
+
+def check_target(engine: Engine, *, step: str, region: str, as_of: date | None) -> None:
+    """Raise now what would fail every row: a bad step or region, or no list in force.
+
+    Called when a screening starts, so a stream fails before its first result
+    (and an empty batch with a bad step fails too) rather than somewhere
+    inside a long run. Raises what :meth:`Engine.plan` would raise for them
+    (:class:`~creditguard.errors.UnknownStepError`,
+    :class:`~creditguard.errors.InputError`, :class:`~creditguard.errors.ConfigError`).
+    """
+    engine.steps.require(step)
+    _check_region(region)
+    engine.catalog.resolve(region, as_of if as_of is not None else engine.today())
 
 
 def plan_block(

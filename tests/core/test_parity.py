@@ -175,3 +175,39 @@ async def test_async_guard_context_manager(make_async_guard: Any) -> None:
     async with ag:
         d = await ag.check(ORG_BLACK, step="procurement.bid", region=REGION)
     assert d.outcome == "deny"
+
+
+@pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
+async def test_screening_agrees_with_check(
+    sc: Scenario, make_guard: Any, make_async_guard: Any, mirror: Any
+) -> None:
+    """A screened row's decision is the check's, through both guards' screen and iter_screen."""
+    as_of = TODAY + timedelta(days=sc.as_of) if sc.as_of is not None else None
+    sources = [sc.sources(mirror) for _ in range(5)]
+    guards = [
+        (make_async_guard if i >= 3 else make_guard)(sc.config, sources=s, plugins=sc.plugins())
+        for i, s in enumerate(sources)
+    ]
+    kw: dict[str, Any] = {"step": sc.step, "region": REGION, "as_of": as_of}
+
+    async def decide_all() -> list[Decision | None]:
+        checker, listed, streamed, alisted, astreamed = guards
+        rows = [
+            *listed.screen([sc.code], **kw),
+            *streamed.iter_screen(iter([sc.code]), **kw),
+            *await alisted.screen([sc.code], **kw),
+            *[r async for r in astreamed.iter_screen(iter([sc.code]), **kw)],
+        ]
+        assert [r.row for r in rows] == [1, 1, 1, 1] and all(r.error is None for r in rows)
+        return [checker.check(sc.code, **kw), *(r.decision for r in rows)]
+
+    if sc.warm_then_fail:
+        await decide_all()
+        for src in (s for group in sources for s in group):
+            src.failing = True
+    decisions = await decide_all()
+    assert all(d is not None for d in decisions)
+    assert decisions[0] is not None and decisions[0].outcome == sc.outcome
+    expected = comparable(decisions[0])
+    for d in decisions[1:]:
+        assert d is not None and comparable(d) == expected
