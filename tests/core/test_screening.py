@@ -230,3 +230,134 @@ def test_cli_screen_names_a_missing_column(tmp_path: Path, cli_config: Path) -> 
     )
     assert res.exit_code == 2
     assert "column 'uscc' is not in" in res.output and "name, code" in res.output
+
+
+def screen_cli(src: Path, cli_config: Path, *extra: str, step: str = "procurement.bid") -> Any:
+    return CliRunner().invoke(
+        main,
+        [
+            "screen",
+            str(src),
+            "--code-column",
+            "uscc",
+            "--step",
+            step,
+            "--region",
+            REGION,
+            "--config",
+            str(cli_config),
+            *extra,
+        ],
+    )
+
+
+# Over three blocks: held, invalid and clean codes, in an order the output must keep.
+MANY = [ORG_BLACK if n % 97 == 0 else ("oops" if n % 89 == 0 else org(n)) for n in range(1203)]
+
+
+def library_rows(make_guard: Any, codes: list[str]) -> list[dict[str, Any]]:
+    """What the library decides for ``codes`` (decision ids aside: new on every decision)."""
+    rows = make_guard().screen(codes, step="procurement.bid", region=REGION)
+    return [{**r.as_dict(), "decision_id": None} for r in rows]
+
+
+def test_cli_screen_streams_the_same_csv_over_many_blocks(
+    tmp_path: Path, cli_config: Path, make_guard: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDITGUARD_DISABLE_PLUGINS", "platform,tianyancha,qichacha")
+    src = tmp_path / "in.csv"
+    # The code column first, after a byte-order mark: counting the rows first must not
+    # leave the mark in front of the header when the file is read again.
+    with src.open("w", newline="", encoding="utf-8-sig") as fh:
+        w = csv.writer(fh)
+        w.writerow(["uscc", "name"])
+        for n, code in enumerate(MANY):
+            w.writerow([code, f"名称{n}"])
+            if n == 600:
+                fh.write("\r\n")  # an empty line is skipped, as before
+    out = tmp_path / "out.csv"
+    res = screen_cli(src, cli_config, "--out", str(out))
+    assert res.exit_code == 1, res.output  # the "oops" rows
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert list(rows[0]) == [
+        *("uscc", "name", "outcome", "measures", "verified"),
+        *("degraded_reason", "decision_id", "error"),
+    ]
+    assert [r["name"] for r in rows] == [f"名称{n}" for n in range(len(MANY))]
+    expected = library_rows(make_guard, MANY)
+    assert [(r["uscc"], r["outcome"], r["measures"], r["error"]) for r in rows] == [
+        (code, e["outcome"], " ".join(e["measures"]), e["error"] or "")
+        for code, e in zip(MANY, expected, strict=True)
+    ]
+    assert all(r["decision_id"] for r in rows if r["outcome"] != "error")
+    n_deny, n_err = MANY.count(ORG_BLACK), MANY.count("oops")
+    assert (
+        f"screened 1203: {1203 - n_deny - n_err} allow, 0 review, 0 restrict, "
+        f"{n_deny} deny, {n_err} error"
+    ) in res.output
+
+
+def test_cli_screen_json_is_one_document_laid_out_as_before(
+    tmp_path: Path, cli_config: Path, make_guard: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDITGUARD_DISABLE_PLUGINS", "platform,tianyancha,qichacha")
+    src = write_csv(tmp_path / "in.csv", [{"uscc": c} for c in MANY])
+    res = screen_cli(src, cli_config, "--json")
+    assert res.exit_code == 1
+    doc = json.loads(res.stdout)
+    # the layout of every --json document (echo_json), though its rows were streamed
+    assert res.stdout == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    assert list(doc) == ["schema_version", "summary", "results"]
+    assert doc["summary"] == {
+        "rows": 1203,
+        "allow": 1203 - MANY.count(ORG_BLACK) - MANY.count("oops"),
+        "review": 0,
+        "restrict": 0,
+        "deny": MANY.count(ORG_BLACK),
+        "error": MANY.count("oops"),
+    }
+    assert [{**r, "decision_id": None} for r in doc["results"]] == library_rows(make_guard, MANY)
+    # a file with no rows: the same document, its results empty
+    empty = tmp_path / "empty.csv"
+    empty.write_text("uscc\n", encoding="utf-8")
+    res = screen_cli(empty, cli_config, "--json")
+    assert res.exit_code == 0
+    assert json.loads(res.stdout)["results"] == [] and '"results": []\n}\n' in res.stdout
+
+
+def test_cli_screen_text_rows_and_a_bad_step(
+    tmp_path: Path, cli_config: Path, make_guard: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDITGUARD_DISABLE_PLUGINS", "platform,tianyancha,qichacha")
+    codes = [ORG_CLEAN, ORG_BLACK, "oops", ORG_FOCUS]
+    src = write_csv(tmp_path / "in.csv", [{"uscc": c} for c in codes])
+    res = screen_cli(src, cli_config)
+    lines = res.stdout.splitlines()
+    expected = library_rows(make_guard, codes)
+    assert lines == [
+        f"{e['row']:>6}  {e['outcome']:8} {e['input']:20} {e['error'] or ' '.join(e['measures'])}"
+        for e in expected
+    ]
+    assert res.exit_code == 1
+    # a bad step is a usage error before any row: no --out file is begun
+    out = tmp_path / "out.csv"
+    res = screen_cli(src, cli_config, "--out", str(out), step="procurement.bi")
+    assert res.exit_code == 2 and "procurement.bid" in res.output
+    assert not out.exists()
+
+
+def test_rows_are_counted_only_in_a_file_that_can_be_read_twice(tmp_path: Path) -> None:
+    import os
+
+    from creditguard.cli.screen_cmd import _count_rows
+
+    src = write_csv(tmp_path / "in.csv", [{"uscc": ORG_BLACK}, {"uscc": "a\nb"}])
+    with src.open(encoding="utf-8-sig") as fh:
+        assert _count_rows(fh) == 2  # a quoted line break is one row
+        assert fh.readline().startswith("uscc")  # read again from the start
+    r, w = os.pipe()
+    with os.fdopen(r, encoding="utf-8") as pipe, os.fdopen(w, "w") as writer:
+        writer.write("uscc\n")
+        writer.flush()
+        assert _count_rows(pipe) is None  # a pipe is read once: a bar of unknown length
+        assert pipe.readline() == "uscc\n"
