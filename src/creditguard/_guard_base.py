@@ -11,21 +11,21 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from creditguard.cache import RecordCache
 from creditguard.case_desk import CaseDesk, open_case_desk
 from creditguard.config import Config, load_config
-from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched
+from creditguard.engine import CST, Engine, FailurePolicy, Fetch, Fetched, Plan
 from creditguard.errors import ConfigError, CreditGuardError, SourceError, SourceUnavailable
 from creditguard.journal import DecisionJournal
 from creditguard.journal_pg import PostgresJournal, journal_target, open_journal
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.models import Decision, MeasureList
 from creditguard.plugins import Hooks, build_plugin_manager
-from creditguard.sources import HttpSource, LocalSource, RecordSource
+from creditguard.sources import HttpSource, LocalSource, MembershipProbe, RecordSource
 
 if TYPE_CHECKING:
     import httpx
@@ -91,6 +91,12 @@ class GuardBase:
                 self._http_sources[n] = src
             else:
                 raise ConfigError(f"source {n!r} is neither a LocalSource nor an HttpSource")
+        # Local sources that can tell a clean subject without a lookup (MembershipProbe).
+        self._probes: dict[str, Callable[[str], datetime | None]] = {
+            n: src.absent
+            for n, src in self._local_sources.items()
+            if isinstance(src, MembershipProbe)
+        }
         self.cache = RecordCache(ttl=cfg.guard.cache_ttl_s, maxsize=cfg.guard.cache_size)
         # Spec §4.0: the platform is the authority for a listing's status. A source speaks
         # for it when it says so (the platform adapter, a mirror kept from the push feed)
@@ -220,6 +226,32 @@ class GuardBase:
             self.journal.append(decision)
         if self.hooks.has_observers:
             self.hooks.decision_made(decision, context or {})
+
+    def _quick_clean(self, plan: Plan) -> Decision | None:
+        """The clean decision, when every source still to ask is certain it holds nothing.
+
+        Most subjects are clean: a local source's membership filter says so
+        without SQL (:class:`~creditguard.sources.MembershipProbe`). Any doubt
+        (a remote source to ask, a probe that cannot tell or fails) returns
+        None and the check looks the subject up as usual.
+        """
+        probes = self._probes
+        if not probes:
+            return None
+        code = plan.sc.code
+        absent: list[tuple[str, datetime]] = []
+        for op in plan.missing:
+            probe = probes.get(op.source)
+            if probe is None:
+                return None
+            try:
+                as_of = probe(code)
+            except Exception:  # the lookup that follows reports it
+                return None
+            if as_of is None:
+                return None
+            absent.append((op.source, as_of))
+        return self.engine.clean(plan, absent)
 
     def _local(self, source: LocalSource, op: Fetch) -> Fetched:
         try:

@@ -330,13 +330,7 @@ class Engine(AssessmentMemo):
                     break
             else:
                 # No source knows the subject: the usual clean decision, from its template.
-                values = self._clean_template(plan).copy()
-                values["decision_id"] = self._ids.next()
-                values["subject_code"] = sc.code
-                values["subject_kind"] = sc.kind
-                values["provenance"] = tuple([g[4] for g in gathered])
-                values["decided_at"] = decided_at
-                return adopt(Decision, values)
+                return self._clean(plan, tuple([g[4] for g in gathered]), decided_at)
             values = self._usual(plan, gathered, decided_at)[0].copy()
             # The copy keeps the field order; two fields change in place.
             values["decision_id"] = self._ids.next()
@@ -388,6 +382,55 @@ class Engine(AssessmentMemo):
                 decided_at=decided_at,
             ),
         )
+
+    def clean(self, plan: Plan, absent: Sequence[tuple[str, datetime]]) -> Decision | None:
+        """The decision when the sources still to ask are certain they hold nothing.
+
+        ``absent`` names each source of ``plan.missing`` with the time of its
+        data (see :class:`~creditguard.sources.MembershipProbe`). Returns None
+        when the usual path must decide: a cached answer knows the subject, or
+        plugins may add measures. Such answers are not cached: the probe that
+        gave them is cheaper than the cache.
+        """
+        if self.hooks.has_extra_measures:
+            return None
+        gathered = plan.gathered
+        for g in gathered:
+            sr = g[1]
+            if sr.records or sr.possible_matches or sr.subject is not None:
+                return None
+        decided_at = plan.now if plan.now is not None else self.now()
+        answered = [
+            (
+                source,
+                trusted(
+                    Provenance,
+                    source=source,
+                    fetched_at=decided_at,
+                    stale=False,
+                    found=False,
+                    error=None,
+                    data_as_of=as_of,
+                ),
+            )
+            for source, as_of in absent
+        ]
+        if gathered:
+            answered += [(g[0], g[4]) for g in gathered]
+            answered.sort(key=lambda a: self._rank.get(a[0], len(self._rank)))
+        return self._clean(plan, tuple([a[1] for a in answered]), decided_at)
+
+    def _clean(
+        self, plan: Plan, provenance: tuple[Provenance, ...], decided_at: datetime
+    ) -> Decision:
+        """A clean decision (every source answered, none knows the subject), from its template."""
+        values = self._clean_template(plan).copy()
+        values["decision_id"] = self._ids.next()
+        values["subject_code"] = plan.sc.code
+        values["subject_kind"] = plan.sc.kind
+        values["provenance"] = provenance
+        values["decided_at"] = decided_at
+        return adopt(Decision, values)
 
 
 def _check_region(region: str) -> None:

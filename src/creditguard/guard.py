@@ -80,13 +80,15 @@ class Guard(GuardBase):
         failure policy is ``raise``.
         """
         plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
-        if plan.missing:
+        if not plan.missing:
+            decision = self.engine.finish(plan)
+        elif (quick := self._quick_clean(plan)) is not None:
+            decision = quick
+        else:
             deadline = time.monotonic() + self.deadline
             decision = self.engine.finish(
                 plan, [self._perform(op, deadline) for op in plan.missing]
             )
-        else:
-            decision = self.engine.finish(plan)
         self._after(decision, context)
         if self.cases is not None and opens_case(
             self.cases, decision, open_case=open_case, workflow_ref=workflow_ref
@@ -336,12 +338,14 @@ class AsyncGuard(GuardBase):
     ) -> Decision:
         """Async twin of :meth:`Guard.check`; same arguments, same decisions."""
         plan = self.engine.plan(subject, step=step, region=region, as_of=as_of, context=context)
-        if plan.missing:
+        if not plan.missing:
+            decision = self.engine.finish(plan)
+        elif (quick := self._quick_clean(plan)) is not None:
+            decision = quick
+        else:
             deadline = time.monotonic() + self.deadline
             answers = await asyncio.gather(*(self._perform(op, deadline) for op in plan.missing))
             decision = self.engine.finish(plan, answers)
-        else:
-            decision = self.engine.finish(plan)
         self._after(decision, context)
         if self.cases is not None and opens_case(
             self.cases, decision, open_case=open_case, workflow_ref=workflow_ref

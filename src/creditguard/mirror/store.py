@@ -247,6 +247,27 @@ class SqliteMirror(FilterKeeper, PushEvents):
                 f"cannot read mirror {self.path}: {exc}", source=self.name
             ) from exc
 
+    def absent(self, code: str) -> datetime | None:
+        """The data time, when the membership filter says the mirror holds nothing for ``code``.
+
+        None when it may hold something, or the filter is not built yet, or
+        the file cannot be read or is too old (the lookup that follows says
+        why). A legal representative's code is in the filter too, so a person
+        absent here represents no organisation the mirror holds either.
+        """
+        try:
+            current = self._current_filter(self._connection(create=False))
+            if current is None:
+                return None
+            flt, (last_load, synced) = current
+            if flt.might_hold(code):
+                return None
+            as_of = self._fresh(last_load)
+        except (SourceUnavailable, sqlite3.Error):
+            return None
+        self._speaks = synced
+        return as_of
+
     def _lookup(
         self, conn: sqlite3.Connection, codes: Sequence[str], include_related: bool
     ) -> dict[str, SubjectRecords]:
