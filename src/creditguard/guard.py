@@ -276,7 +276,13 @@ class Guard(GuardBase):
         def stream() -> Iterator[ScreenResult]:
             for rows in blocks(codes):
                 block = plan_block(
-                    self.engine, rows, step=step, region=region, as_of=as_of, context=context
+                    self.engine,
+                    rows,
+                    step=step,
+                    region=region,
+                    as_of=as_of,
+                    context=context,
+                    quick=self._quick_clean,
                 )
                 deadline = time.monotonic() + self.deadline
                 done = finish_block(
@@ -524,7 +530,13 @@ class AsyncGuard(GuardBase):
 
         async def decide(rows: list[tuple[int, str]]) -> list[ScreenResult]:
             block = plan_block(
-                self.engine, rows, step=step, region=region, as_of=as_of, context=context
+                self.engine,
+                rows,
+                step=step,
+                region=region,
+                as_of=as_of,
+                context=context,
+                quick=self._quick_clean,
             )
             deadline = time.monotonic() + self.deadline
             answers = await asyncio.gather(*(self._perform(f, deadline) for f in block.fetches))

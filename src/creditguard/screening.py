@@ -73,7 +73,8 @@ class ScreenResult:
 class Block:
     """A block in progress: rows with their plans (or errors) and the grouped lookups."""
 
-    rows: list[tuple[int, str, Plan | None, str | None]]
+    #: each row's plan, or its decision already made (a clean subject a probe vouched for)
+    rows: list[tuple[int, str, Plan | Decision | None, str | None]]
     fetches: list[Fetch]
 
 
@@ -111,19 +112,25 @@ def plan_block(
     region: str,
     as_of: date | None,
     context: Mapping[str, Any] | None,
+    quick: Callable[[Plan], Decision | None] | None = None,
 ) -> Block:
     """Plan every row; group what must be fetched into one lookup per source.
 
     A bad code becomes that row's error; a bad step or region (or a region
     without a measure list) concerns the whole batch and is raised.
+    ``quick`` decides a row without fetching when it can (the guard's clean
+    subjects by membership probe); rows it returns None for are fetched.
     """
-    planned: list[tuple[int, str, Plan | None, str | None]] = []
+    planned: list[tuple[int, str, Plan | Decision | None, str | None]] = []
     wanted: dict[tuple[str, bool], dict[str, None]] = {}
     for row, text in rows:
         try:
             plan = engine.plan(text, step=step, region=region, as_of=as_of, context=context)
         except InvalidCodeError as exc:
             planned.append((row, text, None, str(exc)))
+            continue
+        if plan.missing and quick is not None and (decided := quick(plan)) is not None:
+            planned.append((row, text, decided, None))
             continue
         planned.append((row, text, plan, None))
         for f in plan.missing:
@@ -141,6 +148,9 @@ def finish_block(engine: Engine, block: Block, answers: Sequence[Fetched]) -> li
     for row, text, plan, error in block.rows:
         if plan is None:
             out.append(ScreenResult(row, text, None, error))
+            continue
+        if isinstance(plan, Decision):
+            out.append(ScreenResult(row, text, plan))
             continue
         try:
             got = [by_group[(f.source, f.include_related)] for f in plan.missing]
