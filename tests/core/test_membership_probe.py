@@ -24,6 +24,7 @@ from _coredata import ORG_BLACK, ORG_CLEAN, PERSON_CLEAN, REGION, REP
 
 from creditguard import hookimpl
 from creditguard.mirror import SqliteMirror
+from creditguard.mirror._filter_keeper import wal_index
 from creditguard.models import SubjectRecords
 from creditguard.sources import MembershipProbe
 
@@ -132,6 +133,9 @@ def test_a_row_written_by_the_sqlite3_shell_is_seen_at_once(
 ) -> None:
     g = make_guard({"guard": {"cache_ttl_s": 0}})
     assert g.check(ORG_CLEAN, step=STEP, region=REGION).outcome == "allow"
+    assert g.check(ORG_CLEAN, step=STEP, region=REGION).outcome == "allow"
+    # From the second lookup on, commits are noticed by the WAL-index header in shared memory.
+    assert mirror._thread().shm is not None
     shell = sqlite3.connect(mirror.path)  # not creditguard: only the triggers log the code
     with shell:
         shell.execute(
@@ -223,3 +227,9 @@ def test_sync_and_async_decide_alike(
             asyncio.run(ag.check(code, step=STEP, region=REGION)),
         )
     assert sync_src.lookups == async_src.lookups == [(ORG_BLACK,)]
+
+
+def test_the_wal_index_is_used_only_when_it_is_what_sqlite_documents(tmp_path: Path) -> None:
+    assert wal_index(tmp_path / "none.db") is None  # no -shm file: not in WAL mode
+    (tmp_path / "odd.db-shm").write_bytes(bytes(200))  # another header version
+    assert wal_index(tmp_path / "odd.db") is None

@@ -13,8 +13,10 @@ methods on the mirror itself (no extra object per lookup).
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -31,6 +33,37 @@ _FILTER_RETRY_S: Final = 30.0
 _FILTER_INLINE_RECORDS: Final = 100_000
 
 log = logging.getLogger("creditguard.mirror")
+
+
+#: The two copies of the WAL-index header (https://www.sqlite.org/walformat.html, 2.2).
+_WAL_HEADERS: Final = 96
+_WAL_INDEX_VERSION: Final = 3007000
+
+
+def wal_index(path: Path) -> mmap.mmap | None:
+    """The mirror's WAL-index headers, mapped read-only; None when not in WAL mode here.
+
+    Every commit, by any connection of any process, rewrites both copies of
+    the header (its change counter, frame count and checksums) before
+    readers can see it, so 96 unchanged bytes mean nothing was committed
+    since they were last read: a read of shared memory (≈0.1 µs) instead of
+    ``PRAGMA data_version`` (a statement, ≈3 µs) on every lookup. A header
+    in the middle of an update differs too, and only costs the usual catch-up
+    in SQL. Called after this thread's connection has read the mirror (so
+    SQLite holds the ``-shm`` file open, and keeps it while connected).
+    Anything unexpected (no ``-shm`` file: not WAL; another header version)
+    gives None, and ``data_version`` is used.
+    """
+    try:
+        with open(f"{path}-shm", "rb") as fh:
+            mapped = mmap.mmap(fh.fileno(), _WAL_HEADERS, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    # iVersion (native byte order) and isInit of the first copy.
+    if int.from_bytes(mapped[:4], sys.byteorder) != _WAL_INDEX_VERSION or mapped[12] != 1:
+        mapped.close()
+        return None
+    return mapped
 
 
 class FilterKeeper:
@@ -66,7 +99,11 @@ class FilterKeeper:
         """
         local = self._thread()
         writes = self._writes
-        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        shm = getattr(local, "shm", None)
+        if shm is not None:
+            version: object = shm[:_WAL_HEADERS]
+        else:
+            (version,) = conn.execute("PRAGMA data_version").fetchone()
         f = self._filter
         if f is not None and getattr(local, "filter_seen", None) == (f, version, writes):
             state: tuple[float | None, bool] = local.filter_state
@@ -90,6 +127,8 @@ class FilterKeeper:
             local.filter_state = (row[0], bool(row[1])) if row is not None else (None, False)
             # The filter object in the key: a rebuilt one (or another file's) is checked again.
             local.filter_seen = (f, version, writes)
+            if shm is None and getattr(local, "shm", None) is None:
+                local.shm = wal_index(self.path)  # from the next lookup on
             return f, local.filter_state
 
     def load_filter(self) -> None:

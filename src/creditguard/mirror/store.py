@@ -189,6 +189,10 @@ class SqliteMirror(FilterKeeper, PushEvents):
             conn.close()
         local.conn = None
         local.filter_seen = None  # a new connection's data_version starts afresh
+        shm = getattr(local, "shm", None)
+        if shm is not None:  # mapped for that connection's file
+            shm.close()
+        local.shm = None
 
     def _missing(self) -> SourceUnavailable:
         return SourceUnavailable(
