@@ -11,10 +11,11 @@ lookup), never "no" for one it holds. That is kept so:
 - A filter is built from the tables (in a background thread; lookups use SQL
   until it is ready) after noting the log's last ``seq`` and the mirror's
   ``epoch``; anything committed later is in the log after that ``seq``.
-- Before each lookup the reader compares its connection's ``PRAGMA
-  data_version`` (it changes when any other connection commits) and the
-  mirror object's own write count (a write on this very connection does not
-  change it); when either moved, it reads the log from its ``seq`` on.
+- Before each lookup the reader compares the WAL-index headers in shared
+  memory (every commit of any connection rewrites them; ``PRAGMA
+  data_version`` when they cannot be read, see ``_filter_keeper.wal_index``)
+  and the mirror object's own write count; when either moved, it reads the
+  log from its ``seq`` on.
 - An import replaces the log (it bumps ``epoch`` and empties the log in its
   transaction), so a filter of another epoch, or of another file (a replaced
   or deleted file has another inode), is thrown away and built again.
