@@ -4,13 +4,18 @@ The queue and its back-pressure, the writer thread, flushing in batches,
 closing and forking live in :class:`QueuedJournal`; a backend says only how
 one batch is written (:meth:`QueuedJournal._write`). :func:`verdict_fields`
 builds the masked fields of a decision's verdict that both stores keep, and
-:func:`entry_fields` reads them back as the fields of a ``JournalEntry``.
+:func:`entry_fields` reads them back as the fields of a ``JournalEntry``;
+:func:`decision_facts` is the masked JSON a decision's text is rendered from
+(``creditguard journal show``), and :func:`template_key` / :func:`verdict_key`
+say which decisions share a verdict (and so the same facts).
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import operator
 import os
 import threading
 import weakref
@@ -20,7 +25,7 @@ from typing import Any
 
 from creditguard.errors import StorageError
 from creditguard.forksafe import background_work
-from creditguard.masking import mask_code
+from creditguard.masking import mask_code, mask_decision_data
 from creditguard.models import Decision
 
 log = logging.getLogger("creditguard.journal")
@@ -226,6 +231,130 @@ def entry_fields(r: Sequence[Any], first: int) -> tuple[Any, ...]:
         possible_matches,
         degraded_reason,
     )
+
+
+# The plain fields of a verdict, after its subject (read from the decision's field dict).
+_PLAIN_FIELDS = (
+    "subject_kind",
+    "step",
+    "region",
+    "as_of",
+    "outcome",
+    "verified",
+    "stale",
+    "stale_age_s",
+    "list_region",
+    "list_version",
+    "degraded_reason",
+    "wording_version",
+    "list_issued_by",
+    "list_standing",
+    "list_refused",
+    "replay_uses_current_status",
+)
+# What a template verdict (no records, measures, conditions or possible matches) rests on,
+# besides the sources: everything of the verdict row but the subject.
+_TEMPLATE_ITEMS = operator.itemgetter(
+    *_PLAIN_FIELDS, "records", "measures", "conditions", "possible_matches"
+)
+# The plain fields of a verdict, read from the decision's field dict in one C call.
+_VERDICT_ITEMS = operator.itemgetter("subject_code", *_PLAIN_FIELDS)
+# What of a decision its text is rendered from (explain() reads these), for ``facts``:
+# not the id, time, subject or possible matches; of a record only what the text shows
+# (its other fields, such as a source's extras, may name a person).
+_FACT_FIELDS: dict[str, Any] = {
+    "subject_kind": True,
+    "step": True,
+    "region": True,
+    "as_of": True,
+    "outcome": True,
+    "records": {
+        "__all__": {
+            "source": True,
+            "subject_code": True,
+            "record": {
+                "record_id",
+                "list_kind",
+                "domain",
+                "list_name",
+                "authority",
+                "basis",
+                "listed_on",
+                "expires_on",
+                "status",
+                "public",
+                "role",
+                "via",
+                "via_name",
+            },
+        }
+    },
+    "measures": True,
+    "conditions": True,
+    "list_region": True,
+    "list_version": True,
+    "list_issued_by": True,
+    "list_standing": True,
+    "list_refused": True,
+    "wording_version": True,
+    "provenance": True,
+    "verified": True,
+    "stale": True,
+    "stale_age_s": True,
+    "replay_uses_current_status": True,
+    "degraded_reason": True,
+}
+
+
+def is_template(v: dict[str, Any]) -> bool:
+    """True for a clean verdict (a decision's field dict ``v``): the same for every subject of its kind."""
+    return not (v["records"] or v["measures"] or v["conditions"] or v["possible_matches"])
+
+
+def template_key(v: dict[str, Any]) -> tuple[Any, ...]:
+    """What a clean decision's verdict and text rest on (``v``: its field dict), subject aside.
+
+    Its text also shows the sources, whether any knew the subject, and the data
+    time to the minute: the key holds them, so one decision's facts render the
+    text of every decision with the same key.
+    """
+    prov = v["provenance"]
+    times = [p.data_as_of or p.fetched_at for p in prov if p.error is None]
+    t = min(times) if times else None
+    return (
+        *_TEMPLATE_ITEMS(v),
+        *[(p.source, p.found, p.error is None) for p in prov],
+        None if t is None else (t.replace(second=0, microsecond=0), t.utcoffset()),
+    )
+
+
+def verdict_key(v: dict[str, Any]) -> tuple[Any, ...]:
+    """What a decision with records or measures rests on (``v``: its field dict), by identity.
+
+    Warm checks of one subject reuse the same (memoised, immutable) records,
+    measures and provenance objects, so their identities key the verdict: whoever
+    keeps the key must keep those objects alive (see :func:`key_parts`), so no
+    id is reused meanwhile.
+    """
+    return (
+        id(v["records"]),
+        id(v["measures"]),
+        id(v["conditions"]),
+        len(v["possible_matches"]),
+        _VERDICT_ITEMS(v),
+        *map(id, v["provenance"]),
+    )
+
+
+def key_parts(d: Decision) -> tuple[Any, ...]:
+    """The objects whose identities are in :func:`verdict_key` of ``d`` (kept alive with the key)."""
+    return (d.records, d.measures, d.conditions, d.provenance)
+
+
+def decision_facts(d: Decision) -> str:
+    """What the text of ``d`` is rendered from, as compact JSON, masked (see ``_FACT_FIELDS``)."""
+    data = mask_decision_data(d.model_dump(mode="json", include=_FACT_FIELDS))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _close_all() -> None:

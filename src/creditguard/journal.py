@@ -53,9 +53,19 @@ from pathlib import Path
 from typing import Any
 
 from creditguard._files import prepare_private_file
-from creditguard._journal_base import QueuedJournal, entry_fields, masked_subject, verdict_fields
+from creditguard._journal_base import (
+    QueuedJournal,
+    decision_facts,
+    entry_fields,
+    is_template,
+    key_parts,
+    masked_subject,
+    template_key,
+    verdict_fields,
+    verdict_key,
+)
 from creditguard.errors import StorageError
-from creditguard.masking import mask_code, mask_decision_data, mask_text
+from creditguard.masking import mask_code, mask_text
 from creditguard.models import Decision
 
 __all__ = ["DecisionJournal", "JournalEntry", "read_journal", "render_explanation"]
@@ -127,77 +137,6 @@ _Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | No
 
 _US = timedelta(microseconds=1)
 _THIRD = operator.itemgetter(2)
-# The plain fields of a verdict, after its subject (read from the decision's field dict).
-_PLAIN_FIELDS = (
-    "subject_kind",
-    "step",
-    "region",
-    "as_of",
-    "outcome",
-    "verified",
-    "stale",
-    "stale_age_s",
-    "list_region",
-    "list_version",
-    "degraded_reason",
-    "wording_version",
-    "list_issued_by",
-    "list_standing",
-    "list_refused",
-    "replay_uses_current_status",
-)
-# What a template verdict (no records, measures, conditions or possible matches) rests on,
-# besides the sources: everything of the verdict row but the subject.
-_TEMPLATE_ITEMS = operator.itemgetter(
-    *_PLAIN_FIELDS, "records", "measures", "conditions", "possible_matches"
-)
-# The plain fields of a verdict, read from the decision's field dict in one C call.
-_VERDICT_ITEMS = operator.itemgetter("subject_code", *_PLAIN_FIELDS)
-# What of a decision its text is rendered from (explain() reads these), for ``facts``:
-# not the id, time, subject or possible matches; of a record only what the text shows
-# (its other fields, such as a source's extras, may name a person).
-_FACT_FIELDS: dict[str, Any] = {
-    "subject_kind": True,
-    "step": True,
-    "region": True,
-    "as_of": True,
-    "outcome": True,
-    "records": {
-        "__all__": {
-            "source": True,
-            "subject_code": True,
-            "record": {
-                "record_id",
-                "list_kind",
-                "domain",
-                "list_name",
-                "authority",
-                "basis",
-                "listed_on",
-                "expires_on",
-                "status",
-                "public",
-                "role",
-                "via",
-                "via_name",
-            },
-        }
-    },
-    "measures": True,
-    "conditions": True,
-    "list_region": True,
-    "list_version": True,
-    "list_issued_by": True,
-    "list_standing": True,
-    "list_refused": True,
-    "wording_version": True,
-    "provenance": True,
-    "verified": True,
-    "stale": True,
-    "stale_age_s": True,
-    "replay_uses_current_status": True,
-    "degraded_reason": True,
-}
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
@@ -284,18 +223,10 @@ class DecisionJournal(QueuedJournal):
         # there): item lookups in C instead of a dozen attribute lookups through pydantic.
         v = decision.__dict__
         q = self._queue
-        if not (v["records"] or v["measures"] or v["conditions"] or v["possible_matches"]):
-            # A clean verdict: one template row per kind, step, list… for every subject.
-            # Its text also shows the sources, whether any knew the subject, and the data
-            # time to the minute: the key holds them, so the template's facts render it.
-            prov = v["provenance"]
-            times = [p.data_as_of or p.fetched_at for p in prov if p.error is None]
-            t = min(times) if times else None
-            key = (
-                *_TEMPLATE_ITEMS(v),
-                *[(p.source, p.found, p.error is None) for p in prov],
-                None if t is None else (t.replace(second=0, microsecond=0), t.utcoffset()),
-            )
+        if is_template(v):
+            # A clean verdict: one template row per kind, step, list… for every subject
+            # (its key holds what the text shows, so the template's facts render it).
+            key = template_key(v)
             subject = v["subject_code"]  # masked now: only the masked form waits on the queue
             if v["subject_kind"] != "organization":
                 subject = mask_code(subject, v["subject_kind"])
@@ -309,17 +240,9 @@ class DecisionJournal(QueuedJournal):
             elif self._thread is None:
                 self._start()
             return
-        # Warm checks of one subject reuse the same (memoised, immutable) records,
-        # measures and provenance objects, so their identities key the verdict; the
-        # verdict map keeps them alive, so no id is reused meanwhile.
-        key = (
-            id(v["records"]),
-            id(v["measures"]),
-            id(v["conditions"]),
-            len(v["possible_matches"]),
-            _VERDICT_ITEMS(v),
-            *map(id, v["provenance"]),
-        )
+        # Keyed by the identities of its records, measures…: the verdict map keeps them
+        # alive, so no id is reused meanwhile.
+        key = verdict_key(v)
         hit = self._verdicts.get(key)  # committed verdicts only (see _write_batch)
         if hit is not None:
             # Only the id and time wait on the queue: the decision itself is freed now,
@@ -348,8 +271,7 @@ class DecisionJournal(QueuedJournal):
                         hit = self._verdicts.get(key) or fresh.get(key)
                         if hit is None:
                             verdict = self._new_verdict(conn, d, template=subject is not None)
-                            parts = (d.records, d.measures, d.conditions, d.provenance)
-                            fresh[key] = (parts, verdict)
+                            fresh[key] = (key_parts(d), verdict)
                         else:
                             verdict = hit[1]
                     # a timedelta in µs is ~8x cheaper than formatting each time
@@ -382,7 +304,7 @@ class DecisionJournal(QueuedJournal):
         row = (
             *verdict_fields(d, "" if template else masked_subject(d)),
             d.wording_version,
-            _facts(d),
+            decision_facts(d),
         )
         verdict = conn.execute(_INSERT_VERDICT, row).lastrowid
         assert verdict is not None
@@ -404,12 +326,6 @@ class DecisionJournal(QueuedJournal):
         """Write what is queued, then read decisions (oldest first)."""
         self.flush()
         return read_journal(self.path, since=since, limit=limit)
-
-
-def _facts(d: Decision) -> str:
-    """What the text of ``d`` is rendered from, as compact JSON, masked (see ``_FACT_FIELDS``)."""
-    data = mask_decision_data(d.model_dump(mode="json", include=_FACT_FIELDS))
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,21 +431,47 @@ def render_explanation(
 ) -> tuple[JournalEntry, str]:
     """The journaled decision ``decision_id`` and its text, rendered again as it was shown.
 
-    The text comes from the verdict's stored facts in its stored wording
-    version, so it does not change when the wording is improved; it is always
-    masked. Raises :class:`~creditguard.errors.InputError` for an unknown id,
+    ``path`` is the SQLite journal file or the PostgreSQL journal's DSN
+    (:mod:`creditguard.journal_pg`, never shown in a message). The text comes
+    from the decision's stored facts in its stored wording version, so it does
+    not change when the wording is improved; it is always masked. Raises
+    :class:`~creditguard.errors.InputError` for an unknown id,
     :class:`~creditguard.errors.StorageError` for a decision journaled before
-    facts were recorded (layout 4 or older) and
+    facts were recorded (SQLite layout 4 or older, a PostgreSQL row written
+    before its ``facts`` column existed) and
     :class:`~creditguard.errors.ConfigError` naming a wording version this
     creditguard does not ship.
     """
-    from creditguard.errors import ConfigError, InputError
-    from creditguard.explain import explain
-    from creditguard.journal_pg import is_dsn
+    from creditguard.errors import InputError
+    from creditguard.journal_pg import is_dsn, read_postgres_decision
 
     if is_dsn(path):
-        raise StorageError("journal show: the PostgreSQL journal does not record decision texts")
-    p = Path(path)
+        found = read_postgres_decision(path, decision_id)
+        if found is None:
+            raise InputError(f"no decision {decision_id!r} in the PostgreSQL journal")
+        entry, version, facts = found
+        if not version or not facts:
+            raise StorageError(
+                f"decision {decision_id!r} was journaled before the PostgreSQL journal "
+                "recorded the facts of its text: its text cannot be shown again"
+            )
+        decided_at = datetime.fromisoformat(entry.decided_at)
+        return entry, _text(entry, decided_at, version, facts, audience)
+    entry, decided_at, version, facts = _read_sqlite_decision(Path(path), decision_id)
+    if not version or not facts:
+        raise StorageError(
+            f"decision {decision_id!r} was journaled before the journal recorded the facts "
+            "of its text (layout 4 or older): its text cannot be shown again"
+        )
+    return entry, _text(entry, decided_at, version, facts, audience)
+
+
+def _read_sqlite_decision(
+    p: Path, decision_id: str
+) -> tuple[JournalEntry, datetime, str | None, str | None]:
+    """The decision ``decision_id`` of the journal file ``p``, its time, wording version and facts."""
+    from creditguard.errors import InputError
+
     found: tuple[str, list[Any]] | None = None
     row: tuple[Any, ...] | None = None
     try:
@@ -566,19 +508,24 @@ def render_explanation(
     entry = JournalEntry(decision_id, decided_at.isoformat(), subject, *fields[1:])
     version = row[18] if len(row) > 18 else None
     facts = row[19] if len(row) > 19 else None
-    if not version or not facts:
-        raise StorageError(
-            f"decision {decision_id!r} was journaled before the journal recorded the facts "
-            "of its text (layout 4 or older): its text cannot be shown again"
-        )
+    return entry, decided_at, version, facts
+
+
+def _text(
+    entry: JournalEntry, decided_at: datetime, version: str, facts: str, audience: str
+) -> str:
+    """The text of the journaled decision ``entry`` rendered from its ``facts``, masked."""
+    from creditguard.errors import ConfigError
+    from creditguard.explain import explain
+
     data = json.loads(facts)
-    data.update(decision_id=decision_id, subject_code=subject, decided_at=decided_at)
+    data.update(decision_id=entry.decision_id, subject_code=entry.subject, decided_at=decided_at)
     d = Decision.model_validate(data)
     try:
         text = explain(d, audience=audience)
     except ConfigError as exc:
         raise ConfigError(
-            f"decision {decision_id!r} was shown in wording version {version!r}, "
+            f"decision {entry.decision_id!r} was shown in wording version {version!r}, "
             f"which this creditguard does not ship ({exc})"
         ) from None
-    return entry, mask_text(text)
+    return mask_text(text)

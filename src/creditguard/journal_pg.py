@@ -9,9 +9,14 @@ queue with one ``COPY`` per batch every ``flush_interval`` seconds (sooner once
 ``batch`` decisions wait); at ``max_queued`` the checking thread writes itself
 (back-pressure); nothing is dropped; an unreachable database keeps decisions
 queued until the bound, then checks raise
-:class:`~creditguard.errors.StorageError`. :func:`read_journal` (and
-``creditguard journal``, the evaluation report) read it given the DSN, which is
-never shown.
+:class:`~creditguard.errors.StorageError`. Each row keeps its decision's
+wording version and masked facts (``wording_version``, ``facts``: the same
+JSON the SQLite journal keeps), so ``creditguard journal show`` renders its
+text again exactly as shown; rows written before these columns existed have
+NULL there, and their text is not guessed. :func:`read_journal` (and
+``creditguard journal``, the evaluation report) and
+:func:`~creditguard.journal.render_explanation` read it given the DSN, which
+is never shown.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
-from creditguard._journal_base import QueuedJournal, entry_fields, masked_subject, verdict_fields
+from creditguard._journal_base import (
+    QueuedJournal,
+    decision_facts,
+    entry_fields,
+    is_template,
+    key_parts,
+    masked_subject,
+    template_key,
+    verdict_fields,
+    verdict_key,
+)
 from creditguard.errors import StorageError
 from creditguard.models import Decision
 
@@ -32,7 +47,14 @@ if TYPE_CHECKING:
     from creditguard.config import Config
     from creditguard.journal import DecisionJournal, JournalEntry
 
-__all__ = ["PostgresJournal", "is_dsn", "journal_target", "open_journal", "read_postgres_journal"]
+__all__ = [
+    "PostgresJournal",
+    "is_dsn",
+    "journal_target",
+    "open_journal",
+    "read_postgres_decision",
+    "read_postgres_journal",
+]
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS journal_decisions (
@@ -57,14 +79,24 @@ _SCHEMA: Final = (
         list_version TEXT,
         sources TEXT NOT NULL,
         possible_matches INTEGER NOT NULL,
-        degraded_reason TEXT)""",
+        degraded_reason TEXT,
+        wording_version TEXT,
+        facts TEXT)""",
     "CREATE INDEX IF NOT EXISTS journal_decisions_time ON journal_decisions (decided_at)",
+    # `creditguard journal show ID` finds one decision among millions.
+    "CREATE INDEX IF NOT EXISTS journal_decisions_id ON journal_decisions (decision_id)",
 )
-_COLUMNS: Final = (
+# Added after the first layout: NULL in rows written before (their text is not shown again).
+_TEXT_COLUMNS: Final = ("wording_version", "facts")
+# What a JournalEntry is read from.
+_ENTRY_COLUMNS: Final = (
     "decision_id, decided_at, decided_at_text, host, subject, subject_kind, step, region, as_of, "
     "outcome, verified, stale, stale_age_s, measures, conditions, records, list_region, "
     "list_version, sources, possible_matches, degraded_reason"
 )
+_COLUMNS: Final = f"{_ENTRY_COLUMNS}, {', '.join(_TEXT_COLUMNS)}"
+#: Facts remembered per verdict key before the memo starts afresh (as the SQLite journal's).
+_MEMO: Final = 4096
 
 
 def is_dsn(target: str | os.PathLike[str]) -> TypeGuard[str]:
@@ -98,14 +130,28 @@ def open_journal(
     return DecisionJournal(target, flush_interval=flush_interval)
 
 
-def _row(d: Decision, host: str) -> tuple[Any, ...]:
+def _row(d: Decision, host: str, facts: str) -> tuple[Any, ...]:
     return (
         d.decision_id,
         d.decided_at,
         d.decided_at.isoformat(),
         host,
         *verdict_fields(d, masked_subject(d)),
+        d.wording_version,
+        facts,
     )
+
+
+def _missing_text_columns(conn: psycopg.Connection[Any]) -> list[str]:
+    """The text columns an existing ``journal_decisions`` lacks (it was created before them)."""
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'journal_decisions'::regclass "
+            "AND attnum > 0 AND NOT attisdropped"
+        )
+    }
+    return [c for c in _TEXT_COLUMNS if c not in have]
 
 
 class PostgresJournal(QueuedJournal):
@@ -132,6 +178,9 @@ class PostgresJournal(QueuedJournal):
         self._host = socket.gethostname()
         self._conn: psycopg.Connection[Any] | None = None
         self._pid = os.getpid()
+        # verdict key -> (the objects whose ids are in the key, the facts of its text):
+        # repeated checks share one verdict, so their facts are serialised once.
+        self._facts: dict[tuple[Any, ...], tuple[tuple[Any, ...], str]] = {}
         with self._lock:
             self._connection()  # a wrong DSN fails at start, not at the first decision
         self._register()
@@ -150,6 +199,12 @@ class PostgresJournal(QueuedJournal):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('creditguard_journal'))")
                 for stmt in _SCHEMA:
                     conn.execute(stmt)
+                # A table of the first layout gains the text columns. Asked first: ALTER
+                # TABLE locks out every reader and writer, even when it has nothing to add.
+                for column in _missing_text_columns(conn):
+                    conn.execute(
+                        f"ALTER TABLE journal_decisions ADD COLUMN IF NOT EXISTS {column} TEXT"
+                    )
         except psycopg.Error as exc:
             raise StorageError(f"cannot open the {self.path}: {pg_reason(exc)}") from exc
         self._conn = conn
@@ -168,6 +223,7 @@ class PostgresJournal(QueuedJournal):
         """Write ``batch`` with one ``COPY`` in one transaction."""
         import psycopg
 
+        rows = [_row(d, self._host, self._facts_of(d)) for d in batch]
         try:
             conn = self._connection()
             with (
@@ -175,14 +231,26 @@ class PostgresJournal(QueuedJournal):
                 conn.cursor() as cur,
                 cur.copy(f"COPY journal_decisions ({_COLUMNS}) FROM STDIN") as copy,
             ):
-                for d in batch:
-                    copy.write_row(_row(d, self._host))
+                for row in rows:
+                    copy.write_row(row)
         except (psycopg.Error, StorageError) as exc:
             if self._conn is not None and (self._conn.broken or self._conn.closed):
                 self._conn = None
             if isinstance(exc, StorageError):
                 raise
             raise StorageError(f"{self.path}: write failed: {pg_reason(exc)}") from exc
+
+    def _facts_of(self, d: Decision) -> str:
+        """The masked facts of ``d``'s text, serialised once per verdict (the SQLite journal's keys)."""
+        v = d.__dict__
+        key = template_key(v) if is_template(v) else verdict_key(v)
+        hit = self._facts.get(key)
+        if hit is None:
+            if len(self._facts) >= _MEMO:
+                self._facts.clear()
+            # the parts keep the ids in a verdict key from being reused while it is here
+            hit = self._facts[key] = (key_parts(d), decision_facts(d))
+        return hit[1]
 
     def _close_store(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
@@ -193,6 +261,7 @@ class PostgresJournal(QueuedJournal):
         super()._reset_after_fork()
         self._conn = None
         self._pid = os.getpid()
+        self._facts = {}
 
     def entries(
         self, *, since: datetime | None = None, limit: int | None = None
@@ -210,7 +279,7 @@ def read_postgres_journal(
 
     from creditguard.journal import JournalEntry
 
-    sql = f"SELECT {_COLUMNS} FROM journal_decisions"
+    sql = f"SELECT {_ENTRY_COLUMNS} FROM journal_decisions"
     args: dict[str, Any] = {}
     if since is not None:
         sql += " WHERE decided_at >= %(since)s"
@@ -228,6 +297,37 @@ def read_postgres_journal(
     except psycopg.Error as exc:
         raise StorageError(f"cannot read the PostgreSQL journal: {pg_reason(exc)}") from exc
     return [JournalEntry(r[0], r[2], *entry_fields(r, 4)) for r in rows]
+
+
+def read_postgres_decision(
+    dsn: str, decision_id: str
+) -> tuple[JournalEntry, str | None, str | None] | None:
+    """The journaled decision ``decision_id`` with its wording version and facts, or None.
+
+    Version and facts are None for a row written before the journal recorded
+    them (:func:`~creditguard.journal.render_explanation` then says so).
+    """
+    import psycopg
+
+    from creditguard.journal import JournalEntry
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT to_regclass('journal_decisions')").fetchone()
+            if not exists or exists[0] is None:
+                return None
+            missing = _missing_text_columns(conn)  # no writer opened it since: read as NULL
+            text = ", ".join(f"NULL AS {c}" if c in missing else c for c in _TEXT_COLUMNS)
+            row = conn.execute(
+                f"SELECT {_ENTRY_COLUMNS}, {text} FROM journal_decisions "
+                "WHERE decision_id = %s ORDER BY seq LIMIT 1",
+                (decision_id,),
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot read the PostgreSQL journal: {pg_reason(exc)}") from exc
+    if row is None:
+        return None
+    return JournalEntry(row[0], row[2], *entry_fields(row, 4)), row[21], row[22]
 
 
 def pg_reason(exc: BaseException) -> str:

@@ -41,8 +41,10 @@ def test_journal_does_not_create_a_file_named_after_a_keyword_dsn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StorageError, match="PostgreSQL journal does not record"):
+    # journal show goes to PostgreSQL too, and the message never quotes the DSN
+    with pytest.raises(StorageError, match="cannot read the PostgreSQL journal") as caught:
         render_explanation(KEYWORDS, "d-1")
+    assert "dbname" not in str(caught.value)
     # read_journal goes to PostgreSQL (nothing listens on port 1), not to a local file
     with pytest.raises(StorageError, match="PostgreSQL journal"):
         read_journal(KEYWORDS)
