@@ -56,8 +56,16 @@ def record_unmasking(
     """Durably record that ``command`` shows ``subjects`` unmasked.
 
     Call it before showing anything; raises :class:`StorageError` when the
-    row cannot be written (then show nothing unmasked).
+    row cannot be written (then show nothing unmasked), and for a PostgreSQL
+    DSN: the log is kept in SQLite journal files only, not yet in PostgreSQL.
     """
+    from creditguard.journal_pg import is_dsn
+
+    if is_dsn(path):  # a DSN is no file name: refuse rather than write a stray file
+        raise StorageError(
+            "cannot record the disclosure: the unmask log is kept in a SQLite journal file, "
+            "not in the PostgreSQL journal"
+        )
     row = (
         datetime.now(CST).isoformat(timespec="seconds"),
         _actor(),

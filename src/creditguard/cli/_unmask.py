@@ -3,7 +3,8 @@
 Default output masks every resident ID number (README, "Personal data").
 ``--unmask`` shows them whole only after a row is written to the decision
 journal's file (:mod:`creditguard.unmask_log`); with no journal configured,
-or when the row cannot be written, the command shows nothing and exits non-zero.
+with a journal in PostgreSQL (which does not keep the unmask log yet), or when
+the row cannot be written, the command shows nothing and exits non-zero.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from creditguard.cli._common import EXIT_USAGE, fail
 from creditguard.errors import CreditGuardError
 
-__all__ = ["UNMASK_HELP", "disclose", "journal_path_of_config", "unmask_option"]
+if TYPE_CHECKING:
+    from creditguard._journal_base import QueuedJournal
+
+__all__ = ["UNMASK_HELP", "disclose", "journal_path_of_config", "unmask_log_of", "unmask_option"]
 
 UNMASK_HELP = (
     "Show resident ID numbers whole (for officers who need them). "
@@ -26,6 +30,11 @@ UNMASK_HELP = (
 )
 
 _F = TypeVar("_F", bound=Callable[..., object])
+
+_IN_POSTGRESQL = (
+    "--unmask is recorded in a SQLite journal file; this configuration's journal is in "
+    "PostgreSQL, where the unmask log is not kept yet"
+)
 
 
 def unmask_option(f: _F) -> _F:
@@ -57,12 +66,23 @@ def journal_path_of_config(config_path: str | None) -> Path:
     if cfg.journal.path and is_dsn(cfg.journal.path.strip()):
         # Disclosures are recorded in a SQLite journal file only (not yet in PostgreSQL):
         # refuse rather than unmask without the record.
-        fail(
-            "--unmask is recorded in a SQLite journal file; this configuration's journal is in "
-            "PostgreSQL, where the unmask log is not kept yet",
-            code=EXIT_USAGE,
-        )
+        fail(_IN_POSTGRESQL, code=EXIT_USAGE)
     return cfg.path(cfg.journal.path) if cfg.journal.path else cfg.data_dir / "journal.db"
+
+
+def unmask_log_of(journal: QueuedJournal | None) -> Path | None:
+    """The file that records ``--unmask`` for a guard's journal (None: no journal).
+
+    A PostgreSQL journal exits 2: its ``path`` only names it for messages, and
+    recording there is not built yet, so nothing is shown unmasked.
+    """
+    from creditguard.journal import DecisionJournal
+
+    if journal is None:
+        return None
+    if not isinstance(journal, DecisionJournal):
+        fail(_IN_POSTGRESQL, code=EXIT_USAGE)
+    return Path(journal.path)
 
 
 def disclose(

@@ -8,7 +8,7 @@ from datetime import date
 import click
 
 from creditguard.cli._common import EXIT_ERROR, echo_json, fail, open_guard, usage_exit_code
-from creditguard.cli._unmask import disclose, unmask_option
+from creditguard.cli._unmask import disclose, unmask_log_of, unmask_option
 from creditguard.errors import CreditGuardError, InvalidCodeError
 
 #: Exit status by outcome, so scripts can branch without parsing output.
@@ -66,9 +66,8 @@ def check(
         fail(str(exc), code=usage_exit_code(exc))
     guard.close()
     if unmask:  # recorded before anything is shown, or nothing is shown
-        journal = guard.journal
         disclose(
-            journal.path if journal is not None else None,
+            unmask_log_of(guard.journal),
             command="check --unmask",
             subjects=[decision.subject_code],
             decision_id=decision.decision_id,
