@@ -1,7 +1,9 @@
 """``creditguard journal``: read the decision journal (personal data masked).
 
 ``creditguard journal show DECISION_ID`` gives one decision's text again,
-rendered from the facts and wording version the journal recorded.
+rendered from the facts and wording version the journal recorded. Both read
+the SQLite journal file or the PostgreSQL journal (``[journal] path =
+"postgresql://…"``, or ``--path`` with the DSN), whose DSN is never shown.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _CONFIG_HELP = "Config file naming the journal (default: $CREDITGUARD_CONFIG)."
     "--path",
     "db_path",
     type=click.Path(dir_okay=False),
-    help="Journal file (overrides the config).",
+    help="Journal file or postgresql:// DSN (overrides the config).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
 @click.pass_context
@@ -95,7 +97,7 @@ def journal(
     "--path",
     "db_path",
     type=click.Path(dir_okay=False),
-    help="Journal file (overrides the config).",
+    help="Journal file or postgresql:// DSN (overrides the config).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision and its text as JSON.")
 def show(decision_id: str, config_path: str | None, db_path: str | None, as_json: bool) -> None:
@@ -104,7 +106,9 @@ def show(decision_id: str, config_path: str | None, db_path: str | None, as_json
     The text is rendered again from the facts the journal recorded, in the
     wording version the decision was shown in, so an improved wording does
     not change it. A wording version this creditguard no longer ships is an
-    error naming it.
+    error naming it; so is a decision journaled before its journal recorded
+    texts (a SQLite journal of layout 4 or older, a PostgreSQL row written
+    before the ``facts`` column existed).
     """
     from creditguard.config import load_config
     from creditguard.journal import render_explanation
