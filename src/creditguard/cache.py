@@ -46,6 +46,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def fetched_provenance(source: str, records: SubjectRecords, fetched_at: datetime) -> Provenance:
+    """Where ``records``, fetched from ``source`` at ``fetched_at``, came from."""
+    return trusted(
+        Provenance,
+        source=source,
+        fetched_at=fetched_at,
+        stale=False,
+        found=records.found,
+        error=None,
+        data_as_of=records.data_as_of,
+    )
+
+
 class RecordCache:
     """LRU of subject records with a freshness window."""
 
@@ -105,16 +118,9 @@ class RecordCache:
         fetched_at: datetime,
     ) -> CacheEntry:
         """Store records fetched now."""
-        prov = trusted(
-            Provenance,
-            source=source,
-            fetched_at=fetched_at,
-            stale=False,
-            found=records.found,
-            error=None,
-            data_as_of=records.data_as_of,
+        entry = CacheEntry(
+            records, fetched_at, self._clock(), fetched_provenance(source, records, fetched_at)
         )
-        entry = CacheEntry(records, fetched_at, self._clock(), prov)
         # Kept even with ttl=0: the entry still serves stale-if-error.
         key = (source, code, include_related)
         data = self._data

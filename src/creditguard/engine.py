@@ -27,7 +27,7 @@ from typing import Any
 from creditguard._failure import FailurePolicy, apply_policy
 from creditguard._memo import MEMO_SIZE, AssessmentMemo, decision_fields
 from creditguard._merge import same_listing_key
-from creditguard.cache import RecordCache
+from creditguard.cache import RecordCache, fetched_provenance
 from creditguard.clock import CST, today_cst
 from creditguard.codes import SubjectCode, parse_code
 from creditguard.errors import InputError, InvalidCodeError, SourceError
@@ -271,8 +271,15 @@ class Engine(AssessmentMemo):
             now=now,
         )
 
-    def finish(self, plan: Plan, answers: Sequence[Fetched] = ()) -> Decision:
-        """Take the answers to ``plan.missing`` (in order) and return the decision."""
+    def finish(
+        self, plan: Plan, answers: Sequence[Fetched] = (), *, remember: bool = True
+    ) -> Decision:
+        """Take the answers to ``plan.missing`` (in order) and return the decision.
+
+        ``remember=False`` keeps the answers out of the record cache (batch
+        screening: a million subjects would evict every warm one, and keep
+        the collector walking them).
+        """
         sc = plan.sc
         gathered = plan.gathered
         failures: list[tuple[str, SourceError]] = []
@@ -282,10 +289,13 @@ class Engine(AssessmentMemo):
             for fetch, answer in zip(plan.missing, answers, strict=True):
                 got = answer.records.get(sc.code) if answer.records is not None else None
                 if answer.error is None and got is not None:
-                    entry = self.cache.put(
-                        fetch.source, sc.code, plan.related, got, answer.fetched_at
-                    )
-                    gathered.append((fetch.source, got, answer.fetched_at, False, entry.provenance))
+                    if remember:
+                        prov = self.cache.put(
+                            fetch.source, sc.code, plan.related, got, answer.fetched_at
+                        ).provenance
+                    else:
+                        prov = fetched_provenance(fetch.source, got, answer.fetched_at)
+                    gathered.append((fetch.source, got, answer.fetched_at, False, prov))
                 else:
                     err = answer.error or SourceError(
                         "answer lacks the subject", source=fetch.source

@@ -269,7 +269,9 @@ class Guard(GuardBase):
         A bad step or region (or a region without a measure list) raises here,
         before the first result; a bad code is its own row's ``error``.
         Every block is journaled and ``progress(n)`` called as it is decided,
-        before its rows are yielded.
+        before its rows are yielded. Screening reads the record cache but
+        does not fill it: a large batch would evict the subjects that checks
+        beside it keep warm.
         """
         check_target(self.engine, step=step, region=region, as_of=as_of)
 

@@ -154,7 +154,8 @@ def finish_block(engine: Engine, block: Block, answers: Sequence[Fetched]) -> li
             continue
         try:
             got = [by_group[(f.source, f.include_related)] for f in plan.missing]
-            out.append(ScreenResult(row, text, engine.finish(plan, got)))
+            # Not cached: a batch would evict the warm subjects of the checks beside it.
+            out.append(ScreenResult(row, text, engine.finish(plan, got, remember=False)))
         except CreditGuardError as exc:  # e.g. RecordsUnavailable under the "raise" policy
             out.append(ScreenResult(row, text, None, str(exc)))
     return out
