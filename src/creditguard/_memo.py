@@ -196,7 +196,12 @@ class AssessmentMemo:
             outcome_of(measures),
             replay_current,
         )
-        self._remember(self._memo, key, ((plan.candidates, tuple(g[1] for g in gathered)), result))
+        if plan.remember:
+            # Answers kept out of the record cache (screening) are never seen again:
+            # remembering their assessment would only churn the memo.
+            self._remember(
+                self._memo, key, ((plan.candidates, tuple(g[1] for g in gathered)), result)
+            )
         return result
 
     @staticmethod

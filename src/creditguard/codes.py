@@ -223,9 +223,27 @@ def parse_code(text: str, *, strict: bool = False, today: date | None = None) ->
     code; when neither fits, the error is about the ID number. Whatever could
     be a person's number is shown masked in the error.
     """
-    result = _parse_normalized(
-        text.translate(_NORMALIZE_TABLE), strict, _today() if today is None else today
+    return _code_or_raise(
+        _parse_normalized(
+            text.translate(_NORMALIZE_TABLE), strict, _today() if today is None else today
+        )
     )
+
+
+def parse_unmemoised(text: str, *, today: date) -> SubjectCode:
+    """:func:`parse_code` (not strict) without its memo, for a caller that keeps its own.
+
+    The engine remembers the codes it parsed; a second, process-wide memo of
+    distinct codes (a re-screening of a million) would only churn, and keep
+    the garbage collector walking its entries.
+    """
+    n = text.translate(_NORMALIZE_TABLE)
+    if len(n) in (15, 18):
+        return _code_or_raise(_parse_fresh(n, False, today))
+    return _code_or_raise(_parse_normalized(n, False, today))
+
+
+def _code_or_raise(result: SubjectCode | _Failure) -> SubjectCode:
     if type(result) is SubjectCode:
         return result
     assert isinstance(result, _Failure)
@@ -296,8 +314,7 @@ def _shown_unknown(n: str) -> str:
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
-@functools.lru_cache(maxsize=65536)
-def _parse_cached(n: str, strict: bool, today: date) -> SubjectCode | _Failure:
+def _parse_fresh(n: str, strict: bool, today: date) -> SubjectCode | _Failure:
     if len(n) == 18:
         if _person_shaped(n) and _birth_shape_plausible(n):
             return _parse_person18(n, strict, today)
@@ -307,6 +324,9 @@ def _parse_cached(n: str, strict: bool, today: date) -> SubjectCode | _Failure:
             return result._replace(shown=mask_number(n))
         return result
     return _parse_person15(n, today)
+
+
+_parse_cached = functools.lru_cache(maxsize=65536)(_parse_fresh)
 
 
 def _parse_normalized(n: str, strict: bool, today: date) -> SubjectCode | _Failure:

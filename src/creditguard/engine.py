@@ -29,7 +29,7 @@ from creditguard._memo import MEMO_SIZE, AssessmentMemo, decision_fields
 from creditguard._merge import same_listing_key
 from creditguard.cache import RecordCache, fetched_provenance
 from creditguard.clock import CST, today_cst
-from creditguard.codes import SubjectCode, parse_code
+from creditguard.codes import SubjectCode, parse_unmemoised
 from creditguard.errors import InputError, InvalidCodeError, SourceError
 from creditguard.measures.catalog import MeasureCatalog, ResolvedMeasure
 from creditguard.models import (
@@ -111,6 +111,8 @@ class Plan:
     #: the engine's clock when the plan was made; a check that fetches nothing is
     #: decided at this instant (one clock read per warm check)
     now: datetime | None = None
+    #: the answers go to the record cache and the memos (not when screening)
+    remember: bool = True
 
 
 _EMPTY: Mapping[str, Any] = {}
@@ -226,7 +228,7 @@ class Engine(AssessmentMemo):
             if known is not None and known[0] == today:
                 sc = known[1]
             else:
-                sc = parse_code(subject, today=today)
+                sc = parse_unmemoised(subject, today=today)  # this memo is the engine's
                 if len(self._codes) >= MEMO_SIZE:
                     self._codes.clear()
                 self._codes[subject] = (today, sc)
@@ -286,6 +288,7 @@ class Engine(AssessmentMemo):
         if plan.missing:
             if len(answers) != len(plan.missing):
                 raise ValueError("finish() needs one answer per fetch of plan.missing")
+            plan.remember = remember
             for fetch, answer in zip(plan.missing, answers, strict=True):
                 got = answer.records.get(sc.code) if answer.records is not None else None
                 if answer.error is None and got is not None:
