@@ -284,6 +284,8 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
         ax.set_xscale("log")
         if key in ("import_s", "size_mb"):
             ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)  # from zero: run-to-run noise must not look like growth
         ax.set_title(title)
         ax.set_xlabel("records in the mirror")
         ax.grid(True, alpha=0.3)
