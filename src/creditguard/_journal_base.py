@@ -21,6 +21,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from creditguard.errors import StorageError
@@ -319,13 +320,35 @@ def template_key(v: dict[str, Any]) -> tuple[Any, ...]:
     text of every decision with the same key.
     """
     prov = v["provenance"]
+    if len(prov) == 1 and prov[0].error is None:  # one source that answered: most checks
+        p = prov[0]
+        return (
+            *_TEMPLATE_ITEMS(v),
+            (p.source, p.found, True),
+            _minute(p.data_as_of or p.fetched_at),
+        )
     times = [p.data_as_of or p.fetched_at for p in prov if p.error is None]
-    t = min(times) if times else None
     return (
         *_TEMPLATE_ITEMS(v),
         *[(p.source, p.found, p.error is None) for p in prov],
-        None if t is None else (t.replace(second=0, microsecond=0), t.utcoffset()),
+        _minute(min(times)) if times else None,
     )
+
+
+#: The last data time :func:`_minute` was asked for, and its minute: a mirror's every
+#: answer carries the same ``data_as_of`` object until its next load.
+_last_minute: tuple[datetime | None, tuple[Any, ...]] = (None, ())
+
+
+def _minute(t: datetime) -> tuple[Any, ...]:
+    """``t`` to the minute, with its UTC offset (what a clean decision's text shows of it)."""
+    global _last_minute
+    last = _last_minute  # one read: another thread may replace it meanwhile
+    if last[0] is t:
+        return last[1]
+    minute = (t.replace(second=0, microsecond=0), t.utcoffset())
+    _last_minute = (t, minute)
+    return minute
 
 
 def verdict_key(v: dict[str, Any]) -> tuple[Any, ...]:
