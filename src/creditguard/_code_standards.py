@@ -10,7 +10,6 @@ functions), which are used from there.
 
 from __future__ import annotations
 
-import operator
 import re
 from typing import Final
 
@@ -161,13 +160,19 @@ def _id_check(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
+# Per position, each character's value times its weight: a checksum is one map() of
+# dict lookups in C (a distinct code is parsed on every check of a clean subject).
+_USCC_WEIGHTED: Final = tuple({ch: v * w for ch, v in _USCC_VALUE.items()} for w in _USCC_WEIGHTS)
+_ORG_WEIGHTED: Final = tuple({ch: v * w for ch, v in _ORG_VALUE.items()} for w in _ORG_WEIGHTS)
+
+
 def _org_check(body: str) -> str:
-    # map() in C: a distinct code is parsed on every check of a clean subject.
-    total = sum(map(operator.mul, map(_ORG_VALUE.__getitem__, body), _ORG_WEIGHTS))
+    total = sum(map(dict.__getitem__, _ORG_WEIGHTED, body))
     c = 11 - total % 11
     return "X" if c == 10 else "0" if c == 11 else str(c)
 
 
 def _uscc_total(n: str) -> int:
-    # map() stops at the shorter: the weights cover the first 17 characters.
-    return sum(map(operator.mul, map(_USCC_VALUE.__getitem__, n), _USCC_WEIGHTS))
+    # map() stops at the shorter: the weights cover the first 17 characters. KeyError: a
+    # character outside the code's alphabet.
+    return sum(map(dict.__getitem__, _USCC_WEIGHTED, n))

@@ -185,6 +185,8 @@ def normalize(text: str) -> str:
     Idempotent. Characters that cannot occur in a code are kept, so that
     validation can name them.
     """
+    if text.isascii() and text.isalnum() and (text.isupper() or text.isdigit()):
+        return text  # already normal (the usual case): four C calls instead of a translation
     return text.translate(_NORMALIZE_TABLE)
 
 
@@ -196,7 +198,7 @@ def is_person_like(text: str) -> bool:
     organisation code; or 15 digits starting 1–8 (the legacy form). Letters,
     a leading 9 and other lengths are not a person's number.
     """
-    n = text.translate(_NORMALIZE_TABLE)
+    n = normalize(text)
     if len(n) == 15:
         return n[0] in _PROVINCE_FIRST and _DIGITS.issuperset(n)
     if len(n) != 18 or n[0] not in _PROVINCE_FIRST or not _DIGITS.issuperset(n[:17]):
@@ -224,9 +226,7 @@ def parse_code(text: str, *, strict: bool = False, today: date | None = None) ->
     be a person's number is shown masked in the error.
     """
     return _code_or_raise(
-        _parse_normalized(
-            text.translate(_NORMALIZE_TABLE), strict, _today() if today is None else today
-        )
+        _parse_normalized(normalize(text), strict, _today() if today is None else today)
     )
 
 
@@ -237,7 +237,7 @@ def parse_unmemoised(text: str, *, today: date) -> SubjectCode:
     distinct codes (a re-screening of a million) would only churn, and keep
     the garbage collector walking its entries.
     """
-    n = text.translate(_NORMALIZE_TABLE)
+    n = normalize(text)
     if len(n) in (15, 18):
         return _code_or_raise(_parse_fresh(n, False, today))
     return _code_or_raise(_parse_normalized(n, False, today))
@@ -252,9 +252,7 @@ def _code_or_raise(result: SubjectCode | _Failure) -> SubjectCode:
 
 def is_valid(text: str, *, strict: bool = False, today: date | None = None) -> bool:
     """True when :func:`parse_code` accepts ``text``."""
-    result = _parse_normalized(
-        text.translate(_NORMALIZE_TABLE), strict, _today() if today is None else today
-    )
+    result = _parse_normalized(normalize(text), strict, _today() if today is None else today)
     return type(result) is SubjectCode
 
 
@@ -344,18 +342,23 @@ def _parse_normalized(n: str, strict: bool, today: date) -> SubjectCode | _Failu
 
 
 def _parse_uscc(n: str, strict: bool) -> SubjectCode | _Failure:
-    for i, ch in enumerate(n) if not all(map(_USCC_VALUE.__contains__, n)) else ():
-        if ch not in _USCC_VALUE:
-            if ch in _USCC_NEVER:
-                why = "(I, O, S, V, Z are never used)"
-            else:
-                why = "(only digits and letters other than I, O, S, V, Z)"
-            return _Failure(
-                f"character {_char(ch)} is not allowed in a unified social credit code {why}",
-                i + 1,
-                n,
-            )
-    expected = USCC_CHARSET[-_uscc_total(n) % 31]
+    try:
+        total = _uscc_total(n)  # the first 17 characters' alphabet is checked on the way
+    except KeyError:
+        total = -1
+    if total < 0 or n[17] not in _USCC_VALUE:
+        for i, ch in enumerate(n):
+            if ch not in _USCC_VALUE:
+                if ch in _USCC_NEVER:
+                    why = "(I, O, S, V, Z are never used)"
+                else:
+                    why = "(only digits and letters other than I, O, S, V, Z)"
+                return _Failure(
+                    f"character {_char(ch)} is not allowed in a unified social credit code {why}",
+                    i + 1,
+                    n,
+                )
+    expected = USCC_CHARSET[-total % 31]
     if n[17] != expected:
         hint = ""
         if n.isdigit() and n.endswith("000"):
@@ -397,7 +400,7 @@ def _parse_uscc(n: str, strict: bool) -> SubjectCode | _Failure:
     if strict and warnings:
         reason, position = min(warnings, key=lambda w: w[1])
         return _Failure(reason, position, n)
-    return SubjectCode(n, "organization", tuple(w for w, _ in warnings))
+    return SubjectCode(n, "organization", tuple([w for w, _ in warnings]) if warnings else ())
 
 
 def _parse_person18(n: str, strict: bool, today: date) -> SubjectCode | _Failure:
