@@ -12,7 +12,7 @@ import inspect
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from creditguard.cache import RecordCache
@@ -25,6 +25,7 @@ from creditguard.journal_pg import PostgresJournal, journal_target, open_journal
 from creditguard.measures.catalog import MeasureCatalog
 from creditguard.models import Decision, MeasureList
 from creditguard.plugins import Hooks, build_plugin_manager
+from creditguard.screening import Block, plan_block
 from creditguard.sources import HttpSource, LocalSource, MembershipProbe, RecordSource
 
 if TYPE_CHECKING:
@@ -252,6 +253,25 @@ class GuardBase:
                 return None
             absent.append((op.source, as_of))
         return self.engine.clean(plan, absent)
+
+    def _plan_block(
+        self,
+        rows: Sequence[tuple[int, str]],
+        step: str,
+        region: str,
+        as_of: date | None,
+        context: Mapping[str, object] | None,
+    ) -> Block:
+        """Plan a screening block; its clean subjects are decided by the membership probe."""
+        return plan_block(
+            self.engine,
+            rows,
+            step=step,
+            region=region,
+            as_of=as_of,
+            context=context,
+            quick=self._quick_clean,
+        )
 
     def _local(self, source: LocalSource, op: Fetch) -> Fetched:
         try:

@@ -36,7 +36,6 @@ from creditguard.screening import (
     blocks,
     check_target,
     finish_block,
-    plan_block,
 )
 
 if TYPE_CHECKING:
@@ -277,15 +276,7 @@ class Guard(GuardBase):
 
         def stream() -> Iterator[ScreenResult]:
             for rows in blocks(codes):
-                block = plan_block(
-                    self.engine,
-                    rows,
-                    step=step,
-                    region=region,
-                    as_of=as_of,
-                    context=context,
-                    quick=self._quick_clean,
-                )
+                block = self._plan_block(rows, step, region, as_of, context)
                 deadline = time.monotonic() + self.deadline
                 done = finish_block(
                     self.engine, block, [self._perform(f, deadline) for f in block.fetches]
@@ -531,15 +522,7 @@ class AsyncGuard(GuardBase):
             raise InputError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
 
         async def decide(rows: list[tuple[int, str]]) -> list[ScreenResult]:
-            block = plan_block(
-                self.engine,
-                rows,
-                step=step,
-                region=region,
-                as_of=as_of,
-                context=context,
-                quick=self._quick_clean,
-            )
+            block = self._plan_block(rows, step, region, as_of, context)
             deadline = time.monotonic() + self.deadline
             answers = await asyncio.gather(*(self._perform(f, deadline) for f in block.fetches))
             return finish_block(self.engine, block, answers)
