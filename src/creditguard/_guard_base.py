@@ -222,9 +222,12 @@ class GuardBase:
         """Forget cached records of ``code`` (after a push event, say)."""
         return self.cache.invalidate(code)
 
-    def _after(self, decision: Decision, context: Mapping[str, object] | None) -> None:
+    def _after(
+        self, decision: Decision, context: Mapping[str, object] | None, *, shared: bool = True
+    ) -> None:
+        # shared=False: a screened decision, whose records and measures are its own.
         if self.journal is not None:
-            self.journal.append(decision)
+            self.journal.append(decision, shared=shared)
         if self.hooks.has_observers:
             self.hooks.decision_made(decision, context or {})
 

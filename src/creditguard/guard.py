@@ -283,7 +283,7 @@ class Guard(GuardBase):
                 )
                 for r in done:
                     if r.decision is not None:
-                        self._after(r.decision, context)
+                        self._after(r.decision, context, shared=False)
                 if progress is not None:
                     progress(len(rows))
                 yield from done
@@ -543,7 +543,7 @@ class AsyncGuard(GuardBase):
                     # Journaled and counted in input order, as the sync guard does.
                     for r in done:
                         if r.decision is not None:
-                            self._after(r.decision, context)
+                            self._after(r.decision, context, shared=False)
                     if progress is not None:
                         progress(len(done))
                     for r in done:

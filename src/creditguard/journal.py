@@ -212,12 +212,15 @@ class DecisionJournal(QueuedJournal):
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
-    def append(self, decision: Decision) -> None:
+    def append(self, decision: Decision, *, shared: bool = True) -> None:
         """Queue a decision for writing: a deque append, unless the writer is far behind.
 
         When ``max_queued`` decisions are waiting, this writes the queue down
         to half of that in the calling thread (back-pressure) and raises
         :class:`~creditguard.errors.StorageError` if the file cannot be written.
+        ``shared=False`` says the decision's records and measures are its own
+        (a screened subject, never decided again from the same objects): its
+        verdict is written but not kept for later decisions to point at.
         """
         # The decision's own field dict (every field of a trusted or validated model is
         # there): item lookups in C instead of a dozen attribute lookups through pydantic.
@@ -242,6 +245,13 @@ class DecisionJournal(QueuedJournal):
             return
         # Keyed by the identities of its records, measures…: the verdict map keeps them
         # alive, so no id is reused meanwhile.
+        if not shared:  # no key: a verdict row of its own, not remembered (see _write)
+            q.append((None, v["decision_id"], v["decided_at"], None, decision, None))
+            if len(q) >= self.batch:
+                self._behind(len(q))
+            elif self._thread is None:
+                self._start()
+            return
         key = verdict_key(v)
         hit = self._verdicts.get(key)  # committed verdicts only (see _write_batch)
         if hit is not None:
@@ -266,7 +276,10 @@ class DecisionJournal(QueuedJournal):
                 rows: list[tuple[Any, ...]] = []
                 fresh: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
                 for verdict, decision_id, decided_at, key, d, subject in batch:
-                    if verdict is None:
+                    if verdict is None and key is None:
+                        assert d is not None  # a decision of its own (append shared=False)
+                        verdict = self._new_verdict(conn, d, template=False)
+                    elif verdict is None:
                         assert key is not None and d is not None
                         hit = self._verdicts.get(key) or fresh.get(key)
                         if hit is None:

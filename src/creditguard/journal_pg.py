@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
@@ -210,20 +211,30 @@ class PostgresJournal(QueuedJournal):
         self._conn = conn
         return conn
 
-    def append(self, decision: Decision) -> None:
-        """Queue a decision; writes in the calling thread only when ``max_queued`` are waiting."""
+    def append(self, decision: Decision, *, shared: bool = True) -> None:
+        """Queue a decision; writes in the calling thread only when ``max_queued`` are waiting.
+
+        ``shared=False``: the decision's parts are its own (a screened subject),
+        so its facts are not kept for later decisions (see :meth:`_facts_of`).
+        """
         q = self._queue
-        q.append(decision)
+        # A clean decision's facts are its template's: shared by every subject.
+        q.append(decision if shared or is_template(decision.__dict__) else _Own(decision))
         if len(q) >= self.batch:
             self._behind(len(q))
         elif self._thread is None:
             self._start()
 
-    def _write(self, batch: list[Decision]) -> None:
+    def _write(self, batch: list[Decision | _Own]) -> None:
         """Write ``batch`` with one ``COPY`` in one transaction."""
         import psycopg
 
-        rows = [_row(d, self._host, self._facts_of(d)) for d in batch]
+        rows = [
+            _row(d.decision, self._host, decision_facts(d.decision))
+            if isinstance(d, _Own)
+            else _row(d, self._host, self._facts_of(d))
+            for d in batch
+        ]
         try:
             conn = self._connection()
             with (
@@ -269,6 +280,13 @@ class PostgresJournal(QueuedJournal):
         """Write what is queued, then read decisions (oldest first)."""
         self.flush()
         return read_postgres_journal(self._dsn, since=since, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """A queued decision whose parts are its own: written, its facts not kept."""
+
+    decision: Decision
 
 
 def read_postgres_journal(
