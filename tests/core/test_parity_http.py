@@ -96,12 +96,27 @@ _VOLATILE = [
 ]
 
 
+# Retries of a failing platform end at the check's deadline: whether that falls while an
+# attempt reads its body or between attempts is timing, not behaviour.
+_AT_DEADLINE = re.compile(r"timed out reading the response body|deadline exceeded")
+_HTTP_STATUS = re.compile(r"HTTP \d{3}")
+
+
+def _deadline_error(text: str) -> str:
+    if not _AT_DEADLINE.search(text):
+        return text
+    status = _HTTP_STATUS.search(text)
+    return f"ended at the deadline ({status.group() if status else 'no status'})"
+
+
 def comparable_http(d: Any) -> dict[str, Any]:
     """The decision without ids, times, request numbers and measured durations."""
     data = comparable(d)
     for p in data["provenance"]:
         for pattern, fixed in _VOLATILE:
             p["error"] = p["error"] and pattern.sub(fixed, p["error"])
+        p["error"] = p["error"] and _deadline_error(p["error"])
+    data["degraded_reason"] = data["degraded_reason"] and _deadline_error(data["degraded_reason"])
     for key in ("degraded_reason", "explanation"):
         for pattern, fixed in _VOLATILE:
             data[key] = data[key] and pattern.sub(fixed, data[key])
