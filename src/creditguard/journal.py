@@ -133,7 +133,11 @@ log = logging.getLogger("creditguard.journal")
 #: A queued decision: (verdict row id, decision id, time, None, None, subject) once its
 #: verdict is known, else (None, decision id, time, verdict key, the decision, subject).
 #: ``subject`` (already masked) is set only for a template verdict's decisions.
-_Queued = tuple[int | None, str, datetime, tuple[Any, ...] | None, Decision | None, str | None]
+# (verdict, decision id, time, verdict key, the decision — or the verdict row of one of its
+# own, made when it was appended —, masked subject of a template decision)
+_Queued = tuple[
+    int | None, str, datetime, tuple[Any, ...] | None, Decision | tuple[Any, ...] | None, str | None
+]
 
 _US = timedelta(microseconds=1)
 _THIRD = operator.itemgetter(2)
@@ -245,8 +249,12 @@ class DecisionJournal(QueuedJournal):
             return
         # Keyed by the identities of its records, measures…: the verdict map keeps them
         # alive, so no id is reused meanwhile.
-        if not shared:  # no key: a verdict row of its own, not remembered (see _write)
-            q.append((None, v["decision_id"], v["decided_at"], None, decision, None))
+        if not shared:
+            # A verdict of its own, not remembered (see _write). Its row is made now, so
+            # only strings wait on the queue and the decision is freed at once (screening
+            # would otherwise keep thousands of them alive for the collector to walk).
+            row = _verdict_row(decision, template=False)
+            q.append((None, v["decision_id"], v["decided_at"], None, row, None))
             if len(q) >= self.batch:
                 self._behind(len(q))
             elif self._thread is None:
@@ -277,10 +285,10 @@ class DecisionJournal(QueuedJournal):
                 fresh: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
                 for verdict, decision_id, decided_at, key, d, subject in batch:
                     if verdict is None and key is None:
-                        assert d is not None  # a decision of its own (append shared=False)
-                        verdict = self._new_verdict(conn, d, template=False)
+                        assert type(d) is tuple  # a verdict row of its own (shared=False)
+                        verdict = conn.execute(_INSERT_VERDICT, d).lastrowid
                     elif verdict is None:
-                        assert key is not None and d is not None
+                        assert key is not None and isinstance(d, Decision)
                         hit = self._verdicts.get(key) or fresh.get(key)
                         if hit is None:
                             verdict = self._new_verdict(conn, d, template=subject is not None)
@@ -314,12 +322,7 @@ class DecisionJournal(QueuedJournal):
 
     def _new_verdict(self, conn: sqlite3.Connection, d: Decision, *, template: bool) -> int:
         """Write the verdict row of ``d`` and return its id (without the subject: a template)."""
-        row = (
-            *verdict_fields(d, "" if template else masked_subject(d)),
-            d.wording_version,
-            decision_facts(d),
-        )
-        verdict = conn.execute(_INSERT_VERDICT, row).lastrowid
+        verdict = conn.execute(_INSERT_VERDICT, _verdict_row(d, template=template)).lastrowid
         assert verdict is not None
         return verdict
 
@@ -339,6 +342,15 @@ class DecisionJournal(QueuedJournal):
         """Write what is queued, then read decisions (oldest first)."""
         self.flush()
         return read_journal(self.path, since=since, limit=limit)
+
+
+def _verdict_row(d: Decision, *, template: bool) -> tuple[Any, ...]:
+    """The ``verdicts`` row of ``d`` (masked; without the subject: a template)."""
+    return (
+        *verdict_fields(d, "" if template else masked_subject(d)),
+        d.wording_version,
+        decision_facts(d),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,8 +218,12 @@ class PostgresJournal(QueuedJournal):
         so its facts are not kept for later decisions (see :meth:`_facts_of`).
         """
         q = self._queue
-        # A clean decision's facts are its template's: shared by every subject.
-        q.append(decision if shared or is_template(decision.__dict__) else _Own(decision))
+        # A clean decision's facts are its template's: shared by every subject. A row of its
+        # own is made now, so the decision is freed at once (as the SQLite journal does).
+        if shared or is_template(decision.__dict__):
+            q.append(decision)
+        else:
+            q.append(_Own(_row(decision, self._host, decision_facts(decision))))
         if len(q) >= self.batch:
             self._behind(len(q))
         elif self._thread is None:
@@ -230,10 +234,7 @@ class PostgresJournal(QueuedJournal):
         import psycopg
 
         rows = [
-            _row(d.decision, self._host, decision_facts(d.decision))
-            if isinstance(d, _Own)
-            else _row(d, self._host, self._facts_of(d))
-            for d in batch
+            d.row if isinstance(d, _Own) else _row(d, self._host, self._facts_of(d)) for d in batch
         ]
         try:
             conn = self._connection()
@@ -284,9 +285,9 @@ class PostgresJournal(QueuedJournal):
 
 @dataclass(frozen=True, slots=True)
 class _Own:
-    """A queued decision whose parts are its own: written, its facts not kept."""
+    """The row of a queued decision whose parts are its own: written, its facts not kept."""
 
-    decision: Decision
+    row: tuple[Any, ...]
 
 
 def read_postgres_journal(
