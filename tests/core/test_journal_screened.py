@@ -17,9 +17,10 @@ import pytest
 from _coredata import ORG_BLACK, ORG_CLEAN, ORG_FOCUS, ORG_MULTI, REGION
 from _pgmirror import pg_schema_dsn
 
-from creditguard.journal import read_journal, render_explanation
+from creditguard.journal import DecisionJournal, read_journal, render_explanation
 from creditguard.journal_pg import PostgresJournal, read_postgres_journal
 from creditguard.masking import mask_text
+from creditguard.models import Decision
 
 GuardFactory = Any
 HELD = [ORG_BLACK, ORG_FOCUS, ORG_MULTI]
@@ -75,3 +76,22 @@ def test_the_postgresql_journal_writes_screened_decisions_alike(make_guard: Guar
             assert render_explanation(dsn, r.decision.decision_id)[1] == mask_text(
                 r.decision.explanation
             )
+
+
+def test_a_screened_decision_waits_on_the_queue_as_its_row_only(
+    make_guard: GuardFactory, tmp_path: Path
+) -> None:
+    g = make_guard({"journal": {"enabled": False}})
+    rows = g.screen(HELD, **KW)
+    g.close()
+    j = DecisionJournal(tmp_path / "own.db", flush_interval=60)
+    for r in rows:
+        assert r.decision is not None
+        j.append(r.decision, shared=False)
+    # the decisions themselves are not kept: the collector has nothing of theirs to walk
+    assert not any(isinstance(part, Decision) for item in j._queue for part in item)
+    j.flush()
+    j.close()
+    assert {e.decision_id for e in read_journal(tmp_path / "own.db")} == {
+        r.decision.decision_id for r in rows if r.decision is not None
+    }
