@@ -233,3 +233,15 @@ def test_the_wal_index_is_used_only_when_it_is_what_sqlite_documents(tmp_path: P
     assert wal_index(tmp_path / "none.db") is None  # no -shm file: not in WAL mode
     (tmp_path / "odd.db-shm").write_bytes(bytes(200))  # another header version
     assert wal_index(tmp_path / "odd.db") is None
+
+
+def test_sqlite_is_asked_again_once_a_second(mirror: SqliteMirror) -> None:
+    assert mirror.absent(ORG_CLEAN) is not None
+    assert mirror.absent(ORG_CLEAN) is not None
+    local = mirror._thread()
+    first = local.shm
+    assert first is not None
+    local.shm_until = 0.0  # the second is up: data_version is read and the header mapped anew
+    assert mirror.absent(ORG_CLEAN) is not None
+    assert local.shm is not None and local.shm is not first
+    assert mirror.absent(ORG_BLACK) is None

@@ -38,6 +38,8 @@ log = logging.getLogger("creditguard.mirror")
 #: The two copies of the WAL-index header (https://www.sqlite.org/walformat.html, 2.2).
 _WAL_HEADERS: Final = 96
 _WAL_INDEX_VERSION: Final = 3007000
+#: How long the mapped header alone decides; then SQLite is asked once (see _current_filter).
+_WAL_INDEX_TRUST_S: Final = 1.0
 
 
 def wal_index(path: Path) -> mmap.mmap | None:
@@ -100,9 +102,16 @@ class FilterKeeper:
         local = self._thread()
         writes = self._writes
         shm = getattr(local, "shm", None)
-        if shm is not None:
+        if shm is not None and time.monotonic() < local.shm_until:
             version: object = shm[:_WAL_HEADERS]
         else:
+            if shm is not None:
+                # Once a second, SQLite itself is asked and the header mapped afresh:
+                # defence in depth, should data ever change without this mapping seeing it
+                # (a -shm file replaced under us; a writer in exclusive locking mode is
+                # refused by SQLite while this connection is open — tried).
+                shm.close()
+                local.shm = shm = None
             (version,) = conn.execute("PRAGMA data_version").fetchone()
         f = self._filter
         if f is not None and getattr(local, "filter_seen", None) == (f, version, writes):
@@ -129,6 +138,7 @@ class FilterKeeper:
             local.filter_seen = (f, version, writes)
             if shm is None and getattr(local, "shm", None) is None:
                 local.shm = wal_index(self.path)  # from the next lookup on
+                local.shm_until = time.monotonic() + _WAL_INDEX_TRUST_S
             return f, local.filter_state
 
     def load_filter(self) -> None:
