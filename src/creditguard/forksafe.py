@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["background_work"]
+__all__ = ["PerThread", "background_work"]
 
 _gate = threading.Lock()
 
@@ -26,6 +26,28 @@ def background_work() -> Iterator[None]:
     gate = _gate
     with gate:
         yield
+
+
+class PerThread:
+    """Each thread's own state (a connection, say), which a forked child starts afresh.
+
+    A child must never use its parent's SQLite handle or socket: ``get()``
+    gives a new, empty ``threading.local`` the first time it is called in a
+    new process.
+    """
+
+    __slots__ = ("_local", "_pid")
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._pid = os.getpid()
+
+    def get(self) -> threading.local:
+        """This thread's state in this process."""
+        if self._pid != os.getpid():
+            self._local = threading.local()
+            self._pid = os.getpid()
+        return self._local
 
 
 def _before_fork() -> None:

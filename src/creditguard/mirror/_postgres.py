@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from creditguard.clock import CST
 from creditguard.errors import SourceUnavailable, StorageError
+from creditguard.forksafe import PerThread
 from creditguard.journal_pg import is_dsn, pg_reason
 from creditguard.mirror import _rules
 from creditguard.mirror._postgres_feed import PostgresFeedState
@@ -154,8 +155,8 @@ class PostgresMirror:
         self._dsn = dsn
         self._connect_timeout_s = connect_timeout_s
         self._clock = clock
-        self._local = threading.local()
-        self._pid = os.getpid()
+        # each thread's connection; a forked child starts afresh
+        self._per_thread = PerThread()
         self._schema_ready = False
         self._speaks: bool | None = None
 
@@ -170,10 +171,7 @@ class PostgresMirror:
     # -- connections -------------------------------------------------------------
 
     def _thread(self) -> threading.local:
-        if self._pid != os.getpid():  # a forked child must not use the parent's socket
-            self._local = threading.local()
-            self._pid = os.getpid()
-        return self._local
+        return self._per_thread.get()
 
     def _connection(self) -> psycopg.Connection[Any]:
         import psycopg

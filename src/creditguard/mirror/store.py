@@ -29,6 +29,7 @@ from typing import Final
 from creditguard._files import prepare_private_file
 from creditguard.clock import CST
 from creditguard.errors import SourceUnavailable, StorageError
+from creditguard.forksafe import PerThread
 from creditguard.mirror import _filter, _rules
 from creditguard.mirror._filter_keeper import FilterKeeper
 from creditguard.mirror._push import PushEvents
@@ -98,8 +99,8 @@ class SqliteMirror(FilterKeeper, PushEvents):
         self.name = name
         self.path = Path(path)
         self._clock = clock
-        self._local = threading.local()
-        self._pid = os.getpid()
+        # each thread's connection; a forked child starts afresh
+        self._per_thread = PerThread()
         self._speaks: bool | None = None
         self._as_of: tuple[float, datetime] = (math.nan, datetime.min)
         # The membership filter (see creditguard.mirror._filter_keeper), shared by the threads.
@@ -114,10 +115,7 @@ class SqliteMirror(FilterKeeper, PushEvents):
     # -- connections -------------------------------------------------------------
 
     def _thread(self) -> threading.local:
-        if self._pid != os.getpid():  # a forked child must not share the parent's handle
-            self._local = threading.local()
-            self._pid = os.getpid()
-        return self._local
+        return self._per_thread.get()
 
     def _open(self, *, create: bool) -> sqlite3.Connection:
         if create:

@@ -15,13 +15,13 @@ hold across hosts. The DSN is never shown (it may hold a password). Needs
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from creditguard.errors import StorageError
+from creditguard.forksafe import PerThread
 from creditguard.journal_pg import pg_reason
 from creditguard.supervision.store import SupervisionStore
 
@@ -62,18 +62,15 @@ class PostgresSupervisionStore(SupervisionStore):
         self._dsn = dsn
         self._connect_timeout_s = connect_timeout_s
         self.where = "PostgreSQL supervision store"
-        self._local = threading.local()
-        self._pid = os.getpid()
+        # each thread's connection; a forked child starts afresh
+        self._per_thread = PerThread()
         self._connection()  # fail now, not at the first step, when the database cannot be reached
 
     def __repr__(self) -> str:
         return "PostgresSupervisionStore(<dsn hidden>)"
 
     def _thread(self) -> threading.local:
-        if self._pid != os.getpid():  # a forked child must not use the parent's socket
-            self._local = threading.local()
-            self._pid = os.getpid()
-        return self._local
+        return self._per_thread.get()
 
     def _connection(self) -> psycopg.Connection[Any]:
         import psycopg
